@@ -1,0 +1,33 @@
+# make demo: set up .venv, then preprocess -> train -> eval -> export on the bundled sample.
+# make test: set up .venv, then the test suite (slow end-to-end tests included).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
+export PYTHONDONTWRITEBYTECODE := 1
+
+DEMO_DIR := demo
+DEMO_ARGS := --ckpt_path $(DEMO_DIR)/run --preprocess_path $(DEMO_DIR)/preprocess \
+	--num_epochs 12 --early_stop_patience 0 --max_len 300 --bucket_width 100 --batch_size 32
+
+.PHONY: demo test venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+demo: venv
+	$(PY) train.py $(DEMO_ARGS)
+	$(PY) eval.py $(DEMO_ARGS)
+	$(PY) export.py $(DEMO_ARGS) --checkpoint_path $(DEMO_DIR)/run/lstm-best.ckpt \
+		--file_name $(DEMO_DIR)/lstm
+	@echo "demo done: accuracy in $(DEMO_DIR)/run/eval.json, model in $(DEMO_DIR)/lstm.mindir"
+
+test: venv
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(DEMO_DIR) preprocess ckpt .pytest_cache

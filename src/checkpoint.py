@@ -1,0 +1,86 @@
+"""Checkpoint files: atomic saves, the last K kept, loading with clear errors."""
+import os
+import re
+from pathlib import Path
+
+import mindspore as ms
+
+from src.config import UserError
+
+__all__ = ["save_atomic", "load_params", "load_into", "latest_checkpoint", "CheckpointRing"]
+
+_NAME = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d+)_(?P<step>\d+)\.ckpt$")
+
+
+def save_atomic(cell, path, state=None):
+    """Save cell (and the ints in state) to path via a temp file and rename."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.ckpt")  # MindSpore wants .ckpt
+    try:
+        ms.save_checkpoint(cell, str(tmp), append_dict=dict(state or {}))
+        tmp.replace(path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write checkpoint {path} ({err.strerror}); free disk space or "
+                        f"pass --ckpt_path to a writable folder") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_params(path):
+    """{name: Parameter} from a checkpoint file, or UserError if missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} not found; pass --checkpoint_path to a .ckpt file "
+                        f"written by train.py")
+    try:
+        return ms.load_checkpoint(str(path))
+    except (ValueError, RuntimeError, OSError, TypeError) as err:
+        raise UserError(f"checkpoint {path} is damaged or not a MindSpore checkpoint "
+                        f"({str(err).splitlines()[0][:100]}); use another .ckpt file") from None
+
+
+def load_into(cell, params, path):
+    """Load params into cell; any missing or mis-shaped weight becomes one UserError."""
+    for name, param in cell.parameters_and_names():
+        if param.name not in params:
+            continue
+        if tuple(params[param.name].shape) != tuple(param.shape):
+            raise UserError(f"checkpoint {path} does not match this model: {param.name} is "
+                            f"{tuple(params[param.name].shape)} there but "
+                            f"{tuple(param.shape)} here; use the config and vocabulary of the "
+                            f"run that wrote it")
+    missing, _ = ms.load_param_into_net(cell, params, strict_load=False)
+    missing = [name for name in missing if not name.startswith(("global_step", "learning_rate"))]
+    if missing:
+        raise UserError(f"checkpoint {path} does not match this model: it has no "
+                        f"{missing[0]} (and {len(missing) - 1} more); use the config of the run "
+                        f"that wrote it")
+
+
+def checkpoint_step(path):
+    """(epoch, step in epoch) parsed from a name like lstm-3_390.ckpt."""
+    match = _NAME.match(Path(path).name)
+    return (int(match["epoch"]), int(match["step"])) if match else None
+
+
+def latest_checkpoint(folder, prefix):
+    """The checkpoint of the furthest (epoch, step) in folder, or None."""
+    found = [p for p in Path(folder).glob(f"{prefix}-*_*.ckpt") if checkpoint_step(p)]
+    return max(found, key=checkpoint_step, default=None)
+
+
+class CheckpointRing:
+    """Saves prefix-EPOCH_STEP.ckpt files into folder, deleting all but the newest `keep`."""
+
+    def __init__(self, folder, prefix, keep):
+        self.folder, self.prefix, self.keep = Path(folder), prefix, keep
+
+    def save(self, cell, epoch, step, state):
+        path = self.folder / f"{self.prefix}-{epoch}_{step}.ckpt"
+        save_atomic(cell, path, state)
+        ring = sorted((p for p in self.folder.glob(f"{self.prefix}-*_*.ckpt")
+                       if checkpoint_step(p)), key=checkpoint_step)
+        for old in ring[:-self.keep]:
+            old.unlink(missing_ok=True)
+        return path

@@ -1,0 +1,239 @@
+"""One typed configuration object: YAML defaults, then `--key value` overrides, then checks.
+
+Every entry script calls `run_main(job)`: it builds the Config from the command line and turns
+any `UserError` into one line on stderr and exit code 2.
+"""
+import dataclasses
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+__all__ = ["Config", "UserError", "load_config", "run_main", "DEFAULT_CONFIG"]
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "default_config.yaml"
+
+
+class UserError(Exception):
+    """A problem the user can fix: shown as one line, exit code 2, no traceback."""
+
+
+@dataclass
+class Config:
+    """Every setting of a run. The YAML files list the same keys with comments."""
+    # where it runs
+    device_target: str = "CPU"
+    device_id: int = 0
+    seed: int = 1
+    # data
+    dataset: str = "aclimdb"
+    aclimdb_path: str = "./data/aclImdb_sample"
+    preprocess_path: str = "./preprocess"
+    max_len: int = 500
+    min_freq: int = 2
+    vocab_size: int = 50000
+    valid_split: float = 0.1
+    bucket_width: int = 0
+    # embeddings
+    embedding: str = "word2vec"
+    glove_path: str = ""
+    embed_size: int = 50
+    freeze_embedding: bool = False
+    w2v_epochs: int = 5
+    w2v_extra_path: str = ""
+    # model
+    num_classes: int = 2
+    num_hiddens: int = 100
+    num_layers: int = 2
+    bidirectional: bool = True
+    dropout: float = 0.0
+    pooling: str = "first_last"
+    # training
+    batch_size: int = 64
+    num_epochs: int = 20
+    optimizer: str = "momentum"
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr_schedule: str = "fixed"
+    warmup_epochs: float = 0.0
+    early_stop_patience: int = 0
+    save_checkpoint_steps: int = 390
+    keep_checkpoint_max: int = 10
+    ckpt_path: str = "./ckpt"
+    pre_trained: str = ""
+    resume: bool = False
+    # evaluation and export
+    checkpoint_path: str = ""
+    file_name: str = "lstm"
+    file_format: str = "MINDIR"
+    # the file this config came from (set by load_config)
+    config_path: str = field(default=str(DEFAULT_CONFIG))
+
+
+CHOICES = {
+    "device_target": ("CPU", "GPU", "Ascend"),
+    "dataset": ("aclimdb",),
+    "embedding": ("glove", "word2vec", "random"),
+    "pooling": ("first_last", "mean", "max", "mean_max"),
+    "optimizer": ("momentum", "adam"),
+    "lr_schedule": ("fixed", "cosine"),
+    "file_format": ("MINDIR", "AIR"),
+}
+POSITIVE = ("max_len", "vocab_size", "embed_size", "num_classes", "num_hiddens", "num_layers",
+            "batch_size", "num_epochs", "learning_rate", "save_checkpoint_steps",
+            "keep_checkpoint_max", "w2v_epochs", "min_freq")
+NOT_NEGATIVE = ("device_id", "bucket_width", "momentum", "weight_decay", "warmup_epochs",
+                "early_stop_patience")
+FRACTIONS = ("valid_split", "dropout")
+
+
+def _field_types():
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+
+
+def _parse_bool(text):
+    lowered = str(text).strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ValueError(text)
+
+
+def _coerce(key, value, kind):
+    """Turn a YAML or command-line value into the field's type, or raise UserError."""
+    try:
+        if kind is bool:
+            return value if isinstance(value, bool) else _parse_bool(value)
+        if kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return float(value)
+        return "" if value is None else str(value)
+    except (TypeError, ValueError):
+        raise UserError(f"config key '{key}' must be {kind.__name__}, got {value!r}") from None
+
+
+def _read_yaml(path):
+    try:
+        with open(path, encoding="utf-8") as stream:
+            content = yaml.safe_load(stream)
+    except FileNotFoundError:
+        raise UserError(f"config file {path} not found; pass --config_path to an existing "
+                        f"YAML file such as default_config.yaml") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise UserError(f"config file {path} is not valid YAML{line}; fix its syntax") from None
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise UserError(f"config file {path} must hold 'key: value' lines, not a "
+                        f"{type(content).__name__}")
+    return content
+
+
+def _unknown_key(key, source):
+    known = sorted(_field_types())
+    return UserError(f"unknown config key '{key}' in {source}; known keys: {', '.join(known)}")
+
+
+def _parse_command_line(argv):
+    """Split argv into the config path and a dict of raw `--key value` overrides."""
+    overrides = {}
+    args = list(argv)
+    while args:
+        flag = args.pop(0)
+        if not flag.startswith("--") or len(flag) < 3:
+            raise UserError(f"unexpected argument '{flag}'; use --key value")
+        key, _, value = flag[2:].partition("=")
+        if not _:
+            if not args or args[0].startswith("--"):
+                raise UserError(f"--{key} needs a value")
+            value = args.pop(0)
+        overrides[key] = value
+    config_path = overrides.pop("config_path", str(DEFAULT_CONFIG))
+    return config_path, overrides
+
+
+def validate(config):
+    """Check values that have the right type but make no sense; raise UserError."""
+    for key, allowed in CHOICES.items():
+        if getattr(config, key) not in allowed:
+            raise UserError(f"config key '{key}' must be one of {', '.join(allowed)}, "
+                            f"got '{getattr(config, key)}'")
+    for key in POSITIVE:
+        if getattr(config, key) <= 0:
+            raise UserError(f"config key '{key}' must be positive, got {getattr(config, key)}")
+    for key in NOT_NEGATIVE:
+        if getattr(config, key) < 0:
+            raise UserError(f"config key '{key}' must not be negative, got {getattr(config, key)}")
+    for key in FRACTIONS:
+        if not 0 <= getattr(config, key) < 1:
+            raise UserError(f"config key '{key}' must be in [0, 1), got {getattr(config, key)}")
+    if config.embedding == "glove" and not config.glove_path:
+        raise UserError("embedding is 'glove' but glove_path is empty; pass --glove_path FILE "
+                        "or use --embedding word2vec")
+    if config.resume and config.pre_trained:
+        raise UserError("--resume continues a run from its own checkpoints; do not combine it "
+                        "with --pre_trained")
+    return config
+
+
+def load_config(argv=()):
+    """Build the Config: defaults <- YAML file <- command line, then validate.
+
+    Args:
+        argv: command-line words after the script name, e.g. ["--num_epochs", "3"].
+
+    Returns:
+        A validated Config. Raises UserError on any bad key, type or value.
+    """
+    config_path, overrides = _parse_command_line(argv)
+    types = _field_types()
+    values = {}
+    for key, value in _read_yaml(config_path).items():
+        if key not in types:
+            raise _unknown_key(key, config_path)
+        values[key] = _coerce(key, value, types[key])
+    for key, value in overrides.items():
+        if key not in types:
+            raise _unknown_key(key, "the command line")
+        values[key] = _coerce(key, value, types[key])
+    values["config_path"] = config_path
+    return validate(Config(**values))
+
+
+def save_config(config, path):
+    """Write the config as YAML (what a run used), via a temp file and rename."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(dataclasses.asdict(config), sort_keys=False), encoding="utf-8")
+    tmp.replace(path)
+
+
+def run_main(job, argv=None):
+    """Entry point shared by train.py, eval.py and export.py.
+
+    Args:
+        job: a function taking the Config.
+        argv: command-line words (defaults to sys.argv[1:]).
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("-h", "--help"):
+        print(f"usage: {Path(sys.argv[0]).name} [--config_path FILE] [--KEY VALUE ...]\n"
+              f"keys: {', '.join(sorted(_field_types()))}")
+        return 0
+    try:
+        return job(load_config(argv))
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

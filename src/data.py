@@ -1,0 +1,269 @@
+"""aclImdb -> tokens -> vocabulary -> MindRecord files, cached by a hash of inputs and settings.
+
+`prepare(config)` returns the folder holding train/valid/test MindRecord files, vocab.json and
+the embedding table; it rebuilds only when the reviews or the data settings change.
+`create_dataset(...)` reads one split back as batches for MindSpore.
+"""
+import hashlib
+import json
+import os
+import random
+import shutil
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import mindspore.dataset as ds
+from mindspore.mindrecord import FileWriter
+
+from src.config import UserError
+from src.text import Vocab, tokenize
+from src.progress import progress
+
+__all__ = ["Review", "read_aclimdb", "prepare", "Prepared", "create_dataset"]
+
+LABELS = ("neg", "pos")
+SPLITS = ("train", "test")
+SCHEMA = {"ids": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"},
+          "label": {"type": "int32"}}
+FORMAT_VERSION = 1  # bump when the MindRecord layout or the tokenizer changes
+
+
+@dataclass
+class Review:
+    text: str
+    label: int
+    name: str
+
+
+@dataclass
+class Prepared:
+    """What preprocessing produced: a cache folder and the vocabulary in it."""
+    folder: Path
+    vocab: Vocab
+
+    def mindrecord(self, split):
+        return self.folder / f"{split}.mindrecord"
+
+
+def _decode(raw, name):
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"review {name} is not UTF-8 (bad byte at offset {err.start}); "
+                        f"re-save it as UTF-8 or delete it") from None
+    if not text.strip():
+        raise UserError(f"review {name} is empty; delete it or give it text")
+    return text
+
+
+def _review_id(name):
+    stem = Path(name).stem
+    return int(stem.split("_")[0]) if stem.split("_")[0].isdigit() else 0
+
+
+def _sorted(reviews):
+    return sorted(reviews, key=lambda r: (r.label, _review_id(r.name), r.name))
+
+
+def _read_folder(root):
+    """{split: [Review]} from an unpacked aclImdb folder."""
+    splits = {}
+    for split in SPLITS:
+        reviews = []
+        for label, label_name in enumerate(LABELS):
+            folder = root / split / label_name
+            if not folder.is_dir():
+                raise UserError(f"{root} has no {split}/{label_name}/ folder; point "
+                                f"--aclimdb_path at the aclImdb folder that holds "
+                                f"train/{{pos,neg}} and test/{{pos,neg}}")
+            for path in folder.glob("*.txt"):
+                name = f"{split}/{label_name}/{path.name}"
+                reviews.append(Review(_decode(path.read_bytes(), name), label, name))
+        splits[split] = _sorted(reviews)
+    return splits
+
+
+def _read_archive(archive):
+    """{split: [Review]} straight from aclImdb_v1.tar.gz, without unpacking it."""
+    splits = {split: [] for split in SPLITS}
+    try:
+        with tarfile.open(archive) as tar:
+            for member in tar:
+                parts = member.name.split("/")
+                if (member.isfile() and len(parts) == 4 and parts[1] in SPLITS
+                        and parts[2] in LABELS and parts[3].endswith(".txt")):
+                    name = "/".join(parts[1:])
+                    raw = tar.extractfile(member).read()
+                    splits[parts[1]].append(Review(_decode(raw, name), LABELS.index(parts[2]), name))
+    except (tarfile.TarError, OSError, EOFError) as err:
+        raise UserError(f"cannot read archive {archive} ({err}); download aclImdb_v1.tar.gz "
+                        f"again or unpack it and pass the folder") from None
+    for split in SPLITS:
+        if not splits[split]:
+            raise UserError(f"archive {archive} holds no aclImdb/{split}/pos|neg reviews; "
+                            f"is it aclImdb_v1.tar.gz?")
+    return {split: _sorted(reviews) for split, reviews in splits.items()}
+
+
+def read_aclimdb(path):
+    """Read every labelled review of aclImdb.
+
+    Args:
+        path: the unpacked aclImdb folder, or the aclImdb_v1.tar.gz archive itself.
+
+    Returns:
+        {"train": [Review], "test": [Review]}, each sorted by label then review id.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"dataset path {path} does not exist; pass --aclimdb_path pointing at "
+                        f"the aclImdb folder or aclImdb_v1.tar.gz")
+    splits = _read_folder(path) if path.is_dir() else _read_archive(path)
+    for split, reviews in splits.items():
+        if len({r.label for r in reviews}) < 2:
+            raise UserError(f"{path}: {split} has reviews of one label only; both pos and neg "
+                            f"need reviews")
+    return splits
+
+
+def _source_fingerprint(path):
+    """Cheap identity of the raw data: names, sizes and mtimes (not contents)."""
+    path = Path(path).resolve()
+    digest = hashlib.sha256(str(path).encode())
+    files = sorted(path.rglob("*.txt")) if path.is_dir() else [path]
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.relative_to(path.parent)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def data_key(config):
+    """Hash of everything the MindRecord files depend on."""
+    settings = {"format": FORMAT_VERSION, "dataset": config.dataset, "max_len": config.max_len,
+                "min_freq": config.min_freq, "vocab_size": config.vocab_size,
+                "valid_split": config.valid_split, "seed": config.seed,
+                "source": _source_fingerprint(config.aclimdb_path)}
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def split_validation(reviews, fraction, seed):
+    """Cut a seeded, label-balanced validation set off the training reviews."""
+    train, valid = [], []
+    for label in range(len(LABELS)):
+        of_label = [r for r in reviews if r.label == label]
+        random.Random(seed + label).shuffle(of_label)
+        cut = int(round(len(of_label) * fraction))
+        valid += of_label[:cut]
+        train += of_label[cut:]
+    return train, valid
+
+
+def _write_mindrecord(path, token_lists, labels, vocab, max_len):
+    writer = FileWriter(str(path), shard_num=1, overwrite=True)
+    writer.add_schema(SCHEMA, "reviews")
+    rows = []
+    for tokens, label in zip(token_lists, labels):
+        ids = vocab.encode(tokens, max_len)
+        rows.append({"ids": ids, "length": np.int32(len(ids)), "label": np.int32(label)})
+        if len(rows) == 2048:
+            writer.write_raw_data(rows)
+            rows = []
+    if rows:
+        writer.write_raw_data(rows)
+    writer.commit()
+
+
+def _build(config, folder):
+    """Read, tokenize, build the vocabulary and write every split into folder."""
+    splits = read_aclimdb(config.aclimdb_path)
+    train, valid = split_validation(splits["train"], config.valid_split, config.seed)
+    parts = {"train": train, "valid": valid, "test": splits["test"]}
+    tokens = {name: [tokenize(r.text) for r in progress(reviews, f"tokenize {name}")]
+              for name, reviews in parts.items()}
+    vocab = Vocab.build(tokens["train"], config.min_freq, config.vocab_size)
+    vocab.save(folder / "vocab.json")
+    for name, reviews in parts.items():
+        if reviews:
+            _write_mindrecord(folder / f"{name}.mindrecord", tokens[name],
+                              [r.label for r in reviews], vocab, config.max_len)
+    counts = {name: len(reviews) for name, reviews in parts.items()}
+    (folder / "meta.json").write_text(json.dumps({"counts": counts, "vocab": len(vocab)}))
+    return counts
+
+
+def prepare(config, log=print):
+    """Make (or reuse) the MindRecord files and vocabulary for this config.
+
+    Args:
+        config: the run's Config (uses the data keys).
+        log: where to report progress lines.
+
+    Returns:
+        Prepared. A folder is reused only if meta.json exists, which is written last, and
+        folders are built under a temporary name and renamed, so a killed run never leaves a
+        half-written cache that a later run would read.
+    """
+    root = Path(config.preprocess_path)
+    folder = root / data_key(config)
+    if (folder / "meta.json").exists():
+        log(f"reusing preprocessed data in {folder}")
+        return Prepared(folder, Vocab.load(folder / "vocab.json"))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        building = Path(f"{folder}.building-{os.getpid()}")
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir()
+    except OSError as err:
+        raise UserError(f"cannot write to preprocess_path {root} ({err.strerror}); pass "
+                        f"--preprocess_path to a writable folder") from None
+    try:
+        counts = _build(config, building)
+        shutil.rmtree(folder, ignore_errors=True)
+        building.rename(folder)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    log(f"preprocessed {counts} reviews into {folder}")
+    return Prepared(folder, Vocab.load(folder / "vocab.json"))
+
+
+def _bucket_boundaries(width, max_len):
+    return list(range(width + 1, max_len + 1, width)) + [max_len + 1]
+
+
+def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, seed=0,
+                   drop_remainder=False, skip_batches=0, num_shards=None, shard_id=None):
+    """Batches of (ids, length, label) from one MindRecord file.
+
+    Args:
+        path: a .mindrecord file written by prepare().
+        batch_size: reviews per batch.
+        max_len: reviews were cut to this many tokens; batches are padded with 0 up to it,
+            or, with bucket_width > 0, only up to the next multiple of bucket_width above
+            the longest review of similar length (far less padding, same results).
+        shuffle, seed: a seeded global shuffle, so an epoch's order can be replayed exactly.
+        drop_remainder: drop the last incomplete batch of each length bucket.
+        skip_batches: leave out the first batches (to resume mid-epoch).
+        num_shards, shard_id: read one shard for data-parallel training.
+
+    Returns:
+        A mindspore.dataset.Dataset with columns ids [B, T] int32, length [B] int32,
+        label [B] int32.
+    """
+    if shuffle:
+        ds.config.set_seed(seed)
+    dataset = ds.MindDataset(str(path), columns_list=["ids", "length", "label"],
+                             shuffle=shuffle, num_shards=num_shards, shard_id=shard_id)
+    if bucket_width:
+        boundaries = _bucket_boundaries(bucket_width, max_len)
+        dataset = dataset.bucket_batch_by_length(
+            ["ids"], boundaries, [batch_size] * (len(boundaries) + 1),
+            pad_info={"ids": ([None], 0)}, pad_to_bucket_boundary=True,
+            drop_remainder=drop_remainder)
+    else:
+        dataset = dataset.padded_batch(batch_size, drop_remainder=drop_remainder,
+                                       pad_info={"ids": ([max_len], 0)})
+    if skip_batches:
+        dataset = dataset.skip(skip_batches)
+    return dataset

@@ -1,0 +1,149 @@
+"""The embedding table: GloVe text vectors, word2vec trained on the reviews, or random.
+
+The table is cached as a .npy beside the MindRecord files, keyed by the embedding settings.
+"""
+import gzip
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from src.config import UserError
+from src.data import read_aclimdb, split_validation
+from src.progress import progress
+from src.text import tokenize
+
+__all__ = ["build_embedding", "load_glove", "has_word2vec_header"]
+
+ASCEND_MULTIPLE = 16  # DynamicRNN on Ascend wants input sizes in multiples of 16
+
+
+def _open_text(path):
+    return gzip.open(path, "rt", encoding="utf-8") if str(path).endswith(".gz") else \
+        open(path, encoding="utf-8")
+
+
+def has_word2vec_header(path):
+    """True if the first line is word2vec's 'count dimension' header, as gensim expects."""
+    try:
+        with _open_text(path) as stream:
+            first = stream.readline().split()
+    except FileNotFoundError:
+        raise UserError(f"GloVe file {path} not found; pass --glove_path to a glove.*.txt "
+                        f"file (plain or .gz)") from None
+    except (UnicodeDecodeError, OSError, EOFError):
+        raise UserError(f"GloVe file {path} is not UTF-8 text; pass a glove.*.txt file") from None
+    return len(first) == 2 and all(part.isdigit() for part in first)
+
+
+def load_glove(path):
+    """gensim KeyedVectors from a GloVe or word2vec text file, header line or not."""
+    from gensim.models import KeyedVectors
+    header = has_word2vec_header(path)
+    try:
+        return KeyedVectors.load_word2vec_format(str(path), binary=False, no_header=not header)
+    except (ValueError, IndexError, EOFError, UnicodeDecodeError) as err:
+        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+        raise UserError(f"GloVe file {path} has a malformed line ({reason}); each line must "
+                        f"be a word and the same number of floats") from None
+
+
+def _table_from_vectors(vocab, vectors, rng):
+    """Rows for the vocabulary: the vector when known, small noise otherwise, zero for <pad>."""
+    table = rng.normal(0.0, 0.1, (len(vocab), vectors.vector_size)).astype(np.float32)
+    found = 0
+    for i, token in enumerate(vocab.tokens):
+        if token in vectors.key_to_index:
+            table[i] = vectors[token]
+            found += 1
+    table[0] = 0.0
+    return table, found
+
+
+def _glove_table(config, vocab, rng, log):
+    vectors = load_glove(config.glove_path)
+    if vectors.vector_size != config.embed_size:
+        raise UserError(f"GloVe file {config.glove_path} has {vectors.vector_size}-d vectors "
+                        f"but embed_size is {config.embed_size}; pass --embed_size "
+                        f"{vectors.vector_size}")
+    table, found = _table_from_vectors(vocab, vectors, rng)
+    log(f"GloVe covers {found}/{len(vocab)} vocabulary words ({found / len(vocab):.1%})")
+    return table
+
+
+def _unlabelled_texts(folder):
+    paths = sorted(Path(folder).glob("*.txt"))
+    if not paths:
+        raise UserError(f"w2v_extra_path {folder} holds no .txt reviews; point it at "
+                        f"aclImdb/train/unsup or leave it empty")
+    for path in paths:
+        yield path.read_bytes().decode("utf-8", errors="replace")
+
+
+def _word2vec_table(config, vocab, rng, log):
+    from gensim.models import Word2Vec
+    train, _ = split_validation(read_aclimdb(config.aclimdb_path)["train"], config.valid_split,
+                                config.seed)
+    sentences = [tokenize(r.text) for r in progress(train, "tokenize for word2vec")]
+    if config.w2v_extra_path:
+        extra = list(_unlabelled_texts(config.w2v_extra_path))
+        sentences += [tokenize(t) for t in progress(extra, "tokenize unlabelled")]
+    log(f"training word2vec ({config.embed_size}-d, {config.w2v_epochs} epochs) on "
+        f"{len(sentences)} reviews")
+    logging.getLogger("gensim").setLevel(logging.WARNING)
+    model = Word2Vec(sentences=sentences, vector_size=config.embed_size, window=5,
+                     min_count=config.min_freq, sg=1, workers=os.cpu_count() or 1,
+                     epochs=config.w2v_epochs, seed=config.seed)
+    table, found = _table_from_vectors(vocab, model.wv, rng)
+    log(f"word2vec covers {found}/{len(vocab)} vocabulary words ({found / len(vocab):.1%})")
+    return table
+
+
+def _pad_columns_for_ascend(table, device_target):
+    extra = -table.shape[1] % ASCEND_MULTIPLE if device_target == "Ascend" else 0
+    return np.pad(table, ((0, 0), (0, extra))) if extra else table
+
+
+def embedding_key(config):
+    settings = {"embedding": config.embedding, "embed_size": config.embed_size,
+                "seed": config.seed}
+    if config.embedding == "glove":
+        stat = Path(config.glove_path).stat() if Path(config.glove_path).exists() else None
+        settings["glove"] = [str(Path(config.glove_path).resolve()),
+                             stat and stat.st_size, stat and stat.st_mtime_ns]
+    if config.embedding == "word2vec":
+        settings.update(w2v_epochs=config.w2v_epochs, extra=config.w2v_extra_path)
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def build_embedding(config, prepared, log=print):
+    """The [vocab, embed_size] float32 table for this config, built once then reused.
+
+    Args:
+        config: uses embedding, glove_path, embed_size, w2v_* and device_target.
+        prepared: the Prepared data (its vocabulary and cache folder).
+        log: where to report coverage.
+
+    Returns:
+        numpy float32 array; on Ascend its width is padded with zeros to a multiple of 16.
+    """
+    cache = prepared.folder / f"embedding-{config.embedding}-{embedding_key(config)}.npy"
+    if cache.exists():
+        log(f"reusing embedding table {cache}")
+        table = np.load(cache, allow_pickle=False)
+    else:
+        rng = np.random.default_rng(config.seed)
+        builders = {"glove": _glove_table, "word2vec": _word2vec_table}
+        if config.embedding in builders:
+            table = builders[config.embedding](config, prepared.vocab, rng, log)
+        else:
+            table = rng.normal(0.0, 0.1, (len(prepared.vocab), config.embed_size))
+            table = table.astype(np.float32)
+            table[0] = 0.0
+        tmp = cache.with_name(cache.stem + f".tmp-{os.getpid()}.npy")
+        np.save(tmp, table, allow_pickle=False)
+        tmp.replace(cache)
+    return _pad_columns_for_ascend(table, config.device_target)

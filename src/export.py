@@ -1,0 +1,42 @@
+"""Export a checkpoint to MINDIR (any device) or AIR (Ascend only) for offline inference."""
+import os
+from pathlib import Path
+
+import mindspore as ms
+import numpy as np
+
+from src.config import UserError
+from src.device import init_device
+from src.eval import load_network
+
+__all__ = ["export_model"]
+
+
+def export_model(config, log=print):
+    """Write config.file_name + .mindir/.air with inputs ids [batch, max_len], length [batch].
+
+    Returns:
+        Path of the exported file.
+    """
+    if config.file_format == "AIR" and config.device_target != "Ascend":
+        raise UserError(f"AIR export needs device_target Ascend (MindSpore writes AIR only on "
+                        f"Ascend); use --file_format MINDIR on {config.device_target}")
+    init_device(config)
+    if not config.checkpoint_path:
+        raise UserError("export needs --checkpoint_path FILE.ckpt")
+    network = load_network(config, config.checkpoint_path)
+    ids = ms.Tensor(np.zeros((config.batch_size, config.max_len), np.int32))
+    length = ms.Tensor(np.full((config.batch_size,), config.max_len, np.int32))
+    target = Path(f"{config.file_name}.{config.file_format.lower()}")
+    tmp_stem = target.with_name(f".{target.stem}.tmp-{os.getpid()}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ms.export(network, ids, length, file_name=str(tmp_stem), file_format=config.file_format)
+        Path(f"{tmp_stem}{target.suffix}").replace(target)
+    except OSError as err:
+        raise UserError(f"cannot write {target} ({err.strerror}); pass --file_name in a "
+                        f"writable folder") from None
+    finally:
+        Path(f"{tmp_stem}{target.suffix}").unlink(missing_ok=True)
+    log(f"exported {target}")
+    return target

@@ -1,0 +1,124 @@
+"""SentimentNet: embedding -> (bi)LSTM layers -> length-aware pooling -> dense.
+
+Padding never reaches the encoding. MindSpore's `seq_length=` argument would mask, but in
+GRAPH_MODE on CPU it unrolls the time loop and does not compile at 500 steps. Instead each
+backward direction reads its review reversed within the review's true length (padding moves
+to the end, after every real token), and pooling looks only at real positions. The forward
+direction needs nothing: padding comes after the real tokens, so it cannot change them.
+"""
+import mindspore as ms
+import numpy as np
+from mindspore import nn, ops
+
+__all__ = ["SentimentNet", "NetWithLoss", "NetWithEval", "build_network", "POOLINGS"]
+
+POOLINGS = ("first_last", "mean", "max", "mean_max")
+
+
+def _gather_rows(values, flat_index):
+    """values [B, T, C] picked per (review, step) by flat_index [B*T] -> [B, T, C]."""
+    batch, steps, channels = values.shape
+    picked = ops.gather(values.reshape(batch * steps, channels), flat_index, 0)
+    return picked.reshape(batch, steps, channels)
+
+
+class SentimentNet(nn.Cell):
+    """Sentiment classifier over padded id batches.
+
+    Args:
+        embedding_table: numpy [vocab, embed] initial vectors.
+        num_hiddens, num_layers, bidirectional: LSTM shape.
+        num_classes: outputs of the final dense layer.
+        freeze_embedding: keep the embedding table fixed.
+        dropout: dropout between LSTM layers and before the dense layer.
+        pooling: first_last (the original zoo model), mean, max or mean_max.
+
+    Inputs: ids [B, T] int32 (0 = padding), length [B] int32 (true lengths, >= 1).
+    Output: logits [B, num_classes].
+    """
+
+    def __init__(self, embedding_table, num_hiddens, num_layers, bidirectional, num_classes,
+                 freeze_embedding=False, dropout=0.0, pooling="first_last"):
+        super().__init__()
+        vocab_size, embed_size = embedding_table.shape
+        self.embedding = nn.Embedding(vocab_size, embed_size,
+                                      embedding_table=ms.Tensor(embedding_table, ms.float32))
+        self.embedding.embedding_table.requires_grad = not freeze_embedding
+        self.bidirectional = bidirectional
+        self.pooling = pooling
+        directions = 2 if bidirectional else 1
+        sizes = [embed_size] + [num_hiddens * directions] * (num_layers - 1)
+        self.forward_layers = nn.CellList(
+            [nn.LSTM(size, num_hiddens, batch_first=True) for size in sizes])
+        self.backward_layers = nn.CellList(
+            [nn.LSTM(size, num_hiddens, batch_first=True) for size in sizes]
+            if bidirectional else [])
+        self.dropout = nn.Dropout(p=dropout)
+        pooled = num_hiddens * directions * (1 if pooling in ("mean", "max") else 2)
+        self.decoder = nn.Dense(pooled, num_classes)
+
+    def construct(self, ids, length):
+        batch, steps = ids.shape
+        positions = ops.arange(steps, dtype=ms.int32).reshape(1, steps)
+        lengths = length.reshape(batch, 1)
+        mask = positions < lengths
+        row_start = ops.arange(batch, dtype=ms.int32).reshape(batch, 1) * steps
+        reverse = (ops.where(mask, lengths - 1 - positions, positions) + row_start).reshape(-1)
+        last = (lengths - 1 + row_start).reshape(-1)
+
+        x = self.embedding(ids)
+        for i in range(len(self.forward_layers)):
+            if i > 0:
+                x = self.dropout(x)
+            forward, _ = self.forward_layers[i](x)
+            if self.bidirectional:
+                backward, _ = self.backward_layers[i](_gather_rows(x, reverse))
+                forward = ops.concat((forward, _gather_rows(backward, reverse)), axis=2)
+            x = forward
+        return self.decoder(self.dropout(self._pool(x, mask, length, last)))
+
+    def _pool(self, x, mask, length, last):
+        batch, steps, channels = x.shape
+        if self.pooling == "first_last":
+            final = ops.gather(x.reshape(batch * steps, channels), last, 0)
+            return ops.concat((x[:, 0, :], final), axis=1)
+        weights = mask.astype(x.dtype).expand_dims(2)
+        mean = (x * weights).sum(axis=1) / length.astype(x.dtype).reshape(batch, 1)
+        if self.pooling == "mean":
+            return mean
+        maximum = ops.where(mask.expand_dims(2), x, ops.full_like(x, -1e9)).max(axis=1)
+        if self.pooling == "max":
+            return maximum
+        return ops.concat((mean, maximum), axis=1)
+
+
+def build_network(config, embedding_table):
+    """SentimentNet shaped by the config; embedding_table is the numpy initial table."""
+    return SentimentNet(np.asarray(embedding_table, np.float32), config.num_hiddens,
+                        config.num_layers, config.bidirectional, config.num_classes,
+                        config.freeze_embedding, config.dropout, config.pooling)
+
+
+class NetWithLoss(nn.Cell):
+    """(ids, length, label) -> mean cross-entropy loss, for TrainOneStepCell."""
+
+    def __init__(self, network):
+        super().__init__(auto_prefix=False)
+        self.network = network
+        self.loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+
+    def construct(self, ids, length, label):
+        return self.loss(self.network(ids, length), label)
+
+
+class NetWithEval(nn.Cell):
+    """(ids, length, label) -> (loss, logits, label), the triple Model.eval's metrics read."""
+
+    def __init__(self, network):
+        super().__init__(auto_prefix=False)
+        self.network = network
+        self.loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+
+    def construct(self, ids, length, label):
+        logits = self.network(ids, length)
+        return self.loss(logits, label), logits, label

@@ -1,0 +1,233 @@
+"""Training: data, network, optimizer, learning-rate schedule, callbacks, resume.
+
+The run folder (config.ckpt_path) receives config.yaml, vocab.json, metrics.jsonl,
+checkpoints named lstm-EPOCH_STEP.ckpt (the newest keep_checkpoint_max kept) and
+lstm-best.ckpt (best validation accuracy).
+"""
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+
+import mindspore as ms
+from mindspore import nn
+from mindspore.train import Accuracy, Callback, Model
+
+from src.checkpoint import CheckpointRing, latest_checkpoint, load_into, load_params, save_atomic
+from src.config import UserError, save_config
+from src.data import create_dataset, prepare
+from src.device import init_device
+from src.embeddings import build_embedding
+from src.lstm import NetWithEval, NetWithLoss, build_network
+
+__all__ = ["train", "learning_rates", "build_optimizer", "PREFIX"]
+
+PREFIX = "lstm"
+
+
+def learning_rates(config, steps_per_epoch):
+    """The learning rate of every step: fixed, or linear warm-up then cosine decay to 0.
+
+    A plain list (MindSpore's dynamic learning rate) that covers num_epochs full epochs;
+    bucketed epochs with dropped remainders take fewer steps, never more.
+    """
+    total = config.num_epochs * steps_per_epoch
+    if config.lr_schedule == "fixed":
+        return [config.learning_rate] * total
+    warmup = max(int(config.warmup_epochs * steps_per_epoch), 1)
+    rates = []
+    for step in range(total):
+        if step < warmup:
+            rates.append(config.learning_rate * (step + 1) / warmup)
+        else:
+            done = (step - warmup) / max(total - warmup, 1)
+            rates.append(0.5 * config.learning_rate * (1 + math.cos(math.pi * done)))
+    return rates
+
+
+def build_optimizer(config, params, rates):
+    """Momentum or Adam over params with the per-step learning rates."""
+    if config.optimizer == "adam":
+        return nn.Adam(params, learning_rate=rates, weight_decay=config.weight_decay)
+    return nn.Momentum(params, learning_rate=rates, momentum=config.momentum,
+                       weight_decay=config.weight_decay)
+
+
+class TrainState:
+    """Where training stands: the (epoch, step) names of checkpoints and resume."""
+
+    def __init__(self, epoch=0, step_in_epoch=0, global_step=0):
+        self.epoch, self.step_in_epoch, self.global_step = epoch, step_in_epoch, global_step
+
+    def as_dict(self):
+        return {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
+                "global_step": self.global_step}
+
+
+class StepCheckpoint(Callback):
+    """Every save_steps steps and at each epoch end: save lstm-EPOCH_STEP.ckpt atomically."""
+
+    def __init__(self, ring, state, save_steps, log):
+        super().__init__()
+        self.ring, self.state, self.save_steps, self.log = ring, state, save_steps, log
+
+    def on_train_step_end(self, run_context):
+        self.state.step_in_epoch += 1
+        self.state.global_step += 1
+        if self.state.global_step % self.save_steps == 0:
+            self._save(run_context, self.state.as_dict())
+
+    def on_train_epoch_end(self, run_context):
+        # Recorded as "next epoch, step 0" so that --resume starts the following epoch.
+        finished = TrainState(self.state.epoch + 1, 0, self.state.global_step)
+        self._save(run_context, finished.as_dict())
+
+    def _save(self, run_context, record):
+        cell = run_context.original_args().train_network
+        self.ring.save(cell, self.state.epoch + 1, self.state.step_in_epoch, record)
+
+
+class MetricsLog(Callback):
+    """Appends loss, learning rate and throughput to metrics.jsonl; prints a line per N steps."""
+
+    def __init__(self, path, state, batch_size, rates, log, every=20):
+        super().__init__()
+        self.path, self.state, self.batch_size = Path(path), state, batch_size
+        self.rates, self.log, self.every = rates, log, every
+        self.started = time.perf_counter()
+
+    def on_train_step_begin(self, run_context):
+        self.started = time.perf_counter()
+
+    def on_train_step_end(self, run_context):
+        loss = float(run_context.original_args().net_outputs.asnumpy())
+        seconds = time.perf_counter() - self.started
+        lr = self.rates[min(self.state.global_step - 1, len(self.rates) - 1)]
+        record = {"epoch": self.state.epoch + 1, "step": self.state.global_step,
+                  "loss": round(loss, 5), "lr": lr, "step_s": round(seconds, 4),
+                  "samples_per_s": round(self.batch_size / seconds, 1)}
+        self.write(record)
+        if self.state.global_step % self.every == 0:
+            self.log(f"epoch {record['epoch']} step {self.state.step_in_epoch} "
+                     f"loss {loss:.4f} {record['samples_per_s']} samples/s")
+
+    def write(self, record):
+        with self.path.open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps(record) + "\n")
+
+
+class ValidationWatch(Callback):
+    """After each epoch: validation accuracy, lstm-best.ckpt, and early stopping."""
+
+    def __init__(self, model, dataset, run_dir, metrics, patience, log):
+        super().__init__()
+        self.model, self.dataset, self.run_dir = model, dataset, Path(run_dir)
+        self.metrics, self.patience, self.log = metrics, patience, log
+        self.best, self.bad_epochs, self.stopped = _best_so_far(self.run_dir), 0, False
+
+    def on_train_epoch_end(self, run_context):
+        accuracy = self.model.eval(self.dataset, dataset_sink_mode=False)["acc"]
+        epoch = run_context.original_args().cur_epoch_num
+        self.metrics.write({"epoch": epoch, "valid_acc": round(accuracy, 5)})
+        self.log(f"epoch {epoch} validation accuracy {accuracy:.4f}")
+        if accuracy > self.best:
+            self.best, self.bad_epochs = accuracy, 0
+            save_atomic(run_context.original_args().train_network,
+                        self.run_dir / f"{PREFIX}-best.ckpt",
+                        {"epoch": epoch, "valid_acc": accuracy})
+        else:
+            self.bad_epochs += 1
+            if self.patience and self.bad_epochs >= self.patience:
+                self.log(f"early stop: no better validation accuracy for {self.patience} epochs")
+                self.stopped = True
+                run_context.request_stop()
+
+
+def _best_so_far(run_dir):
+    """Validation accuracy stored in an earlier lstm-best.ckpt of this run (for --resume)."""
+    best = Path(run_dir) / f"{PREFIX}-best.ckpt"
+    if not best.exists():
+        return -1.0
+    return float(load_params(best)["valid_acc"].asnumpy())
+
+
+def _prepare_run_dir(config, prepared):
+    run_dir = Path(config.ckpt_path)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, run_dir / "config.yaml")
+        shutil.copyfile(prepared.folder / "vocab.json", run_dir / "vocab.json")
+    except OSError as err:
+        raise UserError(f"cannot write to ckpt_path {run_dir} ({err.strerror}); pass "
+                        f"--ckpt_path to a writable folder") from None
+    if not config.resume:
+        for stale in [run_dir / "metrics.jsonl", *run_dir.glob(f"{PREFIX}-*.ckpt")]:
+            stale.unlink(missing_ok=True)
+    return run_dir
+
+
+def _restore(config, train_net, run_dir, log):
+    """Load --pre_trained weights or --resume state; returns the TrainState to start from."""
+    if config.pre_trained:
+        params = load_params(config.pre_trained)
+        load_into(train_net.network, params, config.pre_trained)
+        log(f"started from weights in {config.pre_trained}")
+        return TrainState()
+    if not config.resume:
+        return TrainState()
+    path = latest_checkpoint(run_dir, PREFIX)
+    if path is None:
+        raise UserError(f"--resume: no {PREFIX}-EPOCH_STEP.ckpt in {run_dir}; train without "
+                        f"--resume first, or pass the run's --ckpt_path")
+    params = load_params(path)
+    load_into(train_net, params, path)
+    state = TrainState(*(int(params[key].asnumpy()) for key in
+                         ("epoch", "step_in_epoch", "global_step")))
+    log(f"resuming from {path}: epoch {state.epoch + 1}, step {state.step_in_epoch}")
+    return state
+
+
+def _count_rows(path):
+    return ms.dataset.MindDataset(str(path), columns_list=["label"]).get_dataset_size()
+
+
+def _train_epochs(config, model, prepared, state, callbacks):
+    watch = next((c for c in callbacks if isinstance(c, ValidationWatch)), None)
+    for epoch in range(state.epoch, config.num_epochs):
+        state.epoch = epoch
+        dataset = create_dataset(prepared.mindrecord("train"), config.batch_size, config.max_len,
+                                 config.bucket_width, shuffle=True, seed=config.seed + epoch,
+                                 drop_remainder=True, skip_batches=state.step_in_epoch)
+        model.train(epoch + 1, dataset, callbacks=callbacks, dataset_sink_mode=False,
+                    initial_epoch=epoch)
+        state.step_in_epoch = 0
+        if watch and watch.stopped:
+            break
+
+
+def train(config, log=print):
+    """Train SentimentNet as configured; returns the run folder."""
+    init_device(config)
+    prepared = prepare(config, log)
+    table = build_embedding(config, prepared, log)
+    run_dir = _prepare_run_dir(config, prepared)
+    network = build_network(config, table)
+    steps_per_epoch = max(_count_rows(prepared.mindrecord("train")) // config.batch_size, 1)
+    rates = learning_rates(config, steps_per_epoch)
+    optimizer = build_optimizer(config, network.trainable_params(), rates)
+    train_net = nn.TrainOneStepCell(NetWithLoss(network), optimizer)
+    model = Model(train_net, eval_network=NetWithEval(network), metrics={"acc": Accuracy()},
+                  eval_indexes=[0, 1, 2])
+    state = _restore(config, train_net, run_dir, log)
+    metrics = MetricsLog(run_dir / "metrics.jsonl", state, config.batch_size, rates, log)
+    callbacks = [StepCheckpoint(CheckpointRing(run_dir, PREFIX, config.keep_checkpoint_max),
+                                state, config.save_checkpoint_steps, log), metrics]
+    if prepared.mindrecord("valid").exists():
+        valid = create_dataset(prepared.mindrecord("valid"), config.batch_size, config.max_len,
+                               config.bucket_width)
+        callbacks.append(ValidationWatch(model, valid, run_dir, metrics,
+                                         config.early_stop_patience, log))
+    _train_epochs(config, model, prepared, state, callbacks)
+    log(f"training done: checkpoints in {run_dir}")
+    return run_dir
