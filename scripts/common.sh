@@ -1,0 +1,70 @@
+# Shared by the run_*.sh scripts: argument checks, then an entry script run into a log file.
+# Words starting with -- after the positional arguments go to the entry script unchanged
+# (e.g. --num_epochs 3).
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
+[ -x "$PYTHON" ] || PYTHON=python3
+
+fail() {
+  echo "error: $1" >&2
+  exit 2
+}
+
+need_path() {  # need_path WHAT PATH
+  [ -n "$2" ] || fail "missing $1; see the usage line at the top of the script"
+  [ -e "$2" ] || fail "$1 $2 does not exist; pass an existing path"
+}
+
+find_glove() {  # find_glove FILE_OR_DIR: prints the GloVe file to use
+  if [ -d "$1" ]; then
+    local found
+    found=$(ls "$1"/glove*.txt "$1"/glove*.txt.gz 2>/dev/null | head -n 1)
+    [ -n "$found" ] || fail "no glove*.txt(.gz) in $1; pass the GloVe file itself"
+    echo "$found"
+  else
+    echo "$1"
+  fi
+}
+
+run_logged() {  # run_logged LOG_FILE SCRIPT ARGS...: run, log everything, echo where
+  local log="$1"; shift
+  mkdir -p "$(dirname "$log")" 2>/dev/null || fail "cannot create the folder of $log; pick a writable place"
+  echo "running $1 (log: $log)"
+  if ! (cd "$ROOT" && "$PYTHON" "$@") > "$log" 2>&1; then
+    grep -m1 '^error:' "$log" >&2 || echo "error: $1 failed; see $log" >&2
+    exit 2
+  fi
+  tail -n 2 "$log"
+  echo "log: $log"
+}
+
+run_train() {  # run_train DEVICE CONFIG ACLIMDB_PATH [GLOVE_PATH] [--key value ...]
+  local device="$1" config="$2" data="${3:-}"
+  shift 2; shift || true
+  need_path "aclImdb path" "$data"
+  local glove=()
+  if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
+    need_path "GloVe path" "$1"
+    glove=(--embedding glove --glove_path "$(find_glove "$1")") || exit 2
+    shift
+  fi
+  local run_dir="${RUN_DIR:-$ROOT/train_${device,,}}"
+  run_logged "$run_dir/train.log" train.py --config_path "$ROOT/$config" \
+    --device_target "$device" --device_id "${DEVICE_ID:-0}" --aclimdb_path "$(realpath "$data")" \
+    --ckpt_path "$run_dir" "${glove[@]}" "$@"
+}
+
+run_eval() {  # run_eval DEVICE CONFIG ACLIMDB_PATH [GLOVE_PATH] CHECKPOINT [--key value ...]
+  local device="$1" config="$2" data="${3:-}"
+  shift 2; shift || true
+  need_path "aclImdb path" "$data"
+  if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then
+    shift  # the GloVe path: the checkpoint already holds the embeddings
+  fi
+  local checkpoint="${1:-}"
+  need_path "checkpoint" "$checkpoint"
+  shift
+  run_logged "$(dirname "$(realpath "$checkpoint")")/eval.log" eval.py \
+    --config_path "$ROOT/$config" --device_target "$device" --device_id "${DEVICE_ID:-0}" \
+    --aclimdb_path "$(realpath "$data")" --checkpoint_path "$(realpath "$checkpoint")" "$@"
+}

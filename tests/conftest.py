@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny, fast settings on the bundled real sample, trained once per session."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from src.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "aclImdb_sample"
+
+
+def tiny_args(workdir):
+    """Command-line words for a small, quick run on the sample (seconds, not minutes)."""
+    workdir = Path(workdir)
+    return ["--aclimdb_path", str(SAMPLE), "--preprocess_path", str(workdir / "preprocess"),
+            "--ckpt_path", str(workdir / "run"), "--max_len", "64", "--bucket_width", "0",
+            "--num_hiddens", "16", "--embed_size", "16", "--embedding", "random",
+            "--num_epochs", "1", "--batch_size", "32", "--early_stop_patience", "0",
+            "--save_checkpoint_steps", "10", "--keep_checkpoint_max", "3"]
+
+
+def run_script(script, *args, timeout=600):
+    """Run an entry script of the project with the test interpreter; returns CompletedProcess."""
+    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("session")
+
+
+@pytest.fixture(scope="session")
+def tiny_config(session_dir):
+    return load_config(tiny_args(session_dir))
+
+
+@pytest.fixture(scope="session")
+def prepared(tiny_config):
+    from src.data import prepare
+    return prepare(tiny_config, log=lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tiny_config):
+    """A tiny model trained for one epoch on the sample; returns its run folder."""
+    from src.train import train
+    return train(tiny_config, log=lambda *_: None)
