@@ -30,6 +30,13 @@ class Config:
     # data
     dataset: str = "aclimdb"
     aclimdb_path: str = "./data/aclImdb_sample"
+    data_path: str = ""
+    text_column: str = "Phrase"
+    label_column: str = "Sentiment"
+    id_column: str = "PhraseId"
+    group_column: str = "SentenceId"
+    delimiter: str = "\\t"
+    sst_classes: int = 5
     preprocess_path: str = "./preprocess"
     max_len: int = 500
     min_freq: int = 2
@@ -75,7 +82,7 @@ class Config:
 
 CHOICES = {
     "device_target": ("CPU", "GPU", "Ascend"),
-    "dataset": ("aclimdb",),
+    "dataset": ("aclimdb", "phrases_tsv", "csv", "sst"),
     "embedding": ("glove", "word2vec", "random"),
     "pooling": ("first_last", "mean", "max", "mean_max"),
     "optimizer": ("momentum", "adam"),
@@ -164,6 +171,30 @@ def _parse_command_line(argv):
     return config_path, overrides
 
 
+def _check_dataset(config):
+    """The keys of non-aclImdb datasets (src/datasets.py) fit together."""
+    if config.dataset == "aclimdb":
+        return
+    if not config.data_path:
+        raise UserError(f"dataset '{config.dataset}' reads data_path, which is empty; pass "
+                        f"--data_path to its file or folder")
+    if config.dataset == "sst":
+        if config.sst_classes not in (2, 5):
+            raise UserError(f"config key 'sst_classes' must be 5 (SST-5) or 2 (SST-2), got "
+                            f"{config.sst_classes}")
+        if config.num_classes != config.sst_classes:
+            raise UserError(f"SST with sst_classes {config.sst_classes} has "
+                            f"{config.sst_classes} labels but num_classes is "
+                            f"{config.num_classes}; pass --num_classes {config.sst_classes}")
+        return
+    if not config.text_column or not config.label_column:
+        raise UserError("text_column and label_column must name columns of the data file; "
+                        "pass --text_column NAME --label_column NAME")
+    if config.delimiter not in ("\\t", "tab") and len(config.delimiter) != 1:
+        raise UserError(f"config key 'delimiter' must be one character (or '\\t' for a tab), "
+                        f"got {config.delimiter!r}")
+
+
 def validate(config):
     """Check values that have the right type but make no sense; raise UserError."""
     for key, allowed in CHOICES.items():
@@ -182,6 +213,7 @@ def validate(config):
     if config.embedding == "glove" and not config.glove_path:
         raise UserError("embedding is 'glove' but glove_path is empty; pass --glove_path FILE "
                         "or use --embedding word2vec")
+    _check_dataset(config)
     if config.resume and config.pre_trained:
         raise UserError("--resume continues a run from its own checkpoints; do not combine it "
                         "with --pre_trained")

@@ -1,4 +1,6 @@
-"""aclImdb -> tokens -> vocabulary -> MindRecord files, cached by a hash of inputs and settings.
+"""aclImdb (or another dataset) -> tokens -> vocabulary -> MindRecord files, cached by a hash.
+
+config.dataset picks the reader: aclimdb here, phrases_tsv, csv and sst in src/datasets.py.
 
 `prepare(config)` returns the folder holding train/valid/test MindRecord files, vocab.json and
 the embedding table; it rebuilds only when the reviews or the data settings change.
@@ -18,23 +20,17 @@ import mindspore.dataset as ds
 from mindspore.mindrecord import FileWriter
 
 from src.config import UserError
+from src.datasets import Review, dataset_settings, read_dataset, split_by_group
 from src.text import Vocab, tokenize
 from src.progress import progress
 
-__all__ = ["Review", "read_aclimdb", "prepare", "Prepared", "create_dataset"]
+__all__ = ["Review", "read_aclimdb", "labelled_parts", "prepare", "Prepared", "create_dataset"]
 
 LABELS = ("neg", "pos")
 SPLITS = ("train", "test")
 SCHEMA = {"ids": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"},
           "label": {"type": "int32"}}
 FORMAT_VERSION = 1  # bump when the MindRecord layout or the tokenizer changes
-
-
-@dataclass
-class Review:
-    text: str
-    label: int
-    name: str
 
 
 @dataclass
@@ -128,11 +124,14 @@ def read_aclimdb(path):
     return splits
 
 
-def _source_fingerprint(path):
+def _source_fingerprint(path, pattern="*.txt"):
     """Cheap identity of the raw data: names, sizes and mtimes (not contents)."""
     path = Path(path).resolve()
+    if not path.exists():
+        raise UserError(f"dataset path {path} does not exist; pass --aclimdb_path (aclimdb) "
+                        f"or --data_path (other datasets) to the data")
     digest = hashlib.sha256(str(path).encode())
-    files = sorted(path.rglob("*.txt")) if path.is_dir() else [path]
+    files = sorted(path.rglob(pattern)) if path.is_dir() else [path]
     for file in files:
         stat = file.stat()
         digest.update(f"{file.relative_to(path.parent)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
@@ -143,15 +142,21 @@ def data_key(config):
     """Hash of everything the MindRecord files depend on."""
     settings = {"format": FORMAT_VERSION, "dataset": config.dataset, "max_len": config.max_len,
                 "min_freq": config.min_freq, "vocab_size": config.vocab_size,
-                "valid_split": config.valid_split, "seed": config.seed,
-                "source": _source_fingerprint(config.aclimdb_path)}
+                "valid_split": config.valid_split, "seed": config.seed}
+    if config.dataset == "aclimdb":
+        settings["source"] = _source_fingerprint(config.aclimdb_path)
+    else:
+        settings.update(dataset_settings(config), source=_source_fingerprint(config.data_path, "*"))
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def split_validation(reviews, fraction, seed):
-    """Cut a seeded, label-balanced validation set off the training reviews."""
+    """Cut a seeded validation set off the training reviews: label-balanced, or, when the
+    reviews carry groups (a phrase's sentence), whole groups so none sits on both sides."""
+    if reviews and reviews[0].group is not None:
+        return split_by_group(reviews, fraction, seed)
     train, valid = [], []
-    for label in range(len(LABELS)):
+    for label in sorted({r.label for r in reviews}):
         of_label = [r for r in reviews if r.label == label]
         random.Random(seed + label).shuffle(of_label)
         cut = int(round(len(of_label) * fraction))
@@ -175,11 +180,35 @@ def _write_mindrecord(path, token_lists, labels, vocab, max_len):
     writer.commit()
 
 
+def labelled_parts(config):
+    """{"train", "valid", "test": [Review]} of the configured dataset.
+
+    Validation is the dataset's own (SST dev) or cut from train (valid_split). Without a
+    labelled test set (Kaggle's test.tsv has no labels) a second, equally sized share of train
+    is held out as test, by group too, so test accuracy is on sentences never trained on.
+    """
+    if config.dataset == "aclimdb":
+        splits = read_aclimdb(config.aclimdb_path)
+        splits["valid"] = None
+    else:
+        splits = read_dataset(config)
+    train, valid, test = splits["train"], splits["valid"], splits["test"]
+    share = config.valid_split
+    if not test:
+        if not 0 < share < 0.5:
+            raise UserError(f"dataset {config.dataset} has no labelled test file, so valid and "
+                            f"test are each cut from train by valid_split, which is {share}; "
+                            f"pass --valid_split 0.1")
+        train, test = split_validation(train, share, config.seed + 1000)
+        share = share / (1 - share)
+    if valid is None:
+        train, valid = split_validation(train, share, config.seed)
+    return {"train": train, "valid": valid, "test": test}
+
+
 def _build(config, folder):
     """Read, tokenize, build the vocabulary and write every split into folder."""
-    splits = read_aclimdb(config.aclimdb_path)
-    train, valid = split_validation(splits["train"], config.valid_split, config.seed)
-    parts = {"train": train, "valid": valid, "test": splits["test"]}
+    parts = labelled_parts(config)
     tokens = {name: [tokenize(r.text) for r in progress(reviews, f"tokenize {name}")]
               for name, reviews in parts.items()}
     vocab = Vocab.build(tokens["train"], config.min_freq, config.vocab_size)
@@ -220,8 +249,14 @@ def prepare(config, log=print):
                         f"--preprocess_path to a writable folder") from None
     try:
         counts = _build(config, building)
-        shutil.rmtree(folder, ignore_errors=True)
-        building.rename(folder)
+        if folder.exists() and not (folder / "meta.json").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # stale: complete folders have meta.json
+        try:
+            building.rename(folder)
+        except OSError:
+            if not (folder / "meta.json").exists():
+                raise
+            log(f"another process prepared {folder} first; using it")
     finally:
         shutil.rmtree(building, ignore_errors=True)
     log(f"preprocessed {counts} reviews into {folder}")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from src.config import UserError
-from src.data import read_aclimdb, split_validation
+from src.data import labelled_parts
 from src.progress import progress
 from src.text import tokenize
 
@@ -85,8 +85,7 @@ def _unlabelled_texts(folder):
 
 def _word2vec_table(config, vocab, rng, log):
     from gensim.models import Word2Vec
-    train, _ = split_validation(read_aclimdb(config.aclimdb_path)["train"], config.valid_split,
-                                config.seed)
+    train = labelled_parts(config)["train"]
     sentences = [tokenize(r.text) for r in progress(train, "tokenize for word2vec")]
     if config.w2v_extra_path:
         extra = list(_unlabelled_texts(config.w2v_extra_path))
