@@ -1,0 +1,82 @@
+"""Accuracy on the other datasets: Kaggle phrases (5 classes), SST-5 and SST-2.
+
+Usage: .venv/bin/python bench/bench_datasets.py [--runs phrases,sst5,sst2] [--workdir DIR]
+Trains each run with its config (config_phrases.yaml, config_sst.yaml) on the full data in
+../shared/data, evaluates the best checkpoint (by validation accuracy) on the validation and
+test splits, prints a table and merges the rows into bench/results/datasets.json.
+Kaggle phrases: test is a held-out share of train.tsv cut by SentenceId (test.tsv has no labels).
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from src.config import load_config  # noqa: E402
+from src.eval import evaluate  # noqa: E402
+from src.train import train  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+RUNS = {
+    "phrases": ["--config_path", "config_phrases.yaml",
+                "--data_path", DATA / "kaggle_sentiment-analysis-on-movie-reviews.tar.gz"],
+    "sst5": ["--config_path", "config_sst.yaml",
+             "--data_path", DATA / "sst_trainDevTestTrees_PTB.tar.gz"],
+    "sst2": ["--config_path", "config_sst.yaml", "--sst_classes", "2", "--num_classes", "2",
+             "--data_path", DATA / "sst_trainDevTestTrees_PTB.tar.gz"],
+}
+RESULTS = ROOT / "bench" / "results" / "datasets.json"
+
+
+def run(name, workdir, extra):
+    """Train and evaluate one run; returns its result row."""
+    args = [str(a) for a in RUNS[name]] + ["--glove_path", str(DATA / "glove.6B.50d.imdb.txt.gz"),
+                                          "--preprocess_path", str(workdir / "preprocess"),
+                                          "--ckpt_path", str(workdir / name)] + extra
+    config = load_config(args)
+    started = time.perf_counter()
+    train(config)
+    seconds = time.perf_counter() - started
+    quiet = lambda *_: None  # noqa: E731
+    valid = evaluate(config, "valid", quiet)
+    test = evaluate(config, "test", quiet)
+    return {"run": name, "dataset": config.dataset, "num_classes": config.num_classes,
+            "valid_accuracy": round(valid["accuracy"], 4), "valid_rows": valid["reviews"],
+            "test_accuracy": round(test["accuracy"], 4), "test_rows": test["reviews"],
+            "train_seconds": round(seconds, 1), "epochs": config.num_epochs,
+            "command": "bench/bench_datasets.py " + " ".join(args[:2] + extra)}
+
+
+def _save(rows):
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    merged.setdefault("runs", {}).update({row["run"]: row for row in rows})
+    merged["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    tmp = RESULTS.with_name(RESULTS.name + ".tmp")
+    tmp.write_text(json.dumps(merged, indent=2))
+    tmp.replace(RESULTS)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", default="phrases,sst5,sst2")
+    parser.add_argument("--workdir", default="/tmp/bench_datasets", type=Path)
+    parser.add_argument("extra", nargs="*", help="config overrides for every run, e.g. "
+                                                 "-- --num_epochs 2")
+    options = parser.parse_args()
+    rows = [run(name, options.workdir, options.extra) for name in options.runs.split(",")]
+    _save(rows)
+    print(f"\n{'run':8} {'classes':>7} {'valid acc':>9} {'test acc':>8} {'rows (test)':>11} "
+          f"{'train s':>8}")
+    for row in rows:
+        print(f"{row['run']:8} {row['num_classes']:7} {row['valid_accuracy']:9.4f} "
+              f"{row['test_accuracy']:8.4f} {row['test_rows']:11} {row['train_seconds']:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
