@@ -1,7 +1,10 @@
 """Cut the bundled aclImdb sample out of the full aclImdb_v1.tar.gz (maintainers only).
 
 Usage: python scripts/make_sample.py ../shared/data/aclImdb_v1.tar.gz data/aclImdb_sample
-Picks a fixed, seeded set of reviews per split and label, keeping the original file names.
+       python scripts/make_sample.py glove ../shared/data/glove.6B.50d.imdb.txt.gz \
+           data/aclImdb_sample data/glove_sample.50d.txt.gz
+Picks a fixed, seeded set of reviews per split and label, keeping the original file names;
+the GloVe sample keeps the real vectors of the sample's most frequent words.
 """
 import random
 import sys
@@ -25,5 +28,25 @@ def main(archive: str, out_dir: str) -> None:
                     target.write_bytes(tar.extractfile(members[name]).read())
 
 
+def glove_sample(glove_gz: str, reviews_dir: str, out_file: str, words: int = 1500) -> None:
+    """The GloVe lines of the sample's most frequent words, unchanged (for tests and demos)."""
+    import collections
+    import gzip
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from src.text import tokenize
+    counts = collections.Counter()
+    for path in Path(reviews_dir).rglob("*.txt"):
+        counts.update(tokenize(path.read_text(encoding="utf-8")))
+    wanted = {word for word, _ in counts.most_common(words)}
+    with gzip.open(glove_gz, "rt", encoding="utf-8") as source, \
+            gzip.open(out_file, "wt", encoding="utf-8") as target:
+        for line in source:
+            if line.split(" ", 1)[0] in wanted:
+                target.write(line)
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    if sys.argv[1] == "glove":
+        glove_sample(*sys.argv[2:5])
+    else:
+        main(*sys.argv[1:3])

@@ -1,0 +1,63 @@
+"""The typed config: YAML defaults, command-line overrides, validation."""
+import dataclasses
+
+import pytest
+
+from conftest import ROOT, run_script
+from src.config import Config, UserError, load_config
+
+
+def test_dataclass_defaults_equal_default_config_yaml():
+    assert dataclasses.replace(load_config([]), config_path="") == Config(config_path="")
+
+
+@pytest.mark.parametrize("name", ["config_ascend.yaml", "config_ascend_8p.yaml",
+                                  "config_original.yaml"])
+def test_every_shipped_config_loads(name):
+    if not (ROOT / name).exists():
+        pytest.fail(f"{name} is missing")
+    assert load_config(["--config_path", str(ROOT / name)]).config_path.endswith(name)
+
+
+def test_command_line_overrides_yaml_with_types():
+    config = load_config(["--num_epochs", "3", "--learning_rate=0.5", "--bidirectional", "false",
+                          "--glove_path", "x.txt"])
+    assert (config.num_epochs, config.learning_rate, config.bidirectional, config.glove_path) == \
+        (3, 0.5, False, "x.txt")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--num_epoch", "3"], "unknown config key 'num_epoch'"),
+    (["--num_epochs", "three"], "'num_epochs' must be int"),
+    (["--num_epochs", "2.5"], "'num_epochs' must be int"),
+    (["--batch_size", "-64"], "'batch_size' must be positive"),
+    (["--device_target", "TPU"], "'device_target' must be one of CPU, GPU, Ascend"),
+    (["--dropout", "1.5"], "'dropout' must be in [0, 1)"),
+    (["--freeze_embedding", "maybe"], "'freeze_embedding' must be bool"),
+    (["--embedding", "glove"], "glove_path is empty"),
+    (["--num_epochs"], "--num_epochs needs a value"),
+    (["num_epochs", "3"], "unexpected argument 'num_epochs'"),
+])
+def test_bad_command_lines_are_user_errors(argv, message):
+    with pytest.raises(UserError) as error:
+        load_config(argv)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("num_epochs: [1, 2\n", "is not valid YAML at line"),
+    ("- a\n- b\n", "must hold 'key: value' lines"),
+    ("epochs: 3\n", "unknown config key 'epochs'"),
+])
+def test_bad_yaml_files_are_user_errors(tmp_path, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    with pytest.raises(UserError, match=message.replace("[", r"\[")):
+        load_config(["--config_path", str(path)])
+
+
+def test_entry_script_prints_one_line_and_exits_2():
+    result = run_script("train.py", "--batch_size", "0")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: config key 'batch_size' must be positive, got 0; "
+                                     "pass e.g. --batch_size 64")

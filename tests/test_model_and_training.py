@@ -1,0 +1,178 @@
+"""Embeddings, the masked network, one training step, checkpoints, resume, eval and export."""
+import dataclasses
+import gzip
+import json
+from pathlib import Path
+
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import nn
+
+from conftest import ROOT, run_script, tiny_args
+from src.checkpoint import latest_checkpoint, load_params
+from src.config import UserError, load_config
+from src.embeddings import build_embedding, has_word2vec_header, load_glove
+from src.eval import evaluate, load_network
+from src.export import export_model
+from src.lstm import NetWithLoss, SentimentNet
+from src.train import learning_rates, train
+
+GLOVE_SAMPLE = ROOT / "data" / "glove_sample.50d.txt.gz"
+
+
+def _glove_lines(count=200):
+    with gzip.open(GLOVE_SAMPLE, "rt", encoding="utf-8") as stream:
+        return [next(stream) for _ in range(count)]
+
+
+@pytest.mark.parametrize("header", [False, True])
+def test_glove_loads_with_or_without_the_word2vec_header(tmp_path, header):
+    lines = _glove_lines()
+    path = tmp_path / "glove.txt"
+    path.write_text((f"{len(lines)} 50\n" if header else "") + "".join(lines), encoding="utf-8")
+    assert has_word2vec_header(path) is header
+    vectors = load_glove(path)
+    word, *numbers = lines[3].split()
+    assert len(vectors.key_to_index) == len(lines)
+    np.testing.assert_allclose(vectors[word], np.array(numbers, np.float32))
+
+
+def test_glove_table_uses_real_vectors_for_known_words(tiny_config, prepared):
+    config = dataclasses.replace(tiny_config, embedding="glove", glove_path=str(GLOVE_SAMPLE),
+                                 embed_size=50)
+    messages = []
+    table = build_embedding(config, prepared, log=messages.append)
+    vectors = load_glove(GLOVE_SAMPLE)
+    the = prepared.vocab.index["the"]
+    np.testing.assert_allclose(table[the], vectors["the"])
+    assert not table[0].any()
+    assert "covers" in messages[0] and table.shape == (len(prepared.vocab), 50)
+
+
+def test_glove_with_the_wrong_dimension_is_a_clear_error(tiny_config, prepared):
+    config = dataclasses.replace(tiny_config, embedding="glove", glove_path=str(GLOVE_SAMPLE),
+                                 embed_size=300)
+    with pytest.raises(UserError, match="50-d vectors but embed_size is 300"):
+        build_embedding(config, prepared)
+
+
+def test_word2vec_fallback_learns_vectors_from_the_reviews(tiny_config, prepared):
+    config = dataclasses.replace(tiny_config, embedding="word2vec", w2v_epochs=2)
+    table = build_embedding(config, prepared, log=lambda *_: None)
+    good, great, the = (table[prepared.vocab.index[w]] for w in ("good", "great", "the"))
+    assert table.shape == (len(prepared.vocab), 16)
+    cosine = lambda a, b: a @ b / np.linalg.norm(a) / np.linalg.norm(b)
+    assert cosine(good, great) > cosine(good, the)
+
+
+def test_ascend_pads_the_embedding_width_to_a_multiple_of_16(tiny_config, prepared):
+    config = dataclasses.replace(tiny_config, embed_size=50, device_target="Ascend")
+    assert build_embedding(config, prepared).shape[1] == 64
+
+
+@pytest.mark.parametrize("pooling", ["first_last", "mean", "max", "mean_max"])
+def test_padding_never_changes_the_encoding(pooling):
+    ms.set_context(mode=ms.GRAPH_MODE)
+    rng = np.random.default_rng(0)
+    net = SentimentNet(rng.normal(size=(50, 8)).astype(np.float32), 6, 2, True, 2,
+                       pooling=pooling)
+    net.set_train(False)
+    ids = rng.integers(2, 50, (2, 10)).astype(np.int32)
+    ids[1, 6:] = 0
+    padded = net(ms.Tensor(ids), ms.Tensor(np.array([10, 6], np.int32))).asnumpy()
+    alone = net(ms.Tensor(ids[1:, :6]), ms.Tensor(np.array([6], np.int32))).asnumpy()
+    np.testing.assert_allclose(padded[1], alone[0], atol=1e-6)
+
+
+def test_one_training_step_lowers_the_loss():
+    rng = np.random.default_rng(1)
+    net = SentimentNet(rng.normal(size=(50, 8)).astype(np.float32), 8, 1, True, 2,
+                       pooling="mean")
+    step = nn.TrainOneStepCell(NetWithLoss(net), nn.Adam(net.trainable_params(), 0.05))
+    ids = ms.Tensor(rng.integers(2, 50, (8, 12)).astype(np.int32))
+    length = ms.Tensor(np.full(8, 12, np.int32))
+    label = ms.Tensor(np.array([0, 1] * 4, np.int32))
+    loss_net = NetWithLoss(net)
+    before = float(loss_net(ids, length, label).asnumpy())
+    step(ids, length, label)
+    assert float(loss_net(ids, length, label).asnumpy()) < before
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero(tiny_config):
+    config = dataclasses.replace(tiny_config, lr_schedule="cosine", warmup_epochs=1.0,
+                                 num_epochs=3, learning_rate=0.1)
+    rates = learning_rates(config, steps_per_epoch=10)
+    assert len(rates) == 30 and rates[9] == pytest.approx(0.1)
+    assert rates[0] < rates[5] < rates[9] and rates[10] > rates[20] > rates[29] > 0
+
+
+def test_training_writes_the_run_folder(trained_run, tiny_config):
+    names = {p.name for p in Path(trained_run).iterdir()}
+    assert {"config.yaml", "vocab.json", "metrics.jsonl", "lstm-best.ckpt", "lstm-1_28.ckpt"} <= names
+    assert load_config(["--config_path", str(trained_run / "config.yaml")]) == \
+        dataclasses.replace(tiny_config, config_path=str(trained_run / "config.yaml"))
+    records = [json.loads(line) for line in (trained_run / "metrics.jsonl").open()]
+    assert [r["step"] for r in records if "loss" in r] == list(range(1, 29))
+    assert any("valid_acc" in r for r in records)
+
+
+def test_resume_continues_exactly_where_the_run_stopped(tiny_config, tmp_path):
+    # Dropout masks are not part of a checkpoint, so exact equality needs dropout 0.
+    base = dataclasses.replace(tiny_config, ckpt_path=str(tmp_path / "full"), num_epochs=2,
+                               save_checkpoint_steps=10, keep_checkpoint_max=10, dropout=0.0)
+    train(base, log=lambda *_: None)
+    cut = dataclasses.replace(base, ckpt_path=str(tmp_path / "cut"))
+    train(cut, log=lambda *_: None)
+    for later in Path(cut.ckpt_path).glob("lstm-*_*.ckpt"):   # keep lstm-1_20: mid-epoch 1
+        if later.name != "lstm-1_20.ckpt":
+            later.unlink()
+    assert latest_checkpoint(cut.ckpt_path, "lstm").name == "lstm-1_20.ckpt"
+    train(dataclasses.replace(cut, resume=True), log=lambda *_: None)
+    full = load_params(Path(base.ckpt_path) / "lstm-2_28.ckpt")
+    resumed = load_params(Path(cut.ckpt_path) / "lstm-2_28.ckpt")
+    for name in ("decoder.weight", "embedding.embedding_table", "global_step"):
+        np.testing.assert_allclose(resumed[name].asnumpy(), full[name].asnumpy(), atol=1e-6)
+
+
+def test_eval_reports_accuracy_and_writes_json(trained_run, tiny_config):
+    result = evaluate(tiny_config, log=lambda *_: None)
+    assert result["reviews"] == 500 and 0.0 <= result["accuracy"] <= 1.0
+    assert np.trace(result["confusion_matrix"]) == round(result["accuracy"] * 500)
+    assert json.loads((trained_run / "eval.json").read_text())["accuracy"] == result["accuracy"]
+
+
+def test_exported_mindir_gives_the_same_logits_as_the_network(trained_run, tiny_config,
+                                                              tmp_path, prepared):
+    checkpoint = str(trained_run / "lstm-best.ckpt")
+    config = dataclasses.replace(tiny_config, checkpoint_path=checkpoint,
+                                 file_name=str(tmp_path / "lstm"), batch_size=4)
+    path = export_model(config, log=lambda *_: None)
+    graph = nn.GraphCell(ms.load(str(path)))
+    network = load_network(config, checkpoint)
+    from src.data import create_dataset
+    ids, length, _ = next(create_dataset(prepared.mindrecord("test"), 4, 64)
+                          .create_tuple_iterator())
+    np.testing.assert_allclose(graph(ids, length).asnumpy(), network(ids, length).asnumpy(),
+                               atol=1e-5)
+
+
+def test_air_export_on_cpu_is_a_clear_error(tiny_config, trained_run):
+    config = dataclasses.replace(tiny_config, file_format="AIR",
+                                 checkpoint_path=str(trained_run / "lstm-best.ckpt"))
+    with pytest.raises(UserError, match="AIR export needs device_target Ascend"):
+        export_model(config)
+
+
+@pytest.mark.slow
+def test_train_eval_export_scripts_end_to_end(tmp_path):
+    args = tiny_args(tmp_path)
+    trained = run_script("train.py", *args)
+    assert trained.returncode == 0, trained.stderr
+    evaluated = run_script("eval.py", *args)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "accuracy on test:" in evaluated.stdout
+    exported = run_script("export.py", *args, "--checkpoint_path", tmp_path / "run/lstm-best.ckpt",
+                          "--file_name", tmp_path / "model")
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "model.mindir").stat().st_size > 0
