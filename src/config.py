@@ -76,6 +76,15 @@ class Config:
     checkpoint_path: str = ""
     file_name: str = "lstm"
     file_format: str = "MINDIR"
+    # data-parallel training (msrun) and ModelArts-style object-store sync (src/distribute.py,
+    # src/modelarts.py)
+    run_distribute: bool = False
+    device_num: int = 1
+    enable_modelarts: bool = False
+    data_url: str = ""
+    train_url: str = ""
+    checkpoint_url: str = ""
+    modelarts_cache: str = "./modelarts_cache"
     # the file this config came from (set by load_config)
     config_path: str = field(default=str(DEFAULT_CONFIG))
 
@@ -91,7 +100,7 @@ CHOICES = {
 }
 POSITIVE = ("max_len", "vocab_size", "embed_size", "num_classes", "num_hiddens", "num_layers",
             "batch_size", "num_epochs", "learning_rate", "save_checkpoint_steps",
-            "keep_checkpoint_max", "w2v_epochs", "min_freq")
+            "keep_checkpoint_max", "w2v_epochs", "min_freq", "device_num")
 NOT_NEGATIVE = ("device_id", "bucket_width", "momentum", "weight_decay", "warmup_epochs",
                 "early_stop_patience")
 FRACTIONS = ("valid_split", "dropout")
@@ -265,7 +274,11 @@ def run_main(job, argv=None):
               f"keys: {', '.join(sorted(_field_types()))}")
         return 0
     try:
-        return job(load_config(argv))
+        config = load_config(argv)
+        if config.enable_modelarts:
+            from src.modelarts import run_synced
+            return run_synced(job, config)
+        return job(config)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -2,7 +2,8 @@
 
 The run folder (config.ckpt_path) receives config.yaml, vocab.json, metrics.jsonl,
 checkpoints named lstm-EPOCH_STEP.ckpt (the newest keep_checkpoint_max kept) and
-lstm-best.ckpt (best validation accuracy).
+lstm-best.ckpt (best validation accuracy). In data-parallel runs (run_distribute) only rank 0
+writes those; rank N writes its config.yaml and metrics.jsonl into ckpt_path/rank_N.
 """
 import json
 import math
@@ -16,9 +17,10 @@ from mindspore.train import Accuracy, Callback, Model
 
 from src.checkpoint import CheckpointRing, latest_checkpoint, load_into, load_params, save_atomic
 from src.config import UserError, save_config
-from src.data import create_dataset, prepare
+from src.data import create_dataset
 from src.device import init_device
-from src.embeddings import build_embedding
+from src.distribute import (Rank, common_steps, for_worker, init_distribute, prepare_inputs,
+                            weights_digest)
 from src.lstm import NetWithEval, NetWithLoss, build_network
 
 __all__ = ["train", "learning_rates", "build_optimizer", "PREFIX"]
@@ -66,7 +68,10 @@ class TrainState:
 
 
 class StepCheckpoint(Callback):
-    """Every save_steps steps and at each epoch end: save lstm-EPOCH_STEP.ckpt atomically."""
+    """Every save_steps steps and at each epoch end: save lstm-EPOCH_STEP.ckpt atomically.
+
+    Also counts the steps in state; with ring None (ranks other than 0) it only counts.
+    """
 
     def __init__(self, ring, state, save_steps, log):
         super().__init__()
@@ -84,6 +89,8 @@ class StepCheckpoint(Callback):
         self._save(run_context, finished.as_dict())
 
     def _save(self, run_context, record):
+        if self.ring is None:
+            return
         cell = run_context.original_args().train_network
         self.ring.save(cell, self.state.epoch + 1, self.state.step_in_epoch, record)
 
@@ -120,10 +127,11 @@ class MetricsLog(Callback):
 class ValidationWatch(Callback):
     """After each epoch: validation accuracy, lstm-best.ckpt, and early stopping."""
 
-    def __init__(self, model, dataset, run_dir, metrics, patience, log):
+    def __init__(self, model, dataset, run_dir, metrics, patience, log, save_best=True):
         super().__init__()
         self.model, self.dataset, self.run_dir = model, dataset, Path(run_dir)
         self.metrics, self.patience, self.log = metrics, patience, log
+        self.save_best = save_best
         self.best, self.bad_epochs, self.stopped = _best_so_far(self.run_dir), 0, False
 
     def on_train_epoch_end(self, run_context):
@@ -133,9 +141,10 @@ class ValidationWatch(Callback):
         self.log(f"epoch {epoch} validation accuracy {accuracy:.4f}")
         if accuracy > self.best:
             self.best, self.bad_epochs = accuracy, 0
-            save_atomic(run_context.original_args().train_network,
-                        self.run_dir / f"{PREFIX}-best.ckpt",
-                        {"epoch": epoch, "valid_acc": accuracy})
+            if self.save_best:
+                save_atomic(run_context.original_args().train_network,
+                            self.run_dir / f"{PREFIX}-best.ckpt",
+                            {"epoch": epoch, "valid_acc": accuracy})
         else:
             self.bad_epochs += 1
             if self.patience and self.bad_epochs >= self.patience:
@@ -152,8 +161,10 @@ def _best_so_far(run_dir):
     return float(load_params(best)["valid_acc"].asnumpy())
 
 
-def _prepare_run_dir(config, prepared):
+def _prepare_run_dir(config, prepared, rank=Rank()):
     run_dir = Path(config.ckpt_path)
+    if not rank.is_main:
+        run_dir = run_dir / f"rank_{rank.id}"
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
@@ -192,13 +203,23 @@ def _count_rows(path):
     return ms.dataset.MindDataset(str(path), columns_list=["label"]).get_dataset_size()
 
 
-def _train_epochs(config, model, prepared, state, callbacks):
+def _epoch_data(config, prepared, epoch, skip_batches=0, num_shards=None, shard_id=None):
+    return create_dataset(prepared.mindrecord("train"), config.batch_size, config.max_len,
+                          config.bucket_width, shuffle=True, seed=config.seed + epoch,
+                          drop_remainder=True, skip_batches=skip_batches,
+                          num_shards=num_shards, shard_id=shard_id)
+
+
+def _train_epochs(config, model, prepared, state, callbacks, rank=Rank()):
     watch = next((c for c in callbacks if isinstance(c, ValidationWatch)), None)
     for epoch in range(state.epoch, config.num_epochs):
         state.epoch = epoch
-        dataset = create_dataset(prepared.mindrecord("train"), config.batch_size, config.max_len,
-                                 config.bucket_width, shuffle=True, seed=config.seed + epoch,
-                                 drop_remainder=True, skip_batches=state.step_in_epoch)
+        if rank.sharded:
+            steps = common_steps(lambda n, i: _epoch_data(config, prepared, epoch, 0, n, i), rank)
+            dataset = _epoch_data(config, prepared, epoch, state.step_in_epoch, *rank.shard())
+            dataset = dataset.take(max(steps - state.step_in_epoch, 1))
+        else:
+            dataset = _epoch_data(config, prepared, epoch, state.step_in_epoch)
         model.train(epoch + 1, dataset, callbacks=callbacks, dataset_sink_mode=False,
                     initial_epoch=epoch)
         state.step_in_epoch = 0
@@ -208,26 +229,30 @@ def _train_epochs(config, model, prepared, state, callbacks):
 
 def train(config, log=print):
     """Train SentimentNet as configured; returns the run folder."""
+    config = for_worker(config)
     init_device(config)
-    prepared = prepare(config, log)
-    table = build_embedding(config, prepared, log)
-    run_dir = _prepare_run_dir(config, prepared)
+    rank = init_distribute(config)
+    prepared, table = prepare_inputs(config, rank, log)
+    run_dir = _prepare_run_dir(config, prepared, rank)
     network = build_network(config, table)
-    steps_per_epoch = max(_count_rows(prepared.mindrecord("train")) // config.batch_size, 1)
+    global_batch = config.batch_size * rank.size
+    steps_per_epoch = max(_count_rows(prepared.mindrecord("train")) // global_batch, 1)
     rates = learning_rates(config, steps_per_epoch)
     optimizer = build_optimizer(config, network.trainable_params(), rates)
     train_net = nn.TrainOneStepCell(NetWithLoss(network), optimizer)
     model = Model(train_net, eval_network=NetWithEval(network), metrics={"acc": Accuracy()},
                   eval_indexes=[0, 1, 2])
-    state = _restore(config, train_net, run_dir, log)
-    metrics = MetricsLog(run_dir / "metrics.jsonl", state, config.batch_size, rates, log)
-    callbacks = [StepCheckpoint(CheckpointRing(run_dir, PREFIX, config.keep_checkpoint_max),
-                                state, config.save_checkpoint_steps, log), metrics]
+    state = _restore(config, train_net, Path(config.ckpt_path), log)
+    metrics = MetricsLog(run_dir / "metrics.jsonl", state, global_batch, rates, log)
+    ring = CheckpointRing(run_dir, PREFIX, config.keep_checkpoint_max) if rank.is_main else None
+    callbacks = [StepCheckpoint(ring, state, config.save_checkpoint_steps, log), metrics]
     if prepared.mindrecord("valid").exists():
         valid = create_dataset(prepared.mindrecord("valid"), config.batch_size, config.max_len,
                                config.bucket_width)
-        callbacks.append(ValidationWatch(model, valid, run_dir, metrics,
-                                         config.early_stop_patience, log))
-    _train_epochs(config, model, prepared, state, callbacks)
+        callbacks.append(ValidationWatch(model, valid, Path(config.ckpt_path), metrics,
+                                         config.early_stop_patience, log, rank.is_main))
+    _train_epochs(config, model, prepared, state, callbacks, rank)
+    if rank.sharded:
+        log(f"rank {rank.id} of {rank.size}: weights digest {weights_digest(network)}")
     log(f"training done: checkpoints in {run_dir}")
     return run_dir

@@ -1,0 +1,131 @@
+"""Data-parallel training: one process per device, started by msrun (or a RANK_TABLE on Ascend).
+
+Each worker reads its own shard of the training MindRecord, gradients are averaged over all
+workers (DATA_PARALLEL, gradients_mean), and every worker starts from the same weights because
+MindSpore does not broadcast parameters at start: the seed is set before the network is built
+(init_device does that). Rank 0 alone writes checkpoints, metrics and lstm-best.ckpt into
+ckpt_path; rank N logs into ckpt_path/rank_N.
+"""
+import dataclasses
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from src.config import UserError
+
+__all__ = ["Rank", "for_worker", "init_distribute", "worker_env", "prepare_inputs", "common_steps",
+           "weights_digest"]
+
+# Launchers set these; without any of them communication.init() would wait for peers forever.
+_LAUNCH_VARS = ("MS_ROLE", "RANK_TABLE_FILE", "OMPI_COMM_WORLD_SIZE")
+
+
+@dataclass(frozen=True)
+class Rank:
+    """This process's place in the job: id in [0, size)."""
+    id: int = 0
+    size: int = 1
+
+    @property
+    def is_main(self):
+        return self.id == 0
+
+    @property
+    def sharded(self):
+        return self.size > 1
+
+    def shard(self):
+        """(num_shards, shard_id) for create_dataset: None, None with one worker."""
+        return (self.size, self.id) if self.sharded else (None, None)
+
+
+def worker_env():
+    """The rank a launcher gave this process from its environment (before init), else 0."""
+    for name in ("RANK_ID", "MS_NODE_ID", "OMPI_COMM_WORLD_RANK"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
+
+
+def for_worker(config):
+    """The config with this worker's device_id: launchers export DEVICE_ID per worker.
+
+    On CPU every worker shares the host, so device_id stays as configured.
+    """
+    device = os.environ.get("DEVICE_ID", "")
+    if config.run_distribute and config.device_target != "CPU" and device.isdigit():
+        return dataclasses.replace(config, device_id=int(device))
+    return config
+
+
+def init_distribute(config):
+    """Join the job when config.run_distribute; returns this process's Rank.
+
+    Call after init_device (which selects the device and sets the seed). Raises UserError
+    when run_distribute is set but no launcher started the process.
+    """
+    if not config.run_distribute:
+        return Rank()
+    if not any(name in os.environ for name in _LAUNCH_VARS):
+        raise UserError("run_distribute is true but no launcher started this process; use "
+                        "scripts/run_distribute_train_cpu.sh (msrun), or --run_distribute false")
+    import mindspore as ms
+    from mindspore.communication import get_group_size, get_rank, init
+    init()
+    rank = Rank(get_rank(), get_group_size())
+    ms.reset_auto_parallel_context()
+    ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL,
+                                 gradients_mean=True, device_num=rank.size)
+    return rank
+
+
+def _wait_for(path, what, timeout, log):
+    started = time.monotonic()
+    log(f"waiting for rank 0 to write {what} ({path})")
+    while not Path(path).exists():
+        if time.monotonic() - started > timeout:
+            raise UserError(f"rank 0 did not write {path} within {timeout:.0f} s; see rank 0's "
+                            f"log (worker_0.log) for its error")
+        time.sleep(0.5)
+
+
+def prepare_inputs(config, rank, log=print, timeout=7200.0):
+    """(Prepared, embedding table) for this worker without two workers building the same cache.
+
+    Rank 0 preprocesses and builds the embedding table; the other ranks wait until both cache
+    files exist, then read them, so every rank trains on identical vocabularies and tables.
+    """
+    from src.data import data_key, prepare
+    from src.embeddings import build_embedding, embedding_key
+    if not rank.is_main:
+        folder = Path(config.preprocess_path) / data_key(config)
+        _wait_for(folder / "meta.json", "the preprocessed data", timeout, log)
+        _wait_for(folder / f"embedding-{config.embedding}-{embedding_key(config)}.npy",
+                  "the embedding table", timeout, log)
+    prepared = prepare(config, log)
+    return prepared, build_embedding(config, prepared, log)
+
+
+def common_steps(make_dataset, rank):
+    """Batches every rank can run in one epoch: the fewest of any shard.
+
+    All workers must take the same number of steps (each step all-reduces gradients); with
+    length buckets and drop_remainder the shards may differ by a batch or more, so every rank
+    counts all shards (same seed, same answer) and trains on that many batches.
+
+    Args:
+        make_dataset: function (num_shards, shard_id) -> dataset of one epoch.
+        rank: this process's Rank.
+    """
+    return min(make_dataset(rank.size, shard).get_dataset_size() for shard in range(rank.size))
+
+
+def weights_digest(network):
+    """A short hash of every parameter's bytes: equal on all ranks when they stayed in step."""
+    digest = hashlib.sha256()
+    for param in sorted(network.get_parameters(), key=lambda p: p.name):
+        digest.update(param.name.encode())
+        digest.update(param.asnumpy().tobytes())
+    return digest.hexdigest()[:16]
