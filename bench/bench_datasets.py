@@ -1,6 +1,7 @@
 """Accuracy on the other datasets: Kaggle phrases (5 classes), SST-5 and SST-2.
 
 Usage: .venv/bin/python bench/bench_datasets.py [--runs phrases,sst5,sst2] [--workdir DIR]
+           [--data_dir ../shared/data] [--results FILE] [-- --num_epochs 3 ...]
 Trains each run with its config (config_phrases.yaml, config_sst.yaml) on the full data in
 ../shared/data, evaluates the best checkpoint (by validation accuracy) on the validation and
 test splits, prints a table and merges the rows into bench/results/datasets.json.
@@ -21,23 +22,25 @@ from src.config import load_config  # noqa: E402
 from src.eval import evaluate  # noqa: E402
 from src.train import train  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
 RUNS = {
-    "phrases": ["--config_path", "config_phrases.yaml",
-                "--data_path", DATA / "kaggle_sentiment-analysis-on-movie-reviews.tar.gz"],
-    "sst5": ["--config_path", "config_sst.yaml",
-             "--data_path", DATA / "sst_trainDevTestTrees_PTB.tar.gz"],
-    "sst2": ["--config_path", "config_sst.yaml", "--sst_classes", "2", "--num_classes", "2",
-             "--data_path", DATA / "sst_trainDevTestTrees_PTB.tar.gz"],
+    "phrases": ["--config_path", ROOT / "config_phrases.yaml",
+                "--data_path", "kaggle_sentiment-analysis-on-movie-reviews.tar.gz"],
+    "sst5": ["--config_path", ROOT / "config_sst.yaml",
+             "--data_path", "sst_trainDevTestTrees_PTB.tar.gz"],
+    "sst2": ["--config_path", ROOT / "config_sst.yaml", "--sst_classes", "2", "--num_classes", "2",
+             "--data_path", "sst_trainDevTestTrees_PTB.tar.gz"],
 }
-RESULTS = ROOT / "bench" / "results" / "datasets.json"
+GLOVE = "glove.6B.50d.imdb.txt.gz"
 
 
-def run(name, workdir, extra):
+def run(name, options):
     """Train and evaluate one run; returns its result row."""
-    args = [str(a) for a in RUNS[name]] + ["--glove_path", str(DATA / "glove.6B.50d.imdb.txt.gz"),
-                                          "--preprocess_path", str(workdir / "preprocess"),
-                                          "--ckpt_path", str(workdir / name)] + extra
+    args = [str(a) for a in RUNS[name]]
+    where = args.index("--data_path") + 1
+    args[where] = str(options.data_dir / args[where])
+    args += ["--glove_path", str(options.data_dir / GLOVE),
+             "--preprocess_path", str(options.workdir / "preprocess"),
+             "--ckpt_path", str(options.workdir / name)] + options.extra
     config = load_config(args)
     started = time.perf_counter()
     train(config)
@@ -49,28 +52,33 @@ def run(name, workdir, extra):
             "valid_accuracy": round(valid["accuracy"], 4), "valid_rows": valid["reviews"],
             "test_accuracy": round(test["accuracy"], 4), "test_rows": test["reviews"],
             "train_seconds": round(seconds, 1), "epochs": config.num_epochs,
-            "command": "bench/bench_datasets.py " + " ".join(args[:2] + extra)}
+            "command": f"bench/bench_datasets.py --runs {name} -- {' '.join(options.extra)}"}
 
 
-def _save(rows):
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+def _save(rows, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    merged = json.loads(path.read_text()) if path.exists() else {}
     merged.setdefault("runs", {}).update({row["run"]: row for row in rows})
     merged["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
-    tmp = RESULTS.with_name(RESULTS.name + ".tmp")
+    tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(merged, indent=2))
-    tmp.replace(RESULTS)
+    tmp.replace(path)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="phrases,sst5,sst2")
     parser.add_argument("--workdir", default="/tmp/bench_datasets", type=Path)
+    parser.add_argument("--data_dir", default=ROOT.parent / "shared" / "data", type=Path)
+    parser.add_argument("--results", default=ROOT / "bench" / "results" / "datasets.json",
+                        type=Path)
     parser.add_argument("extra", nargs="*", help="config overrides for every run, e.g. "
                                                  "-- --num_epochs 2")
     options = parser.parse_args()
-    rows = [run(name, options.workdir, options.extra) for name in options.runs.split(",")]
-    _save(rows)
+    rows = []
+    for name in options.runs.split(","):
+        rows.append(run(name, options))
+        _save(rows, options.results)
     print(f"\n{'run':8} {'classes':>7} {'valid acc':>9} {'test acc':>8} {'rows (test)':>11} "
           f"{'train s':>8}")
     for row in rows:
