@@ -76,6 +76,15 @@ class Config:
     checkpoint_path: str = ""
     file_name: str = "lstm"
     file_format: str = "MINDIR"
+    # inference: predict.py, the 310 .bin flow, the Gradio page (src/infer.py, src/serve.py)
+    mindir_path: str = ""
+    input_file: str = ""
+    output_format: str = "text"
+    result_path: str = "./preprocess_Result"
+    result_dir: str = "./result_Files"
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 7860
+    max_review_chars: int = 20000
     # data-parallel training (msrun) and ModelArts-style object-store sync (src/distribute.py,
     # src/modelarts.py)
     run_distribute: bool = False
@@ -97,10 +106,12 @@ CHOICES = {
     "optimizer": ("momentum", "adam"),
     "lr_schedule": ("fixed", "cosine"),
     "file_format": ("MINDIR", "AIR"),
+    "output_format": ("text", "json"),
 }
 POSITIVE = ("max_len", "vocab_size", "embed_size", "num_classes", "num_hiddens", "num_layers",
             "batch_size", "num_epochs", "learning_rate", "save_checkpoint_steps",
-            "keep_checkpoint_max", "w2v_epochs", "min_freq", "device_num")
+            "keep_checkpoint_max", "w2v_epochs", "min_freq", "device_num",
+            "serve_port", "max_review_chars")
 NOT_NEGATIVE = ("device_id", "bucket_width", "momentum", "weight_decay", "warmup_epochs",
                 "early_stop_patience")
 FRACTIONS = ("valid_split", "dropout")

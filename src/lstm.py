@@ -86,7 +86,9 @@ class SentimentNet(nn.Cell):
         mean = (x * weights).sum(axis=1) / length.astype(x.dtype).reshape(batch, 1)
         if self.pooling == "mean":
             return mean
-        maximum = ops.where(mask.expand_dims(2), x, ops.full_like(x, -1e9)).max(axis=1)
+        # padding pushed to -1e9 by arithmetic: a full_like(x) tensor would be folded into a
+        # [batch, steps, channels] constant of the exported MINDIR (megabytes)
+        maximum = (x + (weights - 1) * 1e9).max(axis=1)
         if self.pooling == "max":
             return maximum
         return ops.concat((mean, maximum), axis=1)

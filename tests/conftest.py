@@ -48,3 +48,20 @@ def trained_run(tiny_config):
     """A tiny model trained for one epoch on the sample; returns its run folder."""
     from src.train import train
     return train(tiny_config, log=lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def tiny_eval(tiny_config, trained_run):
+    """eval.py's result for the tiny run's best checkpoint (also writes run/eval.json)."""
+    from src.eval import evaluate
+    return evaluate(tiny_config, log=lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def exported_mindir(tiny_config, trained_run, session_dir):
+    """The tiny run's best checkpoint exported to MINDIR; returns the file's path."""
+    import dataclasses
+    from src.export import export_model
+    config = dataclasses.replace(tiny_config, checkpoint_path=str(trained_run / "lstm-best.ckpt"),
+                                 file_name=str(session_dir / "tiny_lstm"))
+    return export_model(config, log=lambda *_: None)

@@ -1,0 +1,107 @@
+"""The Gradio page: type a review, get Positive/Negative with probabilities.
+
+Shows the model's name and its test accuracy (eval.json of the run, when eval.py wrote one),
+binds config.serve_host (127.0.0.1 unless told otherwise), refuses reviews longer than
+config.max_review_chars, and runs every request through Gradio's queue, which batches
+concurrent requests into one forward pass of the network.
+"""
+import json
+import os
+import threading
+
+from src.infer import load_predictor, run_folder
+
+__all__ = ["build_page", "model_summary", "classify_batch", "serve", "EXAMPLES"]
+
+EXAMPLES = [
+    "One of the best films I have seen in years. The acting is superb, the story moving and "
+    "the ending stayed with me for days.",
+    "A complete waste of two hours. The plot makes no sense, the dialogue is wooden and I "
+    "nearly fell asleep.",
+    "It had a slow start, but the second half was gripping and the lead actress was "
+    "wonderful.",
+    "I wanted to like it, but it was boring, predictable and far too long.",
+]
+
+
+def model_summary(config, predictor):
+    """One Markdown line: the model's name, its shape and, if known, its test accuracy."""
+    shape = (f"{'Bi' if config.bidirectional else ''}LSTM {config.num_layers}x"
+             f"{config.num_hiddens}, {config.pooling} pooling, vocabulary "
+             f"{len(predictor.vocab):,}")
+    line = f"**Model:** `{predictor.name}` ({shape})"
+    eval_file = run_folder(config) / "eval.json"
+    try:
+        scores = json.loads(eval_file.read_text(encoding="utf-8"))
+        line += (f" · **test accuracy:** {100 * scores['accuracy']:.1f} % on "
+                 f"{scores['reviews']} reviews")
+    except (OSError, ValueError, KeyError, TypeError):
+        line += " · test accuracy: not measured yet (run eval.py)"
+    return line
+
+
+def classify_batch(predictor, lock, max_chars, texts):
+    """Gradio batch function: lists of texts -> ([label confidences], [status messages])."""
+    outputs = [None] * len(texts)
+    messages = [""] * len(texts)
+    valid = []
+    for i, text in enumerate(texts):
+        text = text or ""
+        if not text.strip():
+            messages[i] = "Type or paste a review first."
+        elif len(text) > max_chars:
+            messages[i] = (f"This review has {len(text):,} characters; the limit is "
+                           f"{max_chars:,}. Shorten it.")
+        else:
+            valid.append(i)
+    if valid:
+        with lock:
+            predictions = predictor.predict([texts[i] for i in valid])
+        for i, prediction in zip(valid, predictions):
+            outputs[i] = {name.capitalize(): p for name, p in prediction.probabilities.items()}
+    return outputs, messages
+
+
+def build_page(config, predictor):
+    """The gr.Blocks page for predictor (not launched)."""
+    import gradio as gr
+    lock = threading.Lock()
+
+    def classify(texts):
+        return classify_batch(predictor, lock, config.max_review_chars, texts)
+
+    with gr.Blocks(title="LSTM sentiment") as page:
+        gr.Markdown("# Movie review sentiment\nA BiLSTM trained on IMDB reviews (MindSpore).")
+        gr.Markdown(model_summary(config, predictor), elem_id="model-info")
+        review = gr.Textbox(label="Review", lines=6, max_length=config.max_review_chars,
+                            placeholder="Type or paste an English movie review",
+                            elem_id="review")
+        button = gr.Button("Classify", variant="primary", elem_id="classify")
+        label = gr.Label(label="Sentiment", num_top_classes=config.num_classes,
+                         elem_id="sentiment")
+        status = gr.Markdown(elem_id="status")
+        gr.Examples(EXAMPLES, inputs=review)
+        batching = {"inputs": review, "outputs": [label, status], "batch": True,
+                    "max_batch_size": config.batch_size}
+        button.click(classify, api_name="classify", **batching)
+        review.submit(classify, api_visibility="private", **batching)
+    return page
+
+
+def serve(config, block=True):
+    """Load the model (see src.infer.load_predictor) and serve the page.
+
+    Args:
+        config: uses serve_host, serve_port, max_review_chars and the model keys.
+        block: keep serving until interrupted (False: return the launched page).
+    """
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    predictor = load_predictor(config)
+    predictor.predict([EXAMPLES[0]])  # compile the graph before the first visitor
+    page = build_page(config, predictor)
+    page.queue(max_size=1024, default_concurrency_limit=1)
+    print(f"serving {predictor.name} on http://{config.serve_host}:{config.serve_port}",
+          flush=True)
+    page.launch(server_name=config.serve_host, server_port=config.serve_port,
+                prevent_thread_lock=not block, quiet=True, ssr_mode=False)
+    return page

@@ -1,0 +1,177 @@
+"""src/infer.py: batching, checkpoint vs MINDIR, the 310 .bin flow end to end, its bad inputs."""
+import dataclasses
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import mindspore as ms
+import numpy as np
+import pytest
+
+from src.config import UserError
+from src.eval import load_network
+from src.infer import (BIN_FOLDERS, Predictor, load_predictor, mindir_input_shapes,
+                       score_bin_results, write_bin_files)
+from src.text import Vocab, tokenize
+from tests.conftest import ROOT, SAMPLE
+
+REVIEWS = ["A wonderful film with a moving story.",
+           "Dull. " * 40 + "I walked out of the cinema after an hour.",
+           "<br />Not bad, not great!",
+           "The worst acting I have ever seen; avoid it."]
+
+
+@pytest.fixture(scope="module")
+def run_config(tiny_config, trained_run):
+    return dataclasses.replace(tiny_config, checkpoint_path=str(trained_run / "lstm-best.ckpt"))
+
+
+@pytest.fixture(scope="module")
+def checkpoint_predictor(run_config):
+    return load_predictor(run_config)
+
+
+def _network_probabilities(config, text):
+    """The reference: the raw network on one unpadded review, softmaxed."""
+    network = load_network(config, config.checkpoint_path)
+    ids = Vocab.load(Path(config.ckpt_path) / "vocab.json").encode(tokenize(text), config.max_len)
+    logits = network(ms.Tensor(ids[None]), ms.Tensor(np.int32([len(ids)]))).asnumpy()[0]
+    exp = np.exp(logits - logits.max())
+    return exp / exp.sum()
+
+
+def test_predictions_match_the_network_on_each_review_alone(run_config, checkpoint_predictor):
+    predictions = checkpoint_predictor.predict(REVIEWS)
+    for text, prediction in zip(REVIEWS, predictions):
+        expected = _network_probabilities(run_config, text)
+        got = np.array([prediction.probabilities[name] for name in ("negative", "positive")])
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+        assert prediction.label == ("negative", "positive")[int(expected.argmax())]
+
+
+def test_batching_and_order_do_not_change_results(checkpoint_predictor):
+    alone = [checkpoint_predictor.predict([text])[0] for text in REVIEWS]
+    together = checkpoint_predictor.predict(REVIEWS[::-1])[::-1]
+    for one, other in zip(alone, together):
+        for name in one.probabilities:
+            assert abs(one.probabilities[name] - other.probabilities[name]) < 1e-5
+
+
+def test_shapes_are_bucketed_so_graphs_are_reused(run_config):
+    predictor = Predictor(dataclasses.replace(run_config, bucket_width=16, max_len=64,
+                                              batch_size=32), None, None)
+    assert predictor._shape(1, 5) == (1, 16)
+    assert predictor._shape(3, 17) == (4, 32)
+    assert predictor._shape(30, 64) == (32, 64)
+
+
+def test_mindir_predictor_agrees_with_the_checkpoint(run_config, exported_mindir,
+                                                     checkpoint_predictor):
+    from_mindir = load_predictor(dataclasses.replace(run_config,
+                                                     mindir_path=str(exported_mindir)))
+    assert from_mindir.fixed_shape == (run_config.batch_size, run_config.max_len)
+    for one, other in zip(from_mindir.predict(REVIEWS), checkpoint_predictor.predict(REVIEWS)):
+        assert one.label == other.label
+        for name in one.probabilities:
+            assert abs(one.probabilities[name] - other.probabilities[name]) < 1e-5
+
+
+def test_exported_mindir_holds_no_folded_activation_constants(exported_mindir):
+    from mindspore.train import mind_ir_pb2
+    model = mind_ir_pb2.ModelProto()
+    model.ParseFromString(Path(exported_mindir).read_bytes())
+    weights = sum(len(p.raw_data) for p in model.graph.parameter)
+    constants = sum(len(t.raw_data) for node in model.graph.node for a in node.attribute
+                    for t in a.tensors)
+    assert constants < 16_384, f"{constants} bytes of constants next to {weights} of weights"
+    assert [name for name, _ in mindir_input_shapes(exported_mindir)] == ["ids", "length"]
+
+
+def test_not_a_mindir_is_one_clear_error(run_config, tmp_path):
+    fake = tmp_path / "fake.mindir"
+    fake.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(UserError, match="MINDIR"):
+        load_predictor(dataclasses.replace(run_config, mindir_path=str(fake)))
+    with pytest.raises(UserError, match="not found"):
+        load_predictor(dataclasses.replace(run_config, mindir_path=str(tmp_path / "no.mindir")))
+
+
+def test_bin_files_have_the_zoo_layout(run_config, tmp_path):
+    config = dataclasses.replace(run_config, result_path=str(tmp_path / "bins"))
+    folder = write_bin_files(config, log=lambda *_: None)
+    ids = sorted((folder / BIN_FOLDERS["ids"]).glob("*.bin"))
+    assert len(ids) == -(-500 // config.batch_size)
+    assert ids[0].name == f"lstm_bs{config.batch_size}_00000.bin"
+    assert ids[0].stat().st_size == config.batch_size * config.max_len * 4
+    labels = np.concatenate([np.fromfile(folder / BIN_FOLDERS["label"] / p.name, np.int32)
+                             for p in ids])
+    assert (labels >= 0).sum() == 500 and set(labels[labels >= 0]) == {0, 1}
+    assert (labels == -1).sum() == len(ids) * config.batch_size - 500
+    assert not list(tmp_path.glob(".*building*"))
+
+
+def test_postprocess_without_results_is_a_clear_error(run_config, tmp_path):
+    config = dataclasses.replace(run_config, result_path=str(tmp_path / "bins"),
+                                 result_dir=str(tmp_path / "none"))
+    with pytest.raises(UserError, match="holds no 00_data"):
+        score_bin_results(config, log=lambda *_: None)
+    write_bin_files(config, log=lambda *_: None)
+    with pytest.raises(UserError, match="no inference result"):
+        score_bin_results(config, log=lambda *_: None)
+
+
+def _run_infer_310(*args, env=None):
+    return subprocess.run(["bash", str(ROOT / "scripts" / "run_infer_310.sh"), *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.mark.slow
+def test_310_flow_on_cpu_matches_eval(run_config, trained_run, exported_mindir, tiny_eval,
+                                      tmp_path):
+    done = _run_infer_310(exported_mindir, SAMPLE, "y", "CPU", "--config_path",
+                          trained_run / "config.yaml", env={"INFER_DIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    acc_log = tmp_path / "result_Files" / "acc.log"
+    assert str(acc_log) in done.stdout
+    outcome = json.loads((tmp_path / "result_Files" / "acc.json").read_text())
+    assert outcome["reviews"] == tiny_eval["reviews"] == 500
+    assert outcome["accuracy"] == pytest.approx(tiny_eval["accuracy"], abs=1e-9)
+    assert acc_log.read_text().startswith(f"accuracy: {tiny_eval['accuracy']:.6f}")
+    # each batch's logits are the checkpoint network's on the same ids
+    network = load_network(run_config, run_config.checkpoint_path)
+    data = tmp_path / "preprocess_Result"
+    first = sorted((data / BIN_FOLDERS["ids"]).glob("*.bin"))[0]
+    ids = np.fromfile(first, np.int32).reshape(run_config.batch_size, run_config.max_len)
+    length = np.fromfile(data / BIN_FOLDERS["length"] / first.name, np.int32)
+    expected = network(ms.Tensor(ids), ms.Tensor(length)).asnumpy()
+    got = np.fromfile(tmp_path / "result_Files" / f"{first.stem}_0.bin", np.float32)
+    np.testing.assert_allclose(got.reshape(expected.shape), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["MINDIR", "DATA", "maybe", "CPU"], "NEED_PREPROCESS must be y or n"),
+    (["MINDIR", "DATA", "y", "TPU"], "DEVICE_TARGET must be CPU, GPU or Ascend"),
+    (["MINDIR", "DATA", "y", "CPU", "x1"], "DEVICE_ID must be a number"),
+    (["missing.mindir", "DATA", "y", "CPU"], "MINDIR path missing.mindir does not exist"),
+    (["MINDIR", "DATA", "y"], "usage:"),
+    (["MINDIR", "DATA", "n", "CPU"], "run with NEED_PREPROCESS y"),
+    (["MINDIR", "DATA", "n", "Ascend"], "run with NEED_PREPROCESS y"),
+])
+def test_run_infer_310_bad_arguments(args, message, exported_mindir, tmp_path):
+    words = [{"MINDIR": exported_mindir, "DATA": SAMPLE}.get(word, word) for word in args]
+    done = _run_infer_310(*words, env={"INFER_DIR": str(tmp_path / "out")})
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: ") and message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_ascend_path_needs_mindspore_lite(exported_mindir, tmp_path):
+    (tmp_path / "preprocess_Result" / "00_data").mkdir(parents=True)
+    env = {key: value for key, value in os.environ.items() if key != "MS_LITE_HOME"}
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "run_infer_310.sh"),
+                           str(exported_mindir), str(SAMPLE), "n", "Ascend", "0"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60,
+                          env={**env, "INFER_DIR": str(tmp_path)})
+    assert done.returncode == 2 and "MS_LITE_HOME" in done.stderr
