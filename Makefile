@@ -14,10 +14,11 @@ DEMO_ARGS := --ckpt_path $(DEMO_DIR)/run --preprocess_path $(DEMO_DIR)/preproces
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-cloud.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-cloud.txt requirements-track.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-cloud.txt
+	$(PY) -m pip install --quiet -r requirements-track.txt
 	touch $@
 
 demo: venv

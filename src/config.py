@@ -72,6 +72,7 @@ class Config:
     ckpt_path: str = "./ckpt"
     pre_trained: str = ""
     resume: bool = False
+    aim_repo: str = ""
     # evaluation and export
     checkpoint_path: str = ""
     file_name: str = "lstm"

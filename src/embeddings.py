@@ -7,13 +7,14 @@ import hashlib
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
 
 from src.config import UserError
 from src.data import labelled_parts
-from src.progress import progress
+from src.progress import interactive, progress
 from src.text import tokenize
 
 __all__ = ["build_embedding", "load_glove", "has_word2vec_header"]
@@ -83,6 +84,36 @@ def _unlabelled_texts(folder):
         yield path.read_bytes().decode("utf-8", errors="replace")
 
 
+class _Word2VecProgress:
+    """A gensim training callback (CallbackAny2Vec's four hooks, duck-typed so gensim is
+    imported only when word2vec runs): a bar over the epochs on a terminal, else a log line
+    per epoch."""
+
+    def __init__(self, epochs, log):
+        self.epochs, self.log, self.done, self.bar, self.started = epochs, log, 0, None, 0.0
+
+    def on_train_begin(self, model):
+        self.started = time.perf_counter()
+        if interactive():
+            from tqdm import tqdm
+            self.bar = tqdm(total=self.epochs, desc="word2vec", unit="epoch", leave=False)
+
+    def on_epoch_begin(self, model):
+        pass
+
+    def on_epoch_end(self, model):
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        else:
+            self.log(f"word2vec epoch {self.done}/{self.epochs} "
+                     f"({time.perf_counter() - self.started:.0f} s)")
+
+    def on_train_end(self, model):
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _word2vec_table(config, vocab, rng, log):
     from gensim.models import Word2Vec
     train = labelled_parts(config)["train"]
@@ -95,7 +126,8 @@ def _word2vec_table(config, vocab, rng, log):
     logging.getLogger("gensim").setLevel(logging.WARNING)
     model = Word2Vec(sentences=sentences, vector_size=config.embed_size, window=5,
                      min_count=config.min_freq, sg=1, workers=os.cpu_count() or 1,
-                     epochs=config.w2v_epochs, seed=config.seed)
+                     epochs=config.w2v_epochs, seed=config.seed,
+                     callbacks=[_Word2VecProgress(config.w2v_epochs, log)])
     table, found = _table_from_vectors(vocab, model.wv, rng)
     log(f"word2vec covers {found}/{len(vocab)} vocabulary words ({found / len(vocab):.1%})")
     return table

@@ -1,16 +1,24 @@
-"""Evaluation: accuracy (and the confusion matrix) of a checkpoint on the test MindRecord."""
+"""Evaluation of a checkpoint on the test MindRecord: accuracy, loss, per-class scores.
+
+Beside the checkpoint it writes eval.json (everything), eval.txt (the per-class table and the
+confusion matrix as printed) and confusion.png; with aim_repo set, the scores also go to the
+training run's Aim run.
+"""
 import json
 import os
 from pathlib import Path
 
 import numpy as np
-from mindspore.train import Accuracy, ConfusionMatrix, Model
+from mindspore.train import Accuracy, ConfusionMatrix, Loss, Model
 
 from src.checkpoint import load_into, load_params
 from src.config import UserError
 from src.data import create_dataset, prepare
+from src.datasets import label_names
 from src.device import init_device
 from src.lstm import NetWithEval, build_network
+from src.report import class_scores, format_scores, plot_confusion
+from src.tracking import track_evaluation
 
 __all__ = ["evaluate", "load_network"]
 
@@ -41,7 +49,9 @@ def evaluate(config, split="test", log=print):
     """Accuracy of a checkpoint on one split; prints it and writes eval.json beside the ckpt.
 
     Returns:
-        {"accuracy": float, "confusion_matrix": [[...]], "checkpoint": str, "reviews": int}
+        {"checkpoint": str, "split": str, "accuracy": float, "loss": float, "reviews": int,
+         "class_names": [...], "per_class": {name: {precision, recall, f1, support}},
+         "macro": {precision, recall, f1}, "confusion_matrix": [[...]] (rows: true class)}
     """
     init_device(config)
     checkpoint = _checkpoint_of(config)
@@ -55,21 +65,46 @@ def evaluate(config, split="test", log=print):
     dataset = create_dataset(prepared.mindrecord(split), config.batch_size, config.max_len,
                              config.bucket_width)
     model = Model(network, eval_network=NetWithEval(network), eval_indexes=[0, 1, 2],
-                  metrics={"acc": Accuracy(),
+                  metrics={"acc": Accuracy(), "loss": Loss(),
                            "confusion": ConfusionMatrix(config.num_classes)})
-    scores = model.eval(dataset, dataset_sink_mode=False)
+    with np.errstate(invalid="ignore"):  # ConfusionMatrix divides by empty columns
+        scores = model.eval(dataset, dataset_sink_mode=False)
     matrix = np.asarray(scores["confusion"]).astype(int)
+    names = list(label_names(config))
     result = {"checkpoint": str(checkpoint), "split": split, "accuracy": float(scores["acc"]),
-              "reviews": int(matrix.sum()), "confusion_matrix": matrix.tolist()}
+              "loss": round(float(scores["loss"]), 5), "reviews": int(matrix.sum()),
+              "class_names": names, **class_scores(matrix, names),
+              "confusion_matrix": matrix.tolist()}
     log(f"accuracy on {split}: {result['accuracy']:.4f} ({result['reviews']} reviews)")
+    table = format_scores(result, matrix, names)
+    for line in table:
+        log(line)
     _write_json(checkpoint.parent / "eval.json", result)
+    _write_text(checkpoint.parent / "eval.txt", "\n".join(table) + "\n")
+    _draw_confusion(matrix, names, checkpoint, split, log)
+    track_evaluation(config, checkpoint.parent, result)
     return result
 
 
+def _draw_confusion(matrix, names, checkpoint, split, log):
+    """confusion.png beside the checkpoint; without matplotlib, say so and go on."""
+    try:
+        path = plot_confusion(matrix, names, checkpoint.parent / "confusion.png",
+                              f"Confusion matrix: {checkpoint.name} on {split}")
+    except UserError as err:
+        log(f"no confusion.png: {err}")
+        return
+    log(f"confusion matrix drawn in {path}")
+
+
 def _write_json(path, content):
+    _write_text(path, json.dumps(content, indent=2))
+
+
+def _write_text(path, text):
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(json.dumps(content, indent=2), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     except OSError as err:
         tmp.unlink(missing_ok=True)

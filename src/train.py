@@ -1,9 +1,11 @@
 """Training: data, network, optimizer, learning-rate schedule, callbacks, resume.
 
-The run folder (config.ckpt_path) receives config.yaml, vocab.json, metrics.jsonl,
-checkpoints named lstm-EPOCH_STEP.ckpt (the newest keep_checkpoint_max kept) and
-lstm-best.ckpt (best validation accuracy). In data-parallel runs (run_distribute) only rank 0
-writes those; rank N writes its config.yaml and metrics.jsonl into ckpt_path/rank_N.
+The run folder (config.ckpt_path) receives config.yaml, vocab.json, metrics.jsonl, run.log
+(the console's lines), curves.png (loss and accuracy, redrawn each epoch), checkpoints named
+lstm-EPOCH_STEP.ckpt (the newest keep_checkpoint_max kept) and lstm-best.ckpt (best validation
+accuracy), and aim_run.txt when tracking to Aim (--aim_repo). In data-parallel runs
+(run_distribute) only rank 0 writes those; rank N writes its config.yaml and metrics.jsonl into
+ckpt_path/rank_N.
 """
 import json
 import math
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import mindspore as ms
 from mindspore import nn
-from mindspore.train import Accuracy, Callback, Model
+from mindspore.train import Accuracy, Callback, Loss, Model
 
 from src.checkpoint import CheckpointRing, latest_checkpoint, load_into, load_params, save_atomic
 from src.config import UserError, save_config
@@ -22,6 +24,8 @@ from src.device import init_device
 from src.distribute import (Rank, common_steps, for_worker, init_distribute, prepare_inputs,
                             weights_digest)
 from src.lstm import NetWithEval, NetWithLoss, build_network
+from src.progress import interactive
+from src.tracking import AimTracker, CurvePlot, EpochBar, RunLog
 
 __all__ = ["train", "learning_rates", "build_optimizer", "PREFIX"]
 
@@ -103,6 +107,7 @@ class MetricsLog(Callback):
         self.path, self.state, self.batch_size = Path(path), state, batch_size
         self.rates, self.log, self.every = rates, log, every
         self.started = time.perf_counter()
+        self.listeners = []  # functions called with each record (the Aim tracker)
 
     def on_train_step_begin(self, run_context):
         self.started = time.perf_counter()
@@ -122,6 +127,8 @@ class MetricsLog(Callback):
     def write(self, record):
         with self.path.open("a", encoding="utf-8") as stream:
             stream.write(json.dumps(record) + "\n")
+        for listener in self.listeners:
+            listener(record)
 
 
 class ValidationWatch(Callback):
@@ -135,9 +142,11 @@ class ValidationWatch(Callback):
         self.best, self.bad_epochs, self.stopped = _best_so_far(self.run_dir), 0, False
 
     def on_train_epoch_end(self, run_context):
-        accuracy = self.model.eval(self.dataset, dataset_sink_mode=False)["acc"]
+        scores = self.model.eval(self.dataset, dataset_sink_mode=False)
+        accuracy = scores["acc"]
         epoch = run_context.original_args().cur_epoch_num
-        self.metrics.write({"epoch": epoch, "valid_acc": round(accuracy, 5)})
+        self.metrics.write({"epoch": epoch, "valid_acc": round(accuracy, 5),
+                            "valid_loss": round(float(scores["loss"]), 5)})
         self.log(f"epoch {epoch} validation accuracy {accuracy:.4f}")
         if accuracy > self.best:
             self.best, self.bad_epochs = accuracy, 0
@@ -173,7 +182,8 @@ def _prepare_run_dir(config, prepared, rank=Rank()):
         raise UserError(f"cannot write to ckpt_path {run_dir} ({err.strerror}); pass "
                         f"--ckpt_path to a writable folder") from None
     if not config.resume:
-        for stale in [run_dir / "metrics.jsonl", *run_dir.glob(f"{PREFIX}-*.ckpt")]:
+        for stale in [run_dir / "metrics.jsonl", run_dir / "aim_run.txt", run_dir / "curves.png",
+                      *run_dir.glob(f"{PREFIX}-*.ckpt")]:
             stale.unlink(missing_ok=True)
     return run_dir
 
@@ -229,30 +239,44 @@ def _train_epochs(config, model, prepared, state, callbacks, rank=Rank()):
 
 def train(config, log=print):
     """Train SentimentNet as configured; returns the run folder."""
+    log = RunLog(log)
     config = for_worker(config)
     init_device(config)
     rank = init_distribute(config)
     prepared, table = prepare_inputs(config, rank, log)
     run_dir = _prepare_run_dir(config, prepared, rank)
+    log.attach(run_dir / "run.log", append=config.resume)
     network = build_network(config, table)
     global_batch = config.batch_size * rank.size
     steps_per_epoch = max(_count_rows(prepared.mindrecord("train")) // global_batch, 1)
     rates = learning_rates(config, steps_per_epoch)
     optimizer = build_optimizer(config, network.trainable_params(), rates)
     train_net = nn.TrainOneStepCell(NetWithLoss(network), optimizer)
-    model = Model(train_net, eval_network=NetWithEval(network), metrics={"acc": Accuracy()},
+    model = Model(train_net, eval_network=NetWithEval(network),
+                  metrics={"acc": Accuracy(), "loss": Loss()},
                   eval_indexes=[0, 1, 2])
     state = _restore(config, train_net, Path(config.ckpt_path), log)
     metrics = MetricsLog(run_dir / "metrics.jsonl", state, global_batch, rates, log)
     ring = CheckpointRing(run_dir, PREFIX, config.keep_checkpoint_max) if rank.is_main else None
     callbacks = [StepCheckpoint(ring, state, config.save_checkpoint_steps, log), metrics]
+    if interactive():
+        callbacks.append(EpochBar(state, steps_per_epoch))
+    tracker = AimTracker(config, run_dir, log) if config.aim_repo and rank.is_main else None
+    if tracker:
+        metrics.listeners.append(tracker.record)
     if prepared.mindrecord("valid").exists():
         valid = create_dataset(prepared.mindrecord("valid"), config.batch_size, config.max_len,
                                config.bucket_width)
         callbacks.append(ValidationWatch(model, valid, Path(config.ckpt_path), metrics,
                                          config.early_stop_patience, log, rank.is_main))
-    _train_epochs(config, model, prepared, state, callbacks, rank)
+    callbacks.append(CurvePlot(run_dir, log))
+    try:
+        _train_epochs(config, model, prepared, state, callbacks, rank)
+    finally:
+        if tracker:
+            tracker.close()
     if rank.sharded:
         log(f"rank {rank.id} of {rank.size}: weights digest {weights_digest(network)}")
-    log(f"training done: checkpoints in {run_dir}")
+    log(f"training done: checkpoints, run.log and curves.png in {run_dir}")
+    log.close()
     return run_dir
