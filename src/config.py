@@ -37,6 +37,7 @@ class Config:
     group_column: str = "SentenceId"
     delimiter: str = "\\t"
     sst_classes: int = 5
+    sst_phrases: bool = False
     preprocess_path: str = "./preprocess"
     max_len: int = 500
     min_freq: int = 2

@@ -18,7 +18,7 @@ from pathlib import Path
 from src.config import UserError
 
 __all__ = ["Review", "read_dataset", "read_table", "read_unlabelled", "label_names",
-           "split_by_group", "parse_tree", "write_submission", "dataset_settings",
+           "split_by_group", "parse_tree", "tree_phrases", "write_submission", "dataset_settings",
            "unescape_delimiter"]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -28,7 +28,7 @@ PHRASE_FILES = {"train": "train.tsv", "test": "test.tsv"}
 _PTB_ESCAPES = {"-LRB-": "(", "-RRB-": ")", "-LSB-": "[", "-RSB-": "]", "-LCB-": "{",
                 "-RCB-": "}"}
 _PTB_ESCAPE = re.compile("|".join(map(re.escape, _PTB_ESCAPES)))
-_TREE_LEAF = re.compile(r"\((\d+) ([^()\s]+)\)")
+_TREE_TOKEN = re.compile(r"\(|\)|[^\s()]+")
 _NAMES = {2: ("negative", "positive"),
           3: ("negative", "neutral", "positive"),
           5: ("negative", "somewhat negative", "neutral", "somewhat positive", "positive")}
@@ -64,7 +64,8 @@ def dataset_settings(config):
     return {"data_path": str(Path(config.data_path).resolve()), "num_classes": config.num_classes,
             "text_column": config.text_column, "label_column": config.label_column,
             "id_column": config.id_column, "group_column": config.group_column,
-            "delimiter": config.delimiter, "sst_classes": config.sst_classes}
+            "delimiter": config.delimiter, "sst_classes": config.sst_classes,
+            "sst_phrases": config.sst_phrases}
 
 
 def unescape_delimiter(text):
@@ -227,25 +228,37 @@ def _read_phrases_or_csv(config):
 
 # ---- Stanford Sentiment Treebank ----------------------------------------------------------
 
-def parse_tree(line, where="tree"):
-    """(root label, leaf words) of one PTB-bracketed SST tree such as '(3 (2 It) (4 works))'.
+def tree_phrases(line, where="tree"):
+    """[(label, words)] of every node of one PTB-bracketed SST tree, the root last.
 
+    '(3 (2 It) (4 works))' gives [(2, ['It']), (4, ['works']), (3, ['It', 'works'])].
     Brackets escaped as -LRB-/-RRB- come back as '(' and ')'.
     """
-    line = line.strip()
-    depth = 0
-    for char in line:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if depth < 0:
-            break
-    match = re.match(r"\((\d+)\s", line)
-    if not match or depth != 0 or not line.endswith(")"):
-        raise UserError(f"{where}: not a bracketed SST tree like '(3 (2 It) (4 works))'; "
-                        f"pass --data_path to trainDevTestTrees_PTB's trees folder")
-    words = [_clean(word) for _, word in _TREE_LEAF.findall(line)]
-    if not words:
-        raise UserError(f"{where}: the tree has no words")
-    return int(match.group(1)), words
+    tokens = _TREE_TOKEN.findall(line)
+    words, open_nodes, nodes = [], [], []
+    for at, token in enumerate(tokens):
+        if token == "(":
+            label = tokens[at + 1] if at + 1 < len(tokens) else ""
+            if not label.isdigit() or (at and not open_nodes):
+                break
+            open_nodes.append((int(label), len(words)))
+        elif token == ")":
+            if not open_nodes:
+                break
+            label, start = open_nodes.pop()
+            nodes.append((label, words[start:]))
+        elif tokens[at - 1] != "(":
+            words.append(_clean(token))
+    else:
+        if nodes and not open_nodes and all(node[1] for node in nodes):
+            return nodes
+    raise UserError(f"{where}: not a bracketed SST tree like '(3 (2 It) (4 works))'; "
+                    f"pass --data_path to trainDevTestTrees_PTB's trees folder")
+
+
+def parse_tree(line, where="tree"):
+    """(root label, leaf words) of one PTB-bracketed SST tree such as '(3 (2 It) (4 works))'."""
+    return tree_phrases(line, where)[-1]
 
 
 def _sst_label(root, classes, where):
@@ -257,16 +270,19 @@ def _sst_label(root, classes, where):
     return None if root == 2 else int(root > 2)
 
 
-def _read_trees(text, source, classes):
-    reviews = []
+def _read_trees(text, source, classes, phrases=False):
+    """Reviews of the sentences (root labels), or of every distinct labelled phrase."""
+    reviews, seen = [], set()
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         where = f"{source}:{number}"
-        root, words = parse_tree(line, where)
-        label = _sst_label(root, classes, where)
-        if label is not None:
-            reviews.append(Review(" ".join(words), label, where))
+        nodes = tree_phrases(line, where) if phrases else [parse_tree(line, where)]
+        for root, words in nodes:
+            label, phrase = _sst_label(root, classes, where), " ".join(words)
+            if label is not None and not (phrases and phrase in seen):
+                seen.add(phrase)
+                reviews.append(Review(phrase, label, where))
     if not reviews:
         raise UserError(f"{source} holds no trees; pass --data_path to the trees folder")
     return reviews
@@ -279,7 +295,8 @@ def _read_sst(config):
     if missing:
         raise UserError(f"{path} has no {', '.join(missing)}; pass --data_path to SST's "
                         f"trees folder (train.txt, dev.txt, test.txt) or its .tar.gz")
-    splits = {split: _read_trees(texts[name], f"{path}/{name}", config.sst_classes)
+    splits = {split: _read_trees(texts[name], f"{path}/{name}", config.sst_classes,
+                                 phrases=config.sst_phrases and split == "train")
               for split, name in SST_FILES.items()}
     return {**splits, "unlabelled": []}
 

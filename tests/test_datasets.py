@@ -6,7 +6,7 @@ import pytest
 from src.config import UserError, load_config
 from src.data import data_key, labelled_parts
 from src.datasets import (label_names, parse_tree, read_dataset, read_unlabelled,
-                          write_submission)
+                          tree_phrases, write_submission)
 from tests.conftest import ROOT, run_script, tiny_args
 
 PHRASES = ROOT / "data" / "phrases_sample"
@@ -64,6 +64,21 @@ def test_parse_tree_gives_root_label_and_leaf_words():
     assert root == int(first[1])
     assert first.count("(") == 2 * len(words) - 1  # SST trees are binary: n leaves, n-1 inner
     assert all(f" {word})" in first for word in words if word not in "()")
+
+
+def test_tree_phrases_list_every_node_root_last():
+    nodes = tree_phrases("(1 (2 Not) (0 (2 a) (0 (1 good) (2 film))))")
+    assert nodes[-1] == (1, ["Not", "a", "good", "film"])
+    assert (0, ["a", "good", "film"]) in nodes and (1, ["good"]) in nodes and len(nodes) == 7
+
+
+def test_sst_phrases_train_on_every_distinct_phrase(tmp_path):
+    sentences = read_dataset(sst_config(tmp_path, 2))
+    phrases = read_dataset(sst_config(tmp_path, 2, "--sst_phrases", "true"))
+    texts = [r.text for r in phrases["train"]]
+    assert len(texts) == len(set(texts)) > 10 * len(sentences["train"])
+    assert {r.text for r in sentences["train"]} <= set(texts)
+    assert [r.text for r in phrases["test"]] == [r.text for r in sentences["test"]]
 
 
 def test_sst5_keeps_every_tree_and_sst2_drops_neutral(tmp_path):
@@ -151,8 +166,9 @@ def test_bad_csv_gives_one_clear_error(tmp_path, case):
 
 
 def test_bad_sst_and_config_inputs(tmp_path):
-    with pytest.raises(UserError, match="not a bracketed SST tree"):
-        parse_tree("(3 (2 unbalanced)", "x")
+    for bad in ("(3 (2 unbalanced)", "(3 (2 a)) (2 b)", "(x (2 a))", "(3 )", ""):
+        with pytest.raises(UserError, match="not a bracketed SST tree"):
+            parse_tree(bad, "x")
     folder = tmp_path / "trees"
     folder.mkdir()
     _write(folder / "train.txt", "(3 (2 fine))\n")
@@ -187,8 +203,7 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, case, args):
 def test_five_class_phrases_train_and_eval_end_to_end(tmp_path):
     from src.eval import evaluate
     from src.train import train
-    config = phrases_config(tmp_path, "--batch_size", "64", "--max_len", "32",
-                            "--bucket_width", "8")
+    config = phrases_config(tmp_path, "--batch_size", "64", "--max_len", "32")
     run_dir = train(config, log=lambda *_: None)
     assert (run_dir / "lstm-best.ckpt").exists()
     result = evaluate(config, "test", log=lambda *_: None)
