@@ -1,6 +1,9 @@
 """Accuracy on the other datasets: Kaggle phrases (5 classes), SST-5 and SST-2.
 
-Usage: .venv/bin/python bench/bench_datasets.py [--runs phrases,sst5,sst2] [--workdir DIR]
+Runs: phrases, sst5, sst2 (sentence-level training), sst5_phrases, sst2_phrases (trained on
+every labelled phrase of the train trees; validation and test stay sentence-level).
+
+Usage: .venv/bin/python bench/bench_datasets.py [--runs phrases,sst5,sst2,...] [--workdir DIR]
            [--data_dir ../shared/data] [--results FILE] [-- --num_epochs 3 ...]
 Trains each run with its config (config_phrases.yaml, config_sst.yaml) on the full data in
 ../shared/data, evaluates the best checkpoint (by validation accuracy) on the validation and
@@ -29,8 +32,17 @@ RUNS = {
              "--data_path", "sst_trainDevTestTrees_PTB.tar.gz"],
     "sst2": ["--config_path", ROOT / "config_sst.yaml", "--sst_classes", "2", "--num_classes", "2",
              "--data_path", "sst_trainDevTestTrees_PTB.tar.gz"],
+    # trained on every labelled phrase of the train trees (as published LSTM baselines are)
+    "sst5_phrases": ["--config_path", ROOT / "config_sst.yaml", "--sst_phrases", "true",
+                     "--num_epochs", "2", "--batch_size", "128",
+                     "--data_path", "sst_trainDevTestTrees_PTB.tar.gz"],
+    "sst2_phrases": ["--config_path", ROOT / "config_sst.yaml", "--sst_phrases", "true",
+                     "--sst_classes", "2", "--num_classes", "2", "--num_epochs", "3",
+                     "--batch_size", "128", "--data_path", "sst_trainDevTestTrees_PTB.tar.gz"],
 }
 GLOVE = "glove.6B.50d.imdb.txt.gz"
+SHOWN = ("sst_classes", "sst_phrases", "max_len", "batch_size", "num_epochs", "embedding",
+         "embed_size", "num_hiddens", "num_layers", "pooling", "optimizer", "learning_rate")
 
 
 def run(name, options):
@@ -52,7 +64,8 @@ def run(name, options):
             "valid_accuracy": round(valid["accuracy"], 4), "valid_rows": valid["reviews"],
             "test_accuracy": round(test["accuracy"], 4), "test_rows": test["reviews"],
             "train_seconds": round(seconds, 1), "epochs": config.num_epochs,
-            "command": f"bench/bench_datasets.py --runs {name} -- {' '.join(options.extra)}"}
+            "command": f"bench/bench_datasets.py --runs {name} -- {' '.join(options.extra)}",
+            "settings": {key: getattr(config, key) for key in SHOWN}}
 
 
 def _save(rows, path):
@@ -67,7 +80,7 @@ def _save(rows, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", default="phrases,sst5,sst2")
+    parser.add_argument("--runs", default=",".join(RUNS))
     parser.add_argument("--workdir", default="/tmp/bench_datasets", type=Path)
     parser.add_argument("--data_dir", default=ROOT.parent / "shared" / "data", type=Path)
     parser.add_argument("--results", default=ROOT / "bench" / "results" / "datasets.json",
