@@ -1,0 +1,157 @@
+"""app.py: the Gradio page in headless Debian Chromium, its API through gradio_client."""
+import concurrent.futures
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+from src.infer import load_predictor
+from src.serve import EXAMPLES
+from tests.conftest import ROOT
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+MAX_CHARS = 3000
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def page_url(trained_run, tiny_eval):
+    """app.py on the tiny run, on a free loopback port; stopped after the module's tests."""
+    port = _free_port()
+    log = tempfile.TemporaryFile()
+    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ckpt_path",
+                               str(trained_run), "--serve_port", str(port),
+                               "--max_review_chars", str(MAX_CHARS)], cwd=ROOT,
+                              stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 240
+        while True:
+            assert server.poll() is None, "app.py exited early"
+            try:
+                urllib.request.urlopen(url, timeout=5)
+                break
+            except OSError:
+                assert time.time() < deadline, "app.py did not start serving in time"
+                time.sleep(1)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_config, trained_run):
+    return load_predictor(dataclasses.replace(
+        tiny_config, checkpoint_path=str(trained_run / "lstm-best.ckpt")))
+
+
+@pytest.fixture(scope="module")
+def client(page_url):
+    from gradio_client import Client
+    return Client(page_url, verbose=False)
+
+
+def _listening_addresses(port):
+    """Local IPv4 addresses listening on port, from /proc/net/tcp (state 0A = LISTEN)."""
+    found = []
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if int(hex_port, 16) == port and state == "0A":
+            found.append(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+def test_page_binds_loopback_only(page_url):
+    port = int(page_url.rstrip("/").rsplit(":", 1)[1])
+    assert _listening_addresses(port) == ["127.0.0.1"]
+
+
+def _expected(predictor, text):
+    prediction = predictor.predict([text])[0]
+    return prediction.label.capitalize(), prediction.probabilities
+
+
+def test_api_returns_the_model_prediction(client, predictor):
+    for text in EXAMPLES[:2]:
+        label, message = client.predict(text, api_name="/classify")
+        expected_label, probabilities = _expected(predictor, text)
+        assert message == "" and label["label"] == expected_label
+        got = {c["label"].lower(): c["confidence"] for c in label["confidences"]}
+        assert got == pytest.approx(probabilities, abs=1e-5)
+
+
+def test_api_empty_and_oversized_reviews_get_a_message(client):
+    label, message = client.predict("   ", api_name="/classify")
+    assert "Type or paste a review" in message and not label
+    label, message = client.predict("word " * MAX_CHARS, api_name="/classify")
+    assert f"limit is {MAX_CHARS:,}" in message and not label
+
+
+def test_api_concurrent_requests_all_answered(client, predictor):
+    texts = [EXAMPLES[i % len(EXAMPLES)] for i in range(24)]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda t: client.predict(t, api_name="/classify"), texts))
+    for text, (label, message) in zip(texts, results):
+        assert message == "" and label["label"] == _expected(predictor, text)[0]
+
+
+def _browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    assert os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER), \
+        "install Debian's chromium and chromium-driver (make browser)"
+    os.environ.setdefault("SE_OFFLINE", "true")  # selenium must not look for a browser online
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--window-size=1200,1000",
+                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+@pytest.mark.slow
+def test_browser_types_a_review_and_reads_the_label(page_url, predictor, tiny_eval, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    review = "What a wonderful, moving film. I loved every minute of it."
+    driver = _browser(tmp_path)
+    try:
+        driver.get(page_url)
+        wait = WebDriverWait(driver, 90)
+        box = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#review textarea"))
+        info = driver.find_element(By.CSS_SELECTOR, "#model-info").text
+        assert "lstm-best.ckpt" in info
+        assert f"{100 * tiny_eval['accuracy']:.1f} %" in info
+        box.send_keys(review)
+        driver.find_element(By.CSS_SELECTOR, "#classify").click()
+
+        def shown_label(d):
+            found = d.find_elements(By.CSS_SELECTOR,
+                                    "#sentiment [data-testid='label-output-value']")
+            return found[0].text if found and found[0].text else False
+        assert wait.until(shown_label) == _expected(predictor, review)[0]
+        screenshot = tmp_path / "page.png"
+        assert driver.save_screenshot(str(screenshot))
+        assert screenshot.stat().st_size > 10_000
+    finally:
+        driver.quit()

@@ -1,0 +1,111 @@
+"""predict.py: reviews from arguments, a file or stdin; text or JSON lines; bad input."""
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from src.infer import predict_command, read_reviews, split_arguments, with_run_config
+from tests.conftest import ROOT
+
+REVIEWS = ["A wonderful film with a moving story.", "Boring, predictable and far too long."]
+
+
+def _predict(capsys, *words):
+    """predict.py in-process: (exit code, stdout, stderr)."""
+    try:
+        code = predict_command([str(word) for word in words])
+    except SystemExit as stop:
+        code = stop.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_text_output_has_one_line_per_review(trained_run, capsys):
+    code, out, err = _predict(capsys, "--ckpt_path", trained_run, *REVIEWS)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2
+    for line, review in zip(lines, REVIEWS):
+        label, probabilities, snippet = line.split("\t")
+        assert label in ("negative", "positive") and snippet == review
+        values = [float(part.split("=")[1]) for part in probabilities.split()]
+        assert sum(values) == pytest.approx(1, abs=1e-3)
+
+
+def test_json_lines_match_the_checkpoint_and_the_mindir(trained_run, exported_mindir, capsys):
+    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--output_format", "json",
+                              *REVIEWS)
+    assert code == 0, err
+    from_ckpt = [json.loads(line) for line in out.splitlines()]
+    assert [set(r) for r in from_ckpt] == [{"label", "probabilities"}] * 2
+    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--mindir_path",
+                              exported_mindir, "--output_format=json", *REVIEWS)
+    assert code == 0, err
+    for one, other in zip(from_ckpt, map(json.loads, out.splitlines())):
+        assert one["label"] == other["label"]
+        for name, p in one["probabilities"].items():
+            assert other["probabilities"][name] == pytest.approx(p, abs=1e-5)
+        assert max(one["probabilities"], key=one["probabilities"].get) == one["label"]
+
+
+def test_input_file_one_review_per_line(trained_run, tmp_path, capsys):
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("\n".join(REVIEWS * 3) + "\n", encoding="utf-8")
+    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--input_file", reviews)
+    assert code == 0, err
+    assert len(out.splitlines()) == 6
+
+
+def test_stdin_and_the_checkpoint_path_alone(trained_run):
+    done = subprocess.run([sys.executable, str(ROOT / "predict.py"), "--checkpoint_path",
+                           str(trained_run / "lstm-best.ckpt"), "--output_format", "json"],
+                          input="\n".join(REVIEWS).encode(), capture_output=True, cwd=ROOT,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    assert len([json.loads(line) for line in done.stdout.decode().splitlines()]) == 2
+
+
+def test_words_after_a_double_dash_are_reviews():
+    assert split_arguments(["--ckpt_path", "r", "good", "--", "--not a flag"]) == (
+        ["--ckpt_path", "r"], ["good", "--not a flag"])
+    assert with_run_config(["--ckpt_path", "missing_run", "x"]) == ["--ckpt_path",
+                                                                    "missing_run", "x"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"fine review\n\nanother\n", "line 2 of"),
+    (b"fine review\n   \n", "line 2 of"),
+    (b"good\n\xff\xfe bad bytes\n", "line 2 of"),
+    (b"", "holds no reviews"),
+])
+def test_bad_input_files_are_one_clear_error(content, message, trained_run, tmp_path, capsys):
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_bytes(content)
+    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--input_file", reviews)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("words, message", [
+    (["--output_format", "xml", "good"], "output_format"),
+    (["--input_file", "/nonexistent/reviews.txt"], "cannot read --input_file"),
+    (["--mindir_path", "/nonexistent/x.mindir", "good"], "not found"),
+    (["   "], "review argument 1 is empty"),
+    (["--checkpoint_path", "/nonexistent/x.ckpt", "good"], "not found"),
+])
+def test_bad_options_are_one_clear_error(words, message, trained_run, capsys):
+    code, out, err = _predict(capsys, "--ckpt_path", trained_run, *words)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and message in err
+
+
+def test_missing_vocabulary_is_a_clear_error(tmp_path, capsys):
+    code, _, err = _predict(capsys, "--ckpt_path", tmp_path, "good")
+    assert code == 2 and "vocab" in err
+
+
+def test_read_reviews_from_a_pipe():
+    assert read_reviews([], "-", io.BytesIO("één\r\ntwo\n".encode())) == ["één", "two"]
+    assert read_reviews([], "", io.BytesIO(b"x\n")) == ["x"]
