@@ -10,15 +10,16 @@ DEMO_DIR := demo
 DEMO_ARGS := --ckpt_path $(DEMO_DIR)/run --preprocess_path $(DEMO_DIR)/preprocess \
 	--num_epochs 12 --early_stop_patience 0 --max_len 300 --bucket_width 100 --batch_size 32
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean serve browser
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-cloud.txt requirements-track.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-cloud.txt requirements-track.txt requirements-serve.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-cloud.txt
 	$(PY) -m pip install --quiet -r requirements-track.txt
+	$(PY) -m pip install --quiet -r requirements-serve.txt
 	touch $@
 
 demo: venv
@@ -28,8 +29,20 @@ demo: venv
 		--file_name $(DEMO_DIR)/lstm
 	@echo "demo done: accuracy in $(DEMO_DIR)/run/eval.json, model in $(DEMO_DIR)/lstm.mindir"
 
-test: venv
+test: venv browser
 	$(PY) -m pytest -q
+
+# Debian's Chromium and ChromeDriver for the page's browser test (never a downloaded browser).
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; }
+
+# The Gradio page on the demo model (make demo first builds it): http://127.0.0.1:7860
+serve: venv
+	@test -f $(DEMO_DIR)/run/lstm-best.ckpt || $(MAKE) demo
+	$(PY) app.py --ckpt_path $(DEMO_DIR)/run
 
 clean:
 	rm -rf $(DEMO_DIR) preprocess ckpt .pytest_cache
