@@ -107,7 +107,7 @@ CHOICES = {
     "pooling": ("first_last", "mean", "max", "mean_max"),
     "optimizer": ("momentum", "adam"),
     "lr_schedule": ("fixed", "cosine"),
-    "file_format": ("MINDIR", "AIR"),
+    "file_format": ("MINDIR", "AIR", "ONNX"),
     "output_format": ("text", "json"),
 }
 POSITIVE = ("max_len", "vocab_size", "embed_size", "num_classes", "num_hiddens", "num_layers",

@@ -175,3 +175,22 @@ def test_ascend_path_needs_mindspore_lite(exported_mindir, tmp_path):
                           capture_output=True, text=True, timeout=60,
                           env={**env, "INFER_DIR": str(tmp_path)})
     assert done.returncode == 2 and "MS_LITE_HOME" in done.stderr
+
+
+def test_onnx_export_runs_in_onnxruntime(run_config, tmp_path):
+    import onnxruntime
+    from src.export import export_model
+    config = dataclasses.replace(run_config, file_format="ONNX",
+                                 file_name=str(tmp_path / "tiny"))
+    path = export_model(config, log=lambda *_: None)
+    assert path.suffix == ".onnx" and not list(tmp_path.glob(".*tmp*"))
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    length = rng.integers(1, config.max_len + 1, config.batch_size).astype(np.int32)
+    ids = np.zeros((config.batch_size, config.max_len), np.int32)
+    for row, size in enumerate(length):
+        ids[row, :size] = rng.integers(2, 500, size)
+    got = session.run(None, {"ids": ids, "length": length})[0]
+    network = load_network(config, config.checkpoint_path)
+    expected = network(ms.Tensor(ids), ms.Tensor(length)).asnumpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
