@@ -1,6 +1,5 @@
 """Evaluate a checkpoint on the test set: python eval.py --checkpoint_path FILE.ckpt [...]"""
 from src.config import run_main
-from src.eval import evaluate
 
 if __name__ == "__main__":
-    run_main(evaluate)
+    run_main("src.eval:evaluate")

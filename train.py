@@ -1,6 +1,5 @@
 """Train the LSTM sentiment classifier: python train.py [--config_path FILE] [--KEY VALUE ...]"""
 from src.config import run_main
-from src.train import train
 
 if __name__ == "__main__":
-    run_main(train)
+    run_main("src.train:train")

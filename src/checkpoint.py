@@ -1,4 +1,6 @@
 """Checkpoint files: atomic saves, the last K kept, loading with clear errors."""
+import contextlib
+import logging
 import os
 import re
 from pathlib import Path
@@ -7,24 +9,64 @@ import mindspore as ms
 
 from src.config import UserError
 
-__all__ = ["save_atomic", "load_params", "load_into", "latest_checkpoint", "CheckpointRing"]
+__all__ = ["save_atomic", "load_params", "load_into", "latest_checkpoint", "CheckpointRing",
+           "remove_temp_files", "left_by_dead_process"]
 
 _NAME = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d+)_(?P<step>\d+)\.ckpt$")
 
 
+@contextlib.contextmanager
+def _mindspore_quiet():
+    """Mute MindSpore's own log line for a failure that we report in one line ourselves."""
+    logger = logging.getLogger(f"ME.mindspore.log.{os.getpid()}")
+    was = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = was
+
+
 def save_atomic(cell, path, state=None):
-    """Save cell (and the ints in state) to path via a temp file and rename."""
+    """Save cell (and the ints in state) to path via a temp file and rename.
+
+    A kill at any moment leaves either the old file or the complete new one under path, plus
+    at most a hidden temp file that remove_temp_files() clears.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.ckpt")  # MindSpore wants .ckpt
     try:
-        ms.save_checkpoint(cell, str(tmp), append_dict=dict(state or {}))
+        with _mindspore_quiet():
+            ms.save_checkpoint(cell, str(tmp), append_dict=dict(state or {}))
         tmp.replace(path)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"cannot write checkpoint {path} ({err.strerror}); free disk space or "
                         f"pass --ckpt_path to a writable folder") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        for leftover in (tmp, tmp.with_suffix(".tmp")):  # ours and MindSpore's own temp name
+            if leftover.is_file():
+                leftover.unlink()
+
+
+def left_by_dead_process(path):
+    """True if path ends in -PID (or -PID.ext) and no process PID is alive any more."""
+    tail = Path(path).name.rsplit("-", 1)[-1].split(".")[0]
+    if not tail.isdigit():
+        return False
+    try:
+        os.kill(int(tail), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def remove_temp_files(folder):
+    """Delete temp files that a killed save_atomic left in folder (never read by anything)."""
+    for stale in Path(folder).glob(".*.tmp-*"):
+        if stale.is_file() and left_by_dead_process(stale):
+            stale.unlink(missing_ok=True)
 
 
 def load_params(path):
@@ -34,7 +76,8 @@ def load_params(path):
         raise UserError(f"checkpoint {path} not found; pass --checkpoint_path to a .ckpt file "
                         f"written by train.py")
     try:
-        return ms.load_checkpoint(str(path))
+        with _mindspore_quiet():
+            return ms.load_checkpoint(str(path))
     except (ValueError, RuntimeError, OSError, TypeError) as err:
         raise UserError(f"checkpoint {path} is damaged or not a MindSpore checkpoint "
                         f"({str(err).splitlines()[0][:100]}); use another .ckpt file") from None

@@ -4,6 +4,10 @@ Every entry script calls `run_main(job)`: it builds the Config from the command 
 any `UserError` into one line on stderr and exit code 2.
 """
 import dataclasses
+import errno
+import importlib
+import os
+import signal
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -148,7 +152,8 @@ def _coerce(key, value, kind):
             return float(value)
         return "" if value is None else str(value)
     except (TypeError, ValueError):
-        raise UserError(f"config key '{key}' must be {kind.__name__}, got {value!r}") from None
+        raise UserError(f"config key '{key}' must be {kind.__name__}, got {value!r}; pass e.g. "
+                        f"--{key} {_example(key)}") from None
 
 
 def _read_yaml(path):
@@ -166,8 +171,13 @@ def _read_yaml(path):
         return {}
     if not isinstance(content, dict):
         raise UserError(f"config file {path} must hold 'key: value' lines, not a "
-                        f"{type(content).__name__}")
+                        f"{type(content).__name__}; write it like default_config.yaml")
     return content
+
+
+def _example(key):
+    """A valid value for key to show in an error message: its default."""
+    return getattr(Config(), key)
 
 
 def _unknown_key(key, source):
@@ -186,7 +196,7 @@ def _parse_command_line(argv):
         key, _, value = flag[2:].partition("=")
         if not _:
             if not args or args[0].startswith("--"):
-                raise UserError(f"--{key} needs a value")
+                raise UserError(f"--{key} needs a value; pass --{key} VALUE")
             value = args.pop(0)
         overrides[key] = value
     config_path = overrides.pop("config_path", str(DEFAULT_CONFIG))
@@ -203,7 +213,7 @@ def _check_dataset(config):
     if config.dataset == "sst":
         if config.sst_classes not in (2, 5):
             raise UserError(f"config key 'sst_classes' must be 5 (SST-5) or 2 (SST-2), got "
-                            f"{config.sst_classes}")
+                            f"{config.sst_classes}; pass --sst_classes 5 or --sst_classes 2")
         if config.num_classes != config.sst_classes:
             raise UserError(f"SST with sst_classes {config.sst_classes} has "
                             f"{config.sst_classes} labels but num_classes is "
@@ -214,7 +224,7 @@ def _check_dataset(config):
                         "pass --text_column NAME --label_column NAME")
     if config.delimiter not in ("\\t", "tab") and len(config.delimiter) != 1:
         raise UserError(f"config key 'delimiter' must be one character (or '\\t' for a tab), "
-                        f"got {config.delimiter!r}")
+                        f"got {config.delimiter!r}; pass e.g. --delimiter ,")
 
 
 def validate(config):
@@ -222,16 +232,19 @@ def validate(config):
     for key, allowed in CHOICES.items():
         if getattr(config, key) not in allowed:
             raise UserError(f"config key '{key}' must be one of {', '.join(allowed)}, "
-                            f"got '{getattr(config, key)}'")
+                            f"got '{getattr(config, key)}'; pass e.g. --{key} {allowed[0]}")
     for key in POSITIVE:
         if getattr(config, key) <= 0:
-            raise UserError(f"config key '{key}' must be positive, got {getattr(config, key)}")
+            raise UserError(f"config key '{key}' must be positive, got {getattr(config, key)}; "
+                            f"pass e.g. --{key} {_example(key)}")
     for key in NOT_NEGATIVE:
         if getattr(config, key) < 0:
-            raise UserError(f"config key '{key}' must not be negative, got {getattr(config, key)}")
+            raise UserError(f"config key '{key}' must not be negative, got "
+                            f"{getattr(config, key)}; pass e.g. --{key} {_example(key)}")
     for key in FRACTIONS:
         if not 0 <= getattr(config, key) < 1:
-            raise UserError(f"config key '{key}' must be in [0, 1), got {getattr(config, key)}")
+            raise UserError(f"config key '{key}' must be in [0, 1), got {getattr(config, key)}; "
+                            f"pass e.g. --{key} {_example(key)}")
     if config.embedding == "glove" and not config.glove_path:
         raise UserError("embedding is 'glove' but glove_path is empty; pass --glove_path FILE "
                         "or use --embedding word2vec")
@@ -274,24 +287,66 @@ def save_config(config, path):
     tmp.replace(path)
 
 
+# Disk and permission problems anywhere (a full disk mid-write, a read-only folder) are the
+# user's to fix, so they get the one-line treatment instead of a traceback.
+_USER_OS_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                   errno.ENOTDIR, errno.EISDIR)
+
+
+def _resolve(job):
+    """job itself, or the function named by 'module:function', imported only now."""
+    if callable(job):
+        return job
+    module, _, name = job.partition(":")
+    # MindSpore's own warnings (deprecations, graph compiler notes) are noise for users;
+    # GLOG_v=2 shows them again.
+    os.environ.setdefault("GLOG_v", "3")
+    return getattr(importlib.import_module(module), name)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _fail(message, code=2):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
 def run_main(job, argv=None):
     """Entry point shared by train.py, eval.py and export.py.
 
     Args:
-        job: a function taking the Config.
+        job: a function taking the Config, or its 'module:function' name (imported after the
+            config is checked, so a bad config fails in a fraction of a second).
         argv: command-line words (defaults to sys.argv[1:]).
+
+    Exit codes: 2 for a UserError or a disk/permission error (one `error:` line on stderr),
+    130 for Ctrl-C.
     """
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("-h", "--help"):
         print(f"usage: {Path(sys.argv[0]).name} [--config_path FILE] [--KEY VALUE ...]\n"
               f"keys: {', '.join(sorted(_field_types()))}")
         return 0
+    # MindSpore's runtime answers Ctrl-C by sending itself SIGTERM; both end up as
+    # KeyboardInterrupt between two steps, so files are closed and the message is clear.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         config = load_config(argv)
+        job = _resolve(job)
         if config.enable_modelarts:
             from src.modelarts import run_synced
             return run_synced(job, config)
         return job(config)
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        _fail(err)
+    except KeyboardInterrupt:
+        _fail("interrupted (Ctrl-C or SIGTERM); finished files are kept, half-written ones "
+              "were never renamed into place; rerun (train.py: add --resume True) to continue",
+              130)
+    except OSError as err:
+        if err.errno not in _USER_OS_ERRORS:
+            raise
+        _fail(f"{err.strerror}: {err.filename or 'a file'}; free disk space or pass a "
+              f"writable folder (--ckpt_path, --preprocess_path, --file_name)")

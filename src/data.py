@@ -6,6 +6,7 @@ config.dataset picks the reader: aclimdb here, phrases_tsv, csv and sst in src/d
 the embedding table; it rebuilds only when the reviews or the data settings change.
 `create_dataset(...)` reads one split back as batches for MindSpore.
 """
+import codecs
 import hashlib
 import json
 import os
@@ -19,9 +20,10 @@ import numpy as np
 import mindspore.dataset as ds
 from mindspore.mindrecord import FileWriter
 
+from src.checkpoint import left_by_dead_process
 from src.config import UserError
 from src.datasets import Review, dataset_settings, read_dataset, split_by_group
-from src.text import Vocab, tokenize
+from src.text import MAX_CHARS, Vocab, tokenize
 from src.progress import progress
 
 __all__ = ["Review", "read_aclimdb", "labelled_parts", "prepare", "Prepared", "create_dataset"]
@@ -44,8 +46,10 @@ class Prepared:
 
 
 def _decode(raw, name):
+    """The review's text; only the first MAX_CHARS characters count, so only those are decoded
+    (a character cut in half at the end is dropped, a bad byte before it is an error)."""
     try:
-        text = raw.decode("utf-8")
+        text = codecs.getincrementaldecoder("utf-8")().decode(raw[:4 * MAX_CHARS], final=False)
     except UnicodeDecodeError as err:
         raise UserError(f"review {name} is not UTF-8 (bad byte at offset {err.start}); "
                         f"re-save it as UTF-8 or delete it") from None
@@ -166,6 +170,16 @@ def split_validation(reviews, fraction, seed):
 
 
 def _write_mindrecord(path, token_lists, labels, vocab, max_len):
+    try:
+        _write_rows(path, token_lists, labels, vocab, max_len)
+    except RuntimeError as err:  # MindRecord reports a full disk this way
+        reason = next((line.strip() for line in str(err).splitlines() if "[ERROR]" in line),
+                      str(err).splitlines()[0])
+        raise UserError(f"cannot write {path.name} into {path.parent.parent} ({reason}); free "
+                        f"disk space or pass --preprocess_path to another folder") from None
+
+
+def _write_rows(path, token_lists, labels, vocab, max_len):
     writer = FileWriter(str(path), shard_num=1, overwrite=True)
     writer.add_schema(SCHEMA, "reviews")
     rows = []
@@ -218,8 +232,30 @@ def _build(config, folder):
             _write_mindrecord(folder / f"{name}.mindrecord", tokens[name],
                               [r.label for r in reviews], vocab, config.max_len)
     counts = {name: len(reviews) for name, reviews in parts.items()}
-    (folder / "meta.json").write_text(json.dumps({"counts": counts, "vocab": len(vocab)}))
+    meta = {"key": folder.name.split(".building-")[0], "counts": counts, "vocab": len(vocab)}
+    (folder / "meta.json").write_text(json.dumps(meta))
     return counts
+
+
+def _is_complete(folder):
+    """A cache folder is read only if its meta.json (written last) names this folder's key
+    and every file it lists is there; anything else is rebuilt."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        counts = meta["counts"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    files = [f"{name}.mindrecord{ext}" for name, count in counts.items() if count
+             for ext in ("", ".db")]
+    return meta.get("key") == folder.name and all((folder / f).is_file()
+                                                   for f in ["vocab.json", *files])
+
+
+def _remove_dead_builds(folder):
+    """Delete folder.building-PID trees of killed runs (live ones belong to other workers)."""
+    for stale in folder.parent.glob(f"{folder.name}.building-*"):
+        if left_by_dead_process(stale):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def prepare(config, log=print):
@@ -230,17 +266,18 @@ def prepare(config, log=print):
         log: where to report progress lines.
 
     Returns:
-        Prepared. A folder is reused only if meta.json exists, which is written last, and
-        folders are built under a temporary name and renamed, so a killed run never leaves a
-        half-written cache that a later run would read.
+        Prepared. A folder is reused only if its meta.json, written last, names the folder's
+        key and every file it lists exists; folders are built under a temporary name and
+        renamed, so a killed run never leaves a half-written cache that a later run would read.
     """
     root = Path(config.preprocess_path)
     folder = root / data_key(config)
-    if (folder / "meta.json").exists():
+    if _is_complete(folder):
         log(f"reusing preprocessed data in {folder}")
         return Prepared(folder, Vocab.load(folder / "vocab.json"))
     try:
         root.mkdir(parents=True, exist_ok=True)
+        _remove_dead_builds(folder)
         building = Path(f"{folder}.building-{os.getpid()}")
         shutil.rmtree(building, ignore_errors=True)
         building.mkdir()
@@ -249,14 +286,17 @@ def prepare(config, log=print):
                         f"--preprocess_path to a writable folder") from None
     try:
         counts = _build(config, building)
-        if folder.exists() and not (folder / "meta.json").exists():
-            shutil.rmtree(folder, ignore_errors=True)  # stale: complete folders have meta.json
+        if folder.exists() and not _is_complete(folder):
+            shutil.rmtree(folder, ignore_errors=True)
         try:
             building.rename(folder)
         except OSError:
-            if not (folder / "meta.json").exists():
+            if not _is_complete(folder):
                 raise
             log(f"another process prepared {folder} first; using it")
+    except OSError as err:
+        raise UserError(f"cannot write preprocessed data into {root} ({err.strerror}); free "
+                        f"disk space or pass --preprocess_path to another folder") from None
     finally:
         shutil.rmtree(building, ignore_errors=True)
     log(f"preprocessed {counts} reviews into {folder}")

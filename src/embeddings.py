@@ -35,6 +35,9 @@ def has_word2vec_header(path):
     except FileNotFoundError:
         raise UserError(f"GloVe file {path} not found; pass --glove_path to a glove.*.txt "
                         f"file (plain or .gz)") from None
+    except IsADirectoryError:
+        raise UserError(f"GloVe path {path} is a folder; pass --glove_path to the glove.*.txt "
+                        f"file inside it") from None
     except (UnicodeDecodeError, OSError, EOFError):
         raise UserError(f"GloVe file {path} is not UTF-8 text; pass a glove.*.txt file") from None
     return len(first) == 2 and all(part.isdigit() for part in first)
@@ -45,11 +48,15 @@ def load_glove(path):
     from gensim.models import KeyedVectors
     header = has_word2vec_header(path)
     try:
-        return KeyedVectors.load_word2vec_format(str(path), binary=False, no_header=not header)
-    except (ValueError, IndexError, EOFError, UnicodeDecodeError) as err:
+        vectors = KeyedVectors.load_word2vec_format(str(path), binary=False, no_header=not header)
+    except (ValueError, IndexError, EOFError, UnicodeDecodeError, OSError, TypeError) as err:
         reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
         raise UserError(f"GloVe file {path} has a malformed line ({reason}); each line must "
                         f"be a word and the same number of floats") from None
+    if not len(vectors) or not vectors.vector_size:
+        raise UserError(f"GloVe file {path} holds no vectors; pass a glove.*.txt file with "
+                        f"lines 'word v1 v2 ...'")
+    return vectors
 
 
 def _table_from_vectors(vocab, vectors, rng):
@@ -175,6 +182,9 @@ def build_embedding(config, prepared, log=print):
             table = table.astype(np.float32)
             table[0] = 0.0
         tmp = cache.with_name(cache.stem + f".tmp-{os.getpid()}.npy")
-        np.save(tmp, table, allow_pickle=False)
-        tmp.replace(cache)
+        try:
+            np.save(tmp, table, allow_pickle=False)
+            tmp.replace(cache)
+        finally:
+            tmp.unlink(missing_ok=True)
     return _pad_columns_for_ascend(table, config.device_target)

@@ -23,7 +23,8 @@ def export_model(config, log=print):
                         f"Ascend); use --file_format MINDIR on {config.device_target}")
     init_device(config)
     if not config.checkpoint_path:
-        raise UserError("export needs --checkpoint_path FILE.ckpt")
+        raise UserError("no checkpoint to export; pass --checkpoint_path FILE.ckpt, e.g. "
+                        "RUN_DIR/lstm-best.ckpt")
     network = load_network(config, config.checkpoint_path)
     ids = ms.Tensor(np.zeros((config.batch_size, config.max_len), np.int32))
     length = ms.Tensor(np.full((config.batch_size,), config.max_len, np.int32))
@@ -37,6 +38,7 @@ def export_model(config, log=print):
         raise UserError(f"cannot write {target} ({err.strerror}); pass --file_name in a "
                         f"writable folder") from None
     finally:
-        Path(f"{tmp_stem}{target.suffix}").unlink(missing_ok=True)
+        if Path(f"{tmp_stem}{target.suffix}").is_file():
+            Path(f"{tmp_stem}{target.suffix}").unlink()
     log(f"exported {target}")
     return target

@@ -17,10 +17,12 @@ import mindspore as ms
 from mindspore import nn
 from mindspore.train import Accuracy, Callback, Loss, Model
 
-from src.checkpoint import CheckpointRing, latest_checkpoint, load_into, load_params, save_atomic
+from src.checkpoint import (CheckpointRing, latest_checkpoint, load_into, load_params,
+                            remove_temp_files, save_atomic)
 from src.config import UserError, save_config
 from src.data import create_dataset
 from src.device import init_device
+from src.embeddings import has_word2vec_header
 from src.distribute import (Rank, common_steps, for_worker, init_distribute, prepare_inputs,
                             weights_digest)
 from src.lstm import NetWithEval, NetWithLoss, build_network
@@ -67,8 +69,9 @@ class TrainState:
         self.epoch, self.step_in_epoch, self.global_step = epoch, step_in_epoch, global_step
 
     def as_dict(self):
+        # Not "global_step": that name belongs to the optimizer's own step counter.
         return {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
-                "global_step": self.global_step}
+                "train_step": self.global_step}
 
 
 class StepCheckpoint(Callback):
@@ -181,11 +184,36 @@ def _prepare_run_dir(config, prepared, rank=Rank()):
     except OSError as err:
         raise UserError(f"cannot write to ckpt_path {run_dir} ({err.strerror}); pass "
                         f"--ckpt_path to a writable folder") from None
+    remove_temp_files(run_dir)
     if not config.resume:
         for stale in [run_dir / "metrics.jsonl", run_dir / "aim_run.txt", run_dir / "curves.png",
                       *run_dir.glob(f"{PREFIX}-*.ckpt")]:
             stale.unlink(missing_ok=True)
     return run_dir
+
+
+def _kept_record(line, state):
+    """Whether a metrics.jsonl line survives a resume from state (steps after it are redone)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False  # the half-written last line of a killed run
+    if "loss" in record:
+        return record.get("step", 0) <= state.global_step
+    if "valid_acc" in record:
+        return record.get("epoch", 0) <= state.epoch
+    return True
+
+
+def _trim_metrics(path, state):
+    """Drop the records a killed run wrote after its last checkpoint, so none is doubled."""
+    if not path.exists():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if _kept_record(line, state)]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    tmp.replace(path)
 
 
 def _restore(config, train_net, run_dir, log):
@@ -204,9 +232,18 @@ def _restore(config, train_net, run_dir, log):
     params = load_params(path)
     load_into(train_net, params, path)
     state = TrainState(*(int(params[key].asnumpy()) for key in
-                         ("epoch", "step_in_epoch", "global_step")))
+                         ("epoch", "step_in_epoch", "train_step")))
     log(f"resuming from {path}: epoch {state.epoch + 1}, step {state.step_in_epoch}")
     return state
+
+
+def _check_inputs(config):
+    """Fail in a second, before preprocessing, on input files that are missing or unreadable."""
+    if config.pre_trained and not Path(config.pre_trained).is_file():
+        raise UserError(f"--pre_trained {config.pre_trained} not found; pass a .ckpt file "
+                        f"written by train.py")
+    if config.embedding == "glove":
+        has_word2vec_header(config.glove_path)
 
 
 def _count_rows(path):
@@ -241,6 +278,7 @@ def train(config, log=print):
     """Train SentimentNet as configured; returns the run folder."""
     log = RunLog(log)
     config = for_worker(config)
+    _check_inputs(config)
     init_device(config)
     rank = init_distribute(config)
     prepared, table = prepare_inputs(config, rank, log)
@@ -256,6 +294,8 @@ def train(config, log=print):
                   metrics={"acc": Accuracy(), "loss": Loss()},
                   eval_indexes=[0, 1, 2])
     state = _restore(config, train_net, Path(config.ckpt_path), log)
+    if config.resume:
+        _trim_metrics(run_dir / "metrics.jsonl", state)
     metrics = MetricsLog(run_dir / "metrics.jsonl", state, global_batch, rates, log)
     ring = CheckpointRing(run_dir, PREFIX, config.keep_checkpoint_max) if rank.is_main else None
     callbacks = [StepCheckpoint(ring, state, config.save_checkpoint_steps, log), metrics]
