@@ -1,0 +1,226 @@
+"""Inference speed on CPU: predict.py's single-review latency and batched throughput against the
+PyTorch twin of the same network (same shapes, same batches, same run), and 200 concurrent
+requests to the Gradio page on loopback.
+
+    make demo                      # the model measured: demo/run (and demo/lstm.mindir)
+    python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0 numpy
+    .venv/bin/python bench/bench_predict.py [--run_dir demo/run] [--mindir demo/lstm.mindir]
+        [--torch_python /tmp/torchvenv/bin/python] [--requests 200]
+
+Prints a table and writes bench/results/predict.json (with the machine's load at the time:
+timings on a shared 2-core machine are noisy).
+"""
+import argparse
+import concurrent.futures
+import dataclasses
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from src.config import load_config  # noqa: E402
+from src.data import read_aclimdb  # noqa: E402
+from src.infer import load_predictor, with_run_config  # noqa: E402
+from src.text import tokenize  # noqa: E402
+
+RESULT = ROOT / "bench" / "results" / "predict.json"
+
+
+def _percentiles(times_ms):
+    ordered = sorted(times_ms)
+    return round(statistics.median(ordered), 3), round(ordered[int(0.99 * (len(ordered) - 1))], 3)
+
+
+def _latency(predictor, text, runs):
+    predictor.predict([text])
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        predictor.predict([text])
+        times.append(1000 * (time.perf_counter() - started))
+    return _percentiles(times)
+
+
+def _throughput(predictor, texts, repeats):
+    """(end-to-end reviews/s incl. tokenizing, model-only reviews/s, the batches run)."""
+    batches = []
+    forward = predictor.forward
+
+    def recording(ids, length):
+        batches.append((ids.copy(), length.copy()))
+        return forward(ids, length)
+    predictor.forward = recording
+    predictor.predict(texts)  # compiles every batch shape once
+    predictor.forward = forward
+    encoded = predictor.encode(texts)
+    best_total = best_model = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        predictor.predict(texts)
+        best_total = min(best_total, time.perf_counter() - started)
+        started = time.perf_counter()
+        predictor.logits(encoded)
+        best_model = min(best_model, time.perf_counter() - started)
+    return round(len(texts) / best_total, 1), round(len(texts) / best_model, 1), batches
+
+
+def _torch_peer(torch_python, config, predictor, batches, typical, repeats):
+    if not Path(torch_python).exists():
+        return {"error": f"{torch_python} not found; python3 -m venv /tmp/torchvenv && "
+                         f"/tmp/torchvenv/bin/pip install torch==2.13.0 numpy"}
+    single = predictor.encode([typical])[0]
+    with tempfile.TemporaryDirectory() as folder:
+        arrays = {"single_ids": single[None], "single_length": np.int32([len(single)])}
+        for i, (ids, length) in enumerate(batches):
+            arrays[f"ids_{i}"], arrays[f"length_{i}"] = ids, length
+        np.savez(Path(folder) / "batches.npz", **arrays)
+        shape = {"vocab": len(predictor.vocab), "embed": config.embed_size,
+                 "hidden": config.num_hiddens, "layers": config.num_layers,
+                 "repeats": repeats, "latency_runs": 200}
+        done = subprocess.run([torch_python, str(ROOT / "bench" / "torch_predict_peer.py"),
+                               str(Path(folder) / "batches.npz"), json.dumps(shape)],
+                              capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _page_load(run_dir, texts, requests):
+    """Start app.py; two bursts of `requests` concurrent API calls (cold, then warm)."""
+    from gradio_client import Client
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ckpt_path", str(run_dir),
+                               "--serve_port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL,
+                              env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(url, timeout=5)
+                break
+            except OSError:
+                time.sleep(1)
+        client = Client(url, verbose=False)
+        client.predict(texts[0], api_name="/classify")
+
+        def one(text):
+            started = time.perf_counter()
+            try:
+                label, _ = client.predict(text, api_name="/classify")
+                ok = bool(label) and label.get("label") in ("Positive", "Negative")
+            except Exception as err:  # every failure counts, whatever its kind
+                return 1000 * (time.perf_counter() - started), repr(err)[:200]
+            return 1000 * (time.perf_counter() - started), None if ok else f"bad answer {label}"
+        bursts = [_burst(one, texts, requests) for _ in range(2)]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"cold": bursts[0], "warm": bursts[1]}
+
+
+def _burst(one, texts, requests):
+    """`requests` calls at once; the first burst also compiles the batch shapes it meets."""
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(requests) as pool:
+        results = list(pool.map(one, [texts[i % len(texts)] for i in range(requests)]))
+    wall = time.perf_counter() - started
+    p50, p99 = _percentiles([ms for ms, _ in results])
+    errors = [err for _, err in results if err]
+    return {"requests": requests, "concurrent": requests, "p50_ms": p50, "p99_ms": p99,
+            "wall_s": round(wall, 2), "errors": len(errors), "first_errors": errors[:3]}
+
+
+def _machine_load():
+    top = subprocess.run(["ps", "-eo", "pcpu,args", "--sort=-pcpu", "--no-headers"],
+                         capture_output=True, text=True).stdout.splitlines()[:8]
+    return {"load_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+            "busiest_processes": [line.strip()[:140] for line in top]}
+
+
+def _table(result):
+    rows = [("MindSpore checkpoint (predict.py)", result["mindspore"]["single_p50_ms"],
+             result["mindspore"]["single_p99_ms"], result["mindspore"]["model_reviews_per_s"],
+             result["mindspore"]["end_to_end_reviews_per_s"])]
+    if "mindir" in result:
+        rows.append(("MindSpore MINDIR (fixed batch)", result["mindir"]["single_p50_ms"],
+                     result["mindir"]["single_p99_ms"], result["mindir"]["model_reviews_per_s"],
+                     result["mindir"]["end_to_end_reviews_per_s"]))
+    for mode in ("padded", "packed"):
+        if mode in result["torch"]:
+            peer = result["torch"][mode]
+            rows.append((f"PyTorch {mode}", peer["single_p50_ms"], peer["single_p99_ms"],
+                         peer["reviews_per_s"], "-"))
+    print(f"{'':34} {'1 review p50 ms':>16} {'p99 ms':>8} {'model rev/s':>12} {'e2e rev/s':>10}")
+    for name, p50, p99, model, total in rows:
+        print(f"{name:34} {p50:>16} {p99:>8} {model:>12} {total:>10}")
+    for name, page in result.get("page", {}).items():
+        print(f"page, {name}: {page['requests']} concurrent requests: p50 {page['p50_ms']} ms, "
+              f"p99 {page['p99_ms']} ms, {page['errors']} errors, {page['wall_s']} s in all")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run_dir", default=str(ROOT / "demo" / "run"))
+    parser.add_argument("--mindir", default=str(ROOT / "demo" / "lstm.mindir"))
+    parser.add_argument("--torch_python", default="/tmp/torchvenv/bin/python")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--latency_runs", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    if not (Path(args.run_dir) / "config.yaml").exists():
+        sys.exit(f"error: no trained run in {args.run_dir}; run `make demo` or pass --run_dir")
+    config = load_config(with_run_config(["--ckpt_path", args.run_dir]))
+    texts = [review.text for review in read_aclimdb(config.aclimdb_path)["test"]]
+    typical = sorted(texts, key=lambda text: len(tokenize(text)))[len(texts) // 2]
+    result = {"run_dir": args.run_dir, "reviews": len(texts),
+              "typical_review_tokens": min(len(tokenize(typical)), config.max_len),
+              "batch_size": config.batch_size, "max_len": config.max_len,
+              "bucket_width": config.bucket_width, "load_before": _machine_load()}
+    predictor = load_predictor(config)
+    p50, p99 = _latency(predictor, typical, args.latency_runs)
+    total, model, batches = _throughput(predictor, texts, args.repeats)
+    result["mindspore"] = {"single_p50_ms": p50, "single_p99_ms": p99,
+                           "end_to_end_reviews_per_s": total, "model_reviews_per_s": model}
+    if Path(args.mindir).exists():
+        graph = load_predictor(dataclasses.replace(config, mindir_path=args.mindir))
+        p50, p99 = _latency(graph, typical, max(args.latency_runs // 10, 5))
+        total, model, _ = _throughput(graph, texts, 1)
+        result["mindir"] = {"single_p50_ms": p50, "single_p99_ms": p99,
+                            "end_to_end_reviews_per_s": total, "model_reviews_per_s": model}
+    result["torch"] = _torch_peer(args.torch_python, config, predictor, batches, typical,
+                                  args.repeats)
+    if "padded" in result["torch"]:
+        result["throughput_ratio_vs_torch_padded"] = round(
+            result["mindspore"]["model_reviews_per_s"] / result["torch"]["padded"]["reviews_per_s"], 2)
+        result["throughput_ratio_vs_torch_packed"] = round(
+            result["mindspore"]["model_reviews_per_s"] / result["torch"]["packed"]["reviews_per_s"], 2)
+    result["page"] = _page_load(args.run_dir, texts, args.requests)
+    result["load_after"] = _machine_load()
+    _table(result)
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULT.with_name(RESULT.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(RESULT)
+    print(f"wrote {RESULT}")
+
+
+if __name__ == "__main__":
+    main()
