@@ -10,7 +10,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-__all__ = ["SentimentNet", "NetWithLoss", "NetWithEval", "build_network", "POOLINGS"]
+__all__ = ["SentimentNet", "NetWithLoss", "NetWithEval", "build_network", "POOLINGS",
+           "any_batch_shape"]
 
 POOLINGS = ("first_last", "mean", "max", "mean_max")
 
@@ -99,6 +100,19 @@ def build_network(config, embedding_table):
     return SentimentNet(np.asarray(embedding_table, np.float32), config.num_hiddens,
                         config.num_layers, config.bidirectional, config.num_classes,
                         config.freeze_embedding, config.dropout, config.pooling)
+
+
+def any_batch_shape(cell):
+    """Declare cell's (ids, length, label) inputs with unknown batch size and length.
+
+    GRAPH_MODE then compiles the cell once for all buckets instead of once per new shape
+    (each compile takes seconds on CPU, and bucketing makes about ten shapes per split).
+    Returns the cell.
+    """
+    cell.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32),
+                    ms.Tensor(shape=[None], dtype=ms.int32),
+                    ms.Tensor(shape=[None], dtype=ms.int32))
+    return cell
 
 
 class NetWithLoss(nn.Cell):

@@ -1,0 +1,83 @@
+"""Preprocessing time of the full aclImdb (50,000 labelled reviews), from scratch.
+
+Usage: .venv/bin/python bench/bench_preprocess.py [--source PATH] [--repeats 1]
+           [-- --KEY VALUE ...config overrides]
+
+Times src.data.prepare into an empty cache folder: read the reviews (folder or .tar.gz),
+tokenize, build the vocabulary, encode ids, write the train/valid/test MindRecord files; then
+times the cached second call. Default source: ../shared/data/aclImdb_v1.tar.gz (pass
+--source /tmp/data/aclImdb for an unpacked folder). Writes bench/results/preprocess.json.
+"""
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.benchlib import DATA, ROOT, load_average, machine, print_table, write_result  # noqa: E402
+
+PHASES = {"read": "read_aclimdb", "tokenize": "tokenize", "vocab": "build",
+          "encode": "encode", "mindrecord write": "_write_mindrecord", "source hash": "data_key"}
+
+
+def phase_seconds(profile):
+    """Cumulative seconds of the main functions inside prepare (from the profile)."""
+    stats = pstats.Stats(profile).stats
+    totals = {}
+    for (filename, _, function), (_, _, _, cumulative, _) in stats.items():
+        for phase, name in PHASES.items():
+            if function == name and "/src/" in filename:
+                totals[phase] = round(totals.get(phase, 0.0) + cumulative, 2)
+    return totals
+
+
+def run_once(config_args, workdir):
+    from src.config import load_config
+    from src.data import prepare
+    config = load_config([*config_args, "--preprocess_path", str(workdir)])
+    profile = cProfile.Profile()
+    started = time.perf_counter()
+    profile.enable()
+    prepared = prepare(config, lambda *_: None)
+    profile.disable()
+    cold = time.perf_counter() - started
+    started = time.perf_counter()
+    prepare(config, lambda *_: None)
+    warm = time.perf_counter() - started
+    counts = __import__("json").loads((prepared.folder / "meta.json").read_text())["counts"]
+    return {"seconds": round(cold, 1), "cached_seconds": round(warm, 2),
+            "reviews": sum(counts.values()), "counts": counts, "vocab": len(prepared.vocab),
+            "max_len": config.max_len, "phases_s (profiled)": phase_seconds(profile)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", default=str(DATA / "aclImdb_v1.tar.gz"))
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("overrides", nargs="*", help="config overrides, after --")
+    options = parser.parse_args()
+    load_before = load_average()
+    rows = []
+    for repeat in range(options.repeats):
+        with tempfile.TemporaryDirectory(prefix="bench_preprocess-") as workdir:
+            result = run_once(["--aclimdb_path", options.source, *options.overrides], workdir)
+        rows.append({"run": repeat + 1, "source": Path(options.source).name, **result})
+    load_after = load_average()
+    print_table(rows, ["run", "source", "reviews", "vocab", "seconds", "cached_seconds"])
+    print("phases (cProfile cumulative, adds overhead):", rows[-1]["phases_s (profiled)"])
+    best = min(row["seconds"] for row in rows)
+    print(f"preprocessing {rows[0]['reviews']} reviews: {best:.1f} s (target <= 60 s)")
+    path = write_result("preprocess", {
+        "rows": rows, "best_seconds": best, "target_seconds": 60,
+        "command": " ".join(["bench/bench_preprocess.py", *sys.argv[1:]]),
+        "machine": machine(), "load_before": load_before, "load_after": load_after})
+    print(f"wrote {path.relative_to(ROOT)} (load average {load_before['load_1min']} before, "
+          f"{load_after['load_1min']} after)")
+
+
+if __name__ == "__main__":
+    main()

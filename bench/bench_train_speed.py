@@ -1,0 +1,179 @@
+"""Training throughput: this project's MindSpore network against its PyTorch twin, same run.
+
+Usage: .venv/bin/python bench/bench_train_speed.py [--steps 12] [--torch_python PATH]
+           [--workdir DIR] [-- --KEY VALUE ...config overrides]
+
+Both frameworks train the same network (the shipped default config: embedding, 2-layer BiLSTM,
+masked mean+max pooling, Adam) on the same batches, one after the other in this process's run:
+- padded: random ids, every batch [batch_size, max_len] with all reviews full length, so both do
+  exactly the same arithmetic (equal shapes: the framework against the framework);
+- bucketed: real training batches of the full aclImdb as our pipeline makes them (length
+  bucketing, padding only to the bucket boundary). MindSpore runs them through SentimentNet,
+  PyTorch through pack_padded_sequence (its own way to skip padding), and the PyTorch peer's
+  way (../shared/bench/peer_torch_lstm.py: every batch padded to max_len) is the padded row.
+Graph compilation (once per new shape in GRAPH_MODE) is timed separately, not in samples/s.
+PyTorch runs from its own venv (torch is not a project dependency); if none is found the
+script prints how to make one: python3 -m venv /tmp/torchvenv &&
+/tmp/torchvenv/bin/pip install torch==2.13.0 numpy
+Writes bench/results/train_speed.json.
+"""
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from bench.benchlib import DATA, ROOT, load_average, machine, print_table, write_result  # noqa: E402
+
+TORCH_VENVS = ("/tmp/torchvenv/bin/python", str(ROOT / ".torchvenv" / "bin" / "python"))
+
+
+def find_torch(python):
+    """A python that imports torch, or None."""
+    for candidate in ([python] if python else TORCH_VENVS):
+        if candidate and Path(candidate).exists():
+            probe = subprocess.run([candidate, "-c", "import torch"], capture_output=True)
+            if probe.returncode == 0:
+                return candidate
+    return None
+
+
+def real_batches(config, prepared, count):
+    """The first `count` bucketed training batches of epoch 1, as numpy triples."""
+    from src.data import create_dataset
+    dataset = create_dataset(prepared.mindrecord("train"), config.batch_size, config.max_len,
+                             config.bucket_width, shuffle=True, seed=config.seed,
+                             drop_remainder=True)
+    batches = []
+    for row in dataset.create_tuple_iterator(output_numpy=True):
+        batches.append(tuple(np.asarray(column, np.int32) for column in row))
+        if len(batches) == count:
+            break
+    return batches
+
+
+def padded_batches(config, vocab_size, count):
+    rng = np.random.default_rng(0)
+    shape = (config.batch_size, config.max_len)
+    return [(rng.integers(2, vocab_size, shape, dtype=np.int32),
+             np.full(config.batch_size, config.max_len, np.int32),
+             rng.integers(0, 2, config.batch_size, dtype=np.int32)) for _ in range(count)]
+
+
+def time_mindspore(config, vocab_size, batches):
+    """Train SentimentNet on the batches; compile each new shape first, untimed."""
+    import mindspore as ms
+    from mindspore import nn
+    from src.lstm import NetWithLoss, any_batch_shape, build_network
+    from src.train import build_optimizer
+    ms.set_seed(config.seed)
+    table = np.random.default_rng(0).normal(0, 0.1, (vocab_size, config.embed_size))
+    network = build_network(config, table.astype(np.float32))
+    optimizer = build_optimizer(config, network.trainable_params(), config.learning_rate)
+    step = any_batch_shape(nn.TrainOneStepCell(NetWithLoss(network), optimizer))
+    step.set_train()
+    tensors = [tuple(ms.Tensor(column) for column in batch) for batch in batches]
+    started = time.perf_counter()
+    seen = set()
+    for batch in tensors:
+        if batch[0].shape not in seen:
+            seen.add(batch[0].shape)
+            step(*batch).asnumpy()
+    compile_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    for batch in tensors:
+        step(*batch).asnumpy()
+    seconds = time.perf_counter() - started
+    samples = sum(len(batch[1]) for batch in batches)
+    return {"steps": len(batches), "samples": samples, "seconds": round(seconds, 3),
+            "samples_per_s": round(samples / seconds, 1), "shapes": len(seen),
+            "first_step_per_shape_s": round(compile_seconds, 1)}
+
+
+def time_torch(python, config, vocab_size, batches, mode, workdir):
+    """Run bench/torch_peer.py on the same batches; the first two are warm-up."""
+    path = Path(workdir) / f"batches-{mode}.npz"
+    arrays = {}
+    for i, (ids, length, label) in enumerate(batches[:2] + batches):
+        arrays.update({f"ids_{i}": ids, f"length_{i}": length, f"label_{i}": label})
+    np.savez(path, **arrays)
+    shape = {"vocab": vocab_size, "embed": config.embed_size, "hidden": config.num_hiddens,
+             "layers": config.num_layers, "dropout": config.dropout, "lr": config.learning_rate,
+             "warmup": 2, "mode": mode}
+    done = subprocess.run([python, str(ROOT / "bench" / "torch_peer.py"), str(path),
+                           json.dumps(shape)], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=12, help="timed batches per row")
+    parser.add_argument("--torch_python", default="", help="python of a venv with torch")
+    parser.add_argument("--workdir", default="/tmp/bench_speed", type=Path)
+    parser.add_argument("overrides", nargs="*", help="config overrides, after --")
+    options = parser.parse_args()
+
+    from src.config import load_config
+    from src.data import prepare
+    from src.device import init_device
+    config = load_config(["--aclimdb_path", str(DATA / "aclImdb_v1.tar.gz"),
+                          "--preprocess_path", str(options.workdir / "preprocess"),
+                          *options.overrides])
+    load_before = load_average()
+    init_device(config)
+    prepared = prepare(config, lambda *_: None)
+    vocab_size = len(prepared.vocab)
+    bucketed = real_batches(config, prepared, options.steps)
+    padded = padded_batches(config, vocab_size, options.steps)
+
+    rows = []
+    for name, batches in (("padded", padded), ("bucketed", bucketed)):
+        result = time_mindspore(config, vocab_size, batches)
+        rows.append({"framework": "mindspore", "batches": name, **result,
+                     "mean_padded_len": round(float(np.mean([b[0].shape[1] for b in batches])))})
+    python = find_torch(options.torch_python)
+    if python is None:
+        print("PyTorch not found: python3 -m venv /tmp/torchvenv && "
+              "/tmp/torchvenv/bin/pip install torch==2.13.0 numpy   (or --torch_python PATH)")
+    else:
+        with tempfile.TemporaryDirectory() as workdir:
+            for name, batches, mode in (("padded", padded, "padded"),
+                                        ("bucketed", bucketed, "packed")):
+                result = time_torch(python, config, vocab_size, batches, mode, workdir)
+                rows.append({"framework": result.pop("framework"), "batches": name,
+                             "torch_mode": mode, **result, "mean_padded_len": round(float(
+                                 np.mean([b[0].shape[1] for b in batches])))})
+    load_after = load_average()
+
+    by = {(r["framework"].split()[0], r["batches"]): r["samples_per_s"] for r in rows}
+    ratios = {}
+    if ("torch", "padded") in by:
+        ratios = {
+            "equal_padded_shapes": round(by["mindspore", "padded"] / by["torch", "padded"], 2),
+            "our_bucketed_vs_torch_padded_peer":
+                round(by["mindspore", "bucketed"] / by["torch", "padded"], 2),
+            "our_bucketed_vs_torch_packed_same_batches":
+                round(by["mindspore", "bucketed"] / by["torch", "bucketed"], 2)}
+    print_table(rows, ["framework", "batches", "mean_padded_len", "steps", "samples_per_s",
+                       "seconds", "shapes", "first_step_per_shape_s", "threads"])
+    for key, value in ratios.items():
+        print(f"ratio mindspore/pytorch samples/s, {key}: {value}x")
+    shape = {k: getattr(config, k) for k in ("batch_size", "max_len", "bucket_width",
+                                             "embed_size", "num_hiddens", "num_layers",
+                                             "bidirectional", "pooling", "optimizer")}
+    path = write_result("train_speed", {
+        "rows": rows, "ratios": ratios, "network": {**shape, "vocab": vocab_size},
+        "command": " ".join(["bench/bench_train_speed.py", *sys.argv[1:]]),
+        "machine": machine(), "load_before": load_before, "load_after": load_after})
+    print(f"wrote {path.relative_to(ROOT)} (load average {load_before['load_1min']} before, "
+          f"{load_after['load_1min']} after)")
+
+
+if __name__ == "__main__":
+    main()
