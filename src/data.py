@@ -98,7 +98,8 @@ def _read_archive(archive):
                     raw = tar.extractfile(member).read()
                     splits[parts[1]].append(Review(_decode(raw, name), LABELS.index(parts[2]), name))
     except (tarfile.TarError, OSError, EOFError) as err:
-        raise UserError(f"cannot read archive {archive} ({err}); download aclImdb_v1.tar.gz "
+        reason = str(err).splitlines()[0].rstrip(":") if str(err) else type(err).__name__
+        raise UserError(f"cannot read archive {archive} ({reason}); download aclImdb_v1.tar.gz "
                         f"again or unpack it and pass the folder") from None
     for split in SPLITS:
         if not splits[split]:
