@@ -66,6 +66,7 @@ class Predictor:
         forward: callable (ids [B, T] int32, length [B] int32) -> logits numpy [B, C].
         fixed_shape: (batch, steps) every call must use (an exported MINDIR), or None to pad
             batches to powers of two and steps to multiples of bucket_width (a checkpoint).
+        name: how the page and logs name the model (the checkpoint or MINDIR file).
     """
 
     def __init__(self, config, vocab, forward, fixed_shape=None, name="model"):

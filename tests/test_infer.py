@@ -177,10 +177,11 @@ def test_ascend_path_needs_mindspore_lite(exported_mindir, tmp_path):
     assert done.returncode == 2 and "MS_LITE_HOME" in done.stderr
 
 
-def test_onnx_export_runs_in_onnxruntime(run_config, tmp_path):
+@pytest.mark.parametrize("pooling", ["mean_max", "first_last"])
+def test_onnx_export_runs_in_onnxruntime(pooling, run_config, tmp_path):
     import onnxruntime
     from src.export import export_model
-    config = dataclasses.replace(run_config, file_format="ONNX",
+    config = dataclasses.replace(run_config, file_format="ONNX", pooling=pooling,
                                  file_name=str(tmp_path / "tiny"))
     path = export_model(config, log=lambda *_: None)
     assert path.suffix == ".onnx" and not list(tmp_path.glob(".*tmp*"))
