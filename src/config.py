@@ -329,11 +329,13 @@ def run_main(job, argv=None):
         print(f"usage: {Path(sys.argv[0]).name} [--config_path FILE] [--KEY VALUE ...]\n"
               f"keys: {', '.join(sorted(_field_types()))}")
         return 0
-    # MindSpore's runtime answers Ctrl-C by sending itself SIGTERM; both end up as
-    # KeyboardInterrupt between two steps, so files are closed and the message is clear.
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
         config = load_config(argv)
+        if not config.run_distribute:
+            # MindSpore's runtime answers Ctrl-C by sending itself SIGTERM; both end up as
+            # KeyboardInterrupt between two steps, so the message is clear. Workers of msrun
+            # keep the default: a worker stuck in a collective must still die on SIGTERM.
+            signal.signal(signal.SIGTERM, _interrupt)
         job = _resolve(job)
         if config.enable_modelarts:
             from src.modelarts import run_synced
