@@ -150,6 +150,19 @@ def summarize(rows):
     return summary
 
 
+def _merge(row):
+    """Add row to bench/results/accuracy.json, replacing an earlier row of the same run and
+    seed (several invocations may run side by side, each adding its own rows)."""
+    path = RESULTS / "accuracy.json"
+    earlier = json.loads(path.read_text()) if path.exists() else {}
+    rows = [r for r in earlier.get("rows", [])
+            if (r["run"], r["seed"]) != (row["run"], row["seed"])]
+    rows.append(row)
+    write_result("accuracy", {"summary": summarize(rows), "rows": rows, "machine": machine(),
+                              "note": f"{os.cpu_count()} cores shared with other jobs; see each "
+                                      f"row's load_before/load_after"})
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="default,glove,random,original")
@@ -175,19 +188,13 @@ def main():
         shutil.rmtree(options.workdir / "preprocess", ignore_errors=True)
     load_before = load_average()
     rows = []
-    path = RESULTS / "accuracy.json"
-    earlier = json.loads(path.read_text()) if path.exists() else {}
-    names = options.runs.split(",")
-    for name in names:
+    for name in options.runs.split(","):
         seeds = [int(s) for s in options.seeds.split(",")] if name == "default" else [1]
         for i, seed in enumerate(seeds):
             rows.append(run(name, seed, options, options.curve and name == "default" and i == 0))
-            kept = [row for row in earlier.get("rows", []) if row["run"] not in names]
-            write_result("accuracy", {
-                "rows": kept + rows, "summary": summarize(kept + rows),
-                "command": " ".join(["bench/bench_accuracy.py", *sys.argv[1:]]),
-                "machine": machine(), "load_before": load_before, "load_after": load_average(),
-                "cpu_threads_note": f"{os.cpu_count()} cores shared with other jobs"})
+            rows[-1].update(command=" ".join(["bench/bench_accuracy.py", *sys.argv[1:]]),
+                            load_before=load_before, load_after=load_average())
+            _merge(rows[-1])
     print_table(rows, ["run", "seed", "embedding", "epochs_run", "best_epoch", "valid_acc",
                        "test_acc", "preprocess_s", "embedding_s", "train_s", "mean_step_s"])
     for name, stats in summarize(rows).items():

@@ -47,7 +47,7 @@ class Config:
     min_freq: int = 2
     vocab_size: int = 50000
     valid_split: float = 0.1
-    bucket_width: int = 0
+    bucket_width: int = 25
     # embeddings
     embedding: str = "word2vec"
     glove_path: str = ""
@@ -60,20 +60,20 @@ class Config:
     num_hiddens: int = 100
     num_layers: int = 2
     bidirectional: bool = True
-    dropout: float = 0.0
-    pooling: str = "first_last"
+    dropout: float = 0.3
+    pooling: str = "mean_max"
     # training
     batch_size: int = 64
-    num_epochs: int = 20
-    optimizer: str = "momentum"
-    learning_rate: float = 0.1
+    num_epochs: int = 4
+    optimizer: str = "adam"
+    learning_rate: float = 0.002
     momentum: float = 0.9
     weight_decay: float = 0.0
-    lr_schedule: str = "fixed"
-    warmup_epochs: float = 0.0
-    early_stop_patience: int = 0
+    lr_schedule: str = "cosine"
+    warmup_epochs: float = 0.2
+    early_stop_patience: int = 1
     save_checkpoint_steps: int = 390
-    keep_checkpoint_max: int = 10
+    keep_checkpoint_max: int = 5
     ckpt_path: str = "./ckpt"
     pre_trained: str = ""
     resume: bool = False
