@@ -53,7 +53,7 @@ class Config:
     glove_path: str = ""
     embed_size: int = 50
     freeze_embedding: bool = False
-    w2v_epochs: int = 5
+    w2v_epochs: int = 2
     w2v_extra_path: str = ""
     # model
     num_classes: int = 2
