@@ -2,7 +2,8 @@
 # Needs common.sh sourced first (ROOT, PYTHON, fail, need_path, find_glove).
 
 free_port() {  # a TCP port nobody listens on right now
-  "$PYTHON" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"
+  "$PYTHON" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0))
+print(s.getsockname()[1])"
 }
 
 first_error() {  # first_error LOG_DIR: the first 'error: ...' line of any worker log

@@ -1,10 +1,11 @@
 """Data-parallel training: one process per device, started by msrun (or a RANK_TABLE on Ascend).
 
 Each worker reads its own shard of the training MindRecord, gradients are averaged over all
-workers (DATA_PARALLEL, gradients_mean), and every worker starts from the same weights because
-MindSpore does not broadcast parameters at start: the seed is set before the network is built
-(init_device does that). Rank 0 alone writes checkpoints, metrics and lstm-best.ckpt into
-ckpt_path; rank N logs into ckpt_path/rank_N.
+workers (DATA_PARALLEL, gradients_mean), and every worker starts from the same weights: the seed
+is set before the network is built (init_device does that), and parameter_broadcast copies rank
+0's weights to the others when the graph is compiled (without it MindSpore broadcasts nothing).
+Rank 0 alone writes checkpoints, metrics and lstm-best.ckpt into ckpt_path; rank N logs into
+ckpt_path/rank_N.
 """
 import dataclasses
 import hashlib
@@ -77,7 +78,8 @@ def init_distribute(config):
     rank = Rank(get_rank(), get_group_size())
     ms.reset_auto_parallel_context()
     ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL,
-                                 gradients_mean=True, device_num=rank.size)
+                                 gradients_mean=True, device_num=rank.size,
+                                 parameter_broadcast=True)
     return rank
 
 

@@ -100,8 +100,11 @@ def test_distribute_script_bad_arguments(args, message):
 @pytest.mark.slow
 def test_two_processes_preparing_the_same_cache_at_once(tmp_path):
     """prepare() builds under a temporary name and renames: concurrent builders both succeed."""
-    code = ("import sys; from src.config import load_config; from src.data import prepare; "
-            "print(prepare(load_config(sys.argv[1:]), log=lambda *_: None).folder)")
+    code = ("import sys, mindspore.dataset as ds; from src.config import load_config; "
+            "from src.data import prepare; "
+            "folder = prepare(load_config(sys.argv[1:]), log=lambda *_: None).folder; "
+            "rows = ds.MindDataset(str(folder / 'train.mindrecord')).get_dataset_size(); "
+            "print(folder) if rows else sys.exit('no rows')")
     args = tiny_args(tmp_path)
     procs = [subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
