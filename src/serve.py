@@ -9,6 +9,7 @@ import json
 import os
 import threading
 
+from src.config import UserError
 from src.infer import load_predictor, run_folder
 
 __all__ = ["build_page", "model_summary", "classify_batch", "serve", "EXAMPLES"]
@@ -100,8 +101,15 @@ def serve(config, block=True):
     predictor.predict([EXAMPLES[0]])  # compile the graph before the first visitor
     page = build_page(config, predictor)
     page.queue(max_size=1024, default_concurrency_limit=1)
+    try:
+        page.launch(server_name=config.serve_host, server_port=config.serve_port,
+                    prevent_thread_lock=True, quiet=True, ssr_mode=False)
+    except OSError as err:
+        raise UserError(f"cannot serve on {config.serve_host}:{config.serve_port} "
+                        f"({str(err).splitlines()[0][:120]}); pass --serve_port with a free "
+                        f"port") from None
     print(f"serving {predictor.name} on http://{config.serve_host}:{config.serve_port}",
           flush=True)
-    page.launch(server_name=config.serve_host, server_port=config.serve_port,
-                prevent_thread_lock=not block, quiet=True, ssr_mode=False)
+    if block:
+        page.block_thread()
     return page

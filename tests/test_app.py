@@ -155,3 +155,18 @@ def test_browser_types_a_review_and_reads_the_label(page_url, predictor, tiny_ev
         assert screenshot.stat().st_size > 10_000
     finally:
         driver.quit()
+
+
+def test_a_busy_port_is_one_clear_error(trained_run):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, str(ROOT / "app.py"), "--ckpt_path",
+                               str(trained_run), "--serve_port", str(port)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    assert done.returncode == 2, done.stderr[-500:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: cannot serve on 127.0.0.1")
+    assert "Traceback" not in done.stderr
