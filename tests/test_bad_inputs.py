@@ -6,8 +6,6 @@ left behind (no temp file, no building-* folder, no checkpoint, MindRecord, .npy
 other than a complete preprocessing cache). The README's "What happens on bad input" table
 lists the same cases.
 """
-import gzip
-import os
 import shutil
 import signal
 import subprocess
@@ -32,7 +30,7 @@ class Inputs:
         self.tmp, self.request = tmp, request
 
     def args(self, **overrides):
-        """tiny_args(tmp) with --key value overrides (None drops nothing, just overrides)."""
+        """tiny_args(tmp) with some values replaced or added: args(num_hiddens=32)."""
         words = tiny_args(self.tmp)
         for key, value in overrides.items():
             flag = f"--{key}"
