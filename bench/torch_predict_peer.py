@@ -9,6 +9,7 @@ mean+max pooling; "padded" runs nn.LSTM over the padded batch, "packed" skips th
 pack_padded_sequence (the same result as our length-aware network). Prints one JSON line.
 """
 import json
+import os
 import statistics
 import sys
 import time
@@ -80,6 +81,7 @@ def main():
     single = (torch.from_numpy(batches_file["single_ids"]).long(),
               torch.from_numpy(batches_file["single_length"]).long())
     torch.manual_seed(0)
+    torch.set_num_threads(len(os.sched_getaffinity(0)))  # as many threads as MindSpore's kernels
     result = {"framework": "torch " + torch.__version__, "threads": torch.get_num_threads()}
     for mode in ("padded", "packed"):
         net = Net(shape, mode == "packed").eval()
