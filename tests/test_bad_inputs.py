@@ -320,9 +320,10 @@ def test_shell_script_glove_folder_without_glove(tmp_path):
 
 # --- a full disk: a tiny tmpfs (needs root and mount; skipped with the reason otherwise) ----
 @contextmanager
-def tiny_disk(folder, size):
+def tiny_disk(folder, options):
+    """A tmpfs mounted on folder with these mount options (size=64k, ro, ...)."""
     folder.mkdir(parents=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs to fill up ({mounted.stderr.strip()})")
@@ -332,21 +333,25 @@ def tiny_disk(folder, size):
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
-@pytest.mark.parametrize("script, key, size, words", [
-    ("train.py", "preprocess_path", "200k", ["cannot write train.mindrecord", "free disk space"]),
-    ("train.py", "preprocess_path", "64k", ["cannot write preprocessed data", "free disk space"]),
-    ("train.py", "ckpt_path", "512k", ["cannot write checkpoint", "free disk space"]),
-    ("export.py", "file_name", "64k", ["cannot write", "writable folder"]),
+@pytest.mark.parametrize("script, key, mount_options, words", [
+    ("train.py", "preprocess_path", "size=200k",
+     ["cannot write train.mindrecord", "free disk space"]),
+    ("train.py", "preprocess_path", "size=64k",
+     ["cannot write preprocessed data", "free disk space"]),
+    ("train.py", "ckpt_path", "size=512k", ["cannot write checkpoint", "free disk space"]),
+    ("export.py", "file_name", "size=64k", ["cannot write", "writable folder"]),
+    ("train.py", "ckpt_path", "size=64k,ro",
+     ["cannot write to ckpt_path", "Read-only file system"]),
 ], ids=["MindRecord on a full disk", "vocabulary on a full disk", "checkpoint on a full disk",
-        "MINDIR on a full disk"])
-def test_full_disk(script, key, size, words, tmp_path, request):
+        "MINDIR on a full disk", "read-only run folder"])
+def test_full_or_read_only_disk(script, key, mount_options, words, tmp_path, request):
     inputs = Inputs(tmp_path, request)
     argv = inputs.args()
     if key != "preprocess_path":
         argv = inputs.args(preprocess_path=inputs.shared_cache())
     if script == "export.py":
         argv += ["--checkpoint_path", str(inputs.checkpoint())]
-    with tiny_disk(tmp_path / "disk", size) as disk:
+    with tiny_disk(tmp_path / "disk", mount_options) as disk:
         result = run_script(script, *argv, f"--{key}", disk / "out", timeout=300)
         assert result.returncode == 2, result.stderr[-3000:]
         assert_one_clean_error(result, words)
