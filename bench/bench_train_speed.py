@@ -1,7 +1,7 @@
 """Training throughput: this project's MindSpore network against its PyTorch twin, same run.
 
 Usage: .venv/bin/python bench/bench_train_speed.py [--steps 12] [--torch_python PATH]
-           [--workdir DIR] [-- --KEY VALUE ...config overrides]
+           [--workdir DIR] [--source PATH] [-- --KEY VALUE ...config overrides]
 
 Both frameworks train the same network (the shipped default config: embedding, 2-layer BiLSTM,
 masked mean+max pooling, Adam) on the same batches, one after the other in this process's run:
@@ -19,6 +19,8 @@ Writes bench/results/train_speed.json.
 """
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -66,8 +68,15 @@ def padded_batches(config, vocab_size, count):
              rng.integers(0, 2, config.batch_size, dtype=np.int32)) for _ in range(count)]
 
 
-def time_mindspore(config, vocab_size, batches):
-    """Train SentimentNet on the batches; compile each new shape first, untimed."""
+def _cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_mindspore(config, vocab_size, batches, dynamic=True):
+    """Train SentimentNet on the batches; compile each new shape first, untimed.
+
+    dynamic: one graph for any shape (as train.py does), else one graph per shape."""
     import mindspore as ms
     from mindspore import nn
     from src.lstm import NetWithLoss, any_batch_shape, build_network
@@ -76,7 +85,9 @@ def time_mindspore(config, vocab_size, batches):
     table = np.random.default_rng(0).normal(0, 0.1, (vocab_size, config.embed_size))
     network = build_network(config, table.astype(np.float32))
     optimizer = build_optimizer(config, network.trainable_params(), config.learning_rate)
-    step = any_batch_shape(nn.TrainOneStepCell(NetWithLoss(network), optimizer))
+    step = nn.TrainOneStepCell(NetWithLoss(network), optimizer)
+    if dynamic:
+        any_batch_shape(step)
     step.set_train()
     tensors = [tuple(ms.Tensor(column) for column in batch) for batch in batches]
     started = time.perf_counter()
@@ -86,13 +97,14 @@ def time_mindspore(config, vocab_size, batches):
             seen.add(batch[0].shape)
             step(*batch).asnumpy()
     compile_seconds = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     for batch in tensors:
         step(*batch).asnumpy()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     samples = sum(len(batch[1]) for batch in batches)
     return {"steps": len(batches), "samples": samples, "seconds": round(seconds, 3),
-            "samples_per_s": round(samples / seconds, 1), "shapes": len(seen),
+            "samples_per_s": round(samples / seconds, 1), "cpu_s": round(cpu, 2),
+            "samples_per_cpu_s": round(samples / cpu, 1), "shapes": len(seen),
             "first_step_per_shape_s": round(compile_seconds, 1)}
 
 
@@ -106,8 +118,11 @@ def time_torch(python, config, vocab_size, batches, mode, workdir):
     shape = {"vocab": vocab_size, "embed": config.embed_size, "hidden": config.num_hiddens,
              "layers": config.num_layers, "dropout": config.dropout, "lr": config.learning_rate,
              "warmup": 2, "mode": mode}
+    # Importing mindspore sets OMP_NUM_THREADS=1, which a child would inherit: give PyTorch
+    # every core, as MindSpore has.
+    env = {**os.environ, "OMP_NUM_THREADS": str(os.cpu_count())}
     done = subprocess.run([python, str(ROOT / "bench" / "torch_peer.py"), str(path),
-                           json.dumps(shape)], capture_output=True, text=True, check=True)
+                           json.dumps(shape)], capture_output=True, text=True, check=True, env=env)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -115,14 +130,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=12, help="timed batches per row")
     parser.add_argument("--torch_python", default="", help="python of a venv with torch")
-    parser.add_argument("--workdir", default="/tmp/bench_speed", type=Path)
+    parser.add_argument("--workdir", default="/tmp/bench_speed", type=Path,
+                        help="its preprocess/ folder caches the MindRecord files")
+    parser.add_argument("--source", default=str(DATA / "aclImdb_v1.tar.gz"),
+                        help="aclImdb folder or .tar.gz")
     parser.add_argument("overrides", nargs="*", help="config overrides, after --")
     options = parser.parse_args()
 
     from src.config import load_config
     from src.data import prepare
     from src.device import init_device
-    config = load_config(["--aclimdb_path", str(DATA / "aclImdb_v1.tar.gz"),
+    config = load_config(["--aclimdb_path", options.source,
                           "--preprocess_path", str(options.workdir / "preprocess"),
                           *options.overrides])
     load_before = load_average()
@@ -133,9 +151,11 @@ def main():
     padded = padded_batches(config, vocab_size, options.steps)
 
     rows = []
-    for name, batches in (("padded", padded), ("bucketed", bucketed)):
-        result = time_mindspore(config, vocab_size, batches)
-        rows.append({"framework": "mindspore", "batches": name, **result,
+    for name, batches, dynamic in (("padded", padded, True), ("padded", padded, False),
+                                   ("bucketed", bucketed, True)):
+        result = time_mindspore(config, vocab_size, batches, dynamic)
+        rows.append({"framework": "mindspore", "batches": name,
+                     "graph": "dynamic shape" if dynamic else "static shape", **result,
                      "mean_padded_len": round(float(np.mean([b[0].shape[1] for b in batches])))})
     python = find_torch(options.torch_python)
     if python is None:
@@ -151,19 +171,23 @@ def main():
                                  np.mean([b[0].shape[1] for b in batches])))})
     load_after = load_average()
 
-    by = {(r["framework"].split()[0], r["batches"]): r["samples_per_s"] for r in rows}
     ratios = {}
-    if ("torch", "padded") in by:
-        ratios = {
-            "equal_padded_shapes": round(by["mindspore", "padded"] / by["torch", "padded"], 2),
-            "our_bucketed_vs_torch_padded_peer":
-                round(by["mindspore", "bucketed"] / by["torch", "padded"], 2),
-            "our_bucketed_vs_torch_packed_same_batches":
-                round(by["mindspore", "bucketed"] / by["torch", "bucketed"], 2)}
-    print_table(rows, ["framework", "batches", "mean_padded_len", "steps", "samples_per_s",
-                       "seconds", "shapes", "first_step_per_shape_s", "threads"])
-    for key, value in ratios.items():
-        print(f"ratio mindspore/pytorch samples/s, {key}: {value}x")
+    if python is not None:
+        for measure in ("samples_per_s", "samples_per_cpu_s"):
+            by = {(r["framework"].split()[0], r["batches"]): r[measure] for r in rows
+                  if r.get("graph") != "static shape"}
+            ratios[measure] = {
+                "equal_padded_shapes": round(by["mindspore", "padded"] / by["torch", "padded"], 2),
+                "our_bucketed_vs_torch_padded_peer":
+                    round(by["mindspore", "bucketed"] / by["torch", "padded"], 2),
+                "our_bucketed_vs_torch_packed_same_batches":
+                    round(by["mindspore", "bucketed"] / by["torch", "bucketed"], 2)}
+    print_table(rows, ["framework", "batches", "graph", "mean_padded_len", "steps",
+                       "samples_per_s", "samples_per_cpu_s", "seconds", "shapes",
+                       "first_step_per_shape_s", "threads"])
+    for measure, values in ratios.items():
+        for key, value in values.items():
+            print(f"ratio mindspore/pytorch {measure}, {key}: {value}x")
     shape = {k: getattr(config, k) for k in ("batch_size", "max_len", "bucket_width",
                                              "embed_size", "num_hiddens", "num_layers",
                                              "bidirectional", "pooling", "optimizer")}

@@ -6,7 +6,8 @@ BATCHES.npz holds ids_0, length_0, label_0, ids_1, ... (one triple per batch); S
 vocab, embed, hidden, layers, dropout, lr, warmup (batches run before timing) and mode:
 "padded" (plain nn.LSTM over the padded batch, as ../shared/bench/peer_torch_lstm.py does) or
 "packed" (pack_padded_sequence, so padding is skipped exactly like our length-aware network).
-Prints one JSON line: steps, samples, seconds, samples_per_s, threads, torch version.
+Prints one JSON line: steps, samples, seconds, samples_per_s, process CPU seconds,
+samples_per_cpu_s, threads, torch version.
 """
 import json
 import sys
@@ -63,15 +64,16 @@ def main():
 
     for batch in data[:shape["warmup"]]:
         step(*batch)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     samples = 0
     for batch in data[shape["warmup"]:]:
         step(*batch)
         samples += batch[0].shape[0]
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(json.dumps({"framework": "torch " + torch.__version__, "threads": torch.get_num_threads(),
                       "mode": shape["mode"], "steps": count - shape["warmup"], "samples": samples,
-                      "seconds": round(seconds, 3), "samples_per_s": round(samples / seconds, 1)}))
+                      "seconds": round(seconds, 3), "samples_per_s": round(samples / seconds, 1),
+                      "cpu_s": round(cpu, 2), "samples_per_cpu_s": round(samples / cpu, 1)}))
 
 
 if __name__ == "__main__":

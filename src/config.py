@@ -47,7 +47,7 @@ class Config:
     min_freq: int = 2
     vocab_size: int = 50000
     valid_split: float = 0.1
-    bucket_width: int = 25
+    bucket_width: int = 50
     # embeddings
     embedding: str = "word2vec"
     glove_path: str = ""

@@ -16,7 +16,7 @@ from src.config import UserError
 from src.data import create_dataset, prepare
 from src.datasets import label_names
 from src.device import init_device
-from src.lstm import NetWithEval, any_batch_shape, build_network
+from src.lstm import NetWithEval, build_network
 from src.report import class_scores, format_scores, plot_confusion
 from src.tracking import track_evaluation
 
@@ -64,8 +64,7 @@ def evaluate(config, split="test", log=print):
                         f"run's config (--config_path RUN_DIR/config.yaml)")
     dataset = create_dataset(prepared.mindrecord(split), config.batch_size, config.max_len,
                              config.bucket_width)
-    model = Model(network, eval_network=any_batch_shape(NetWithEval(network)),
-                  eval_indexes=[0, 1, 2],
+    model = Model(network, eval_network=NetWithEval(network), eval_indexes=[0, 1, 2],
                   metrics={"acc": Accuracy(), "loss": Loss(),
                            "confusion": ConfusionMatrix(config.num_classes)})
     with np.errstate(invalid="ignore"):  # ConfusionMatrix divides by empty columns

@@ -25,7 +25,7 @@ from src.device import init_device
 from src.embeddings import has_word2vec_header
 from src.distribute import (Rank, common_steps, for_worker, init_distribute, prepare_inputs,
                             weights_digest)
-from src.lstm import NetWithEval, NetWithLoss, any_batch_shape, build_network
+from src.lstm import NetWithEval, NetWithLoss, build_network
 from src.progress import interactive
 from src.tracking import AimTracker, CurvePlot, EpochBar, RunLog
 
@@ -289,8 +289,8 @@ def train(config, log=print):
     steps_per_epoch = max(_count_rows(prepared.mindrecord("train")) // global_batch, 1)
     rates = learning_rates(config, steps_per_epoch)
     optimizer = build_optimizer(config, network.trainable_params(), rates)
-    train_net = any_batch_shape(nn.TrainOneStepCell(NetWithLoss(network), optimizer))
-    model = Model(train_net, eval_network=any_batch_shape(NetWithEval(network)),
+    train_net = nn.TrainOneStepCell(NetWithLoss(network), optimizer)
+    model = Model(train_net, eval_network=NetWithEval(network),
                   metrics={"acc": Accuracy(), "loss": Loss()},
                   eval_indexes=[0, 1, 2])
     state = _restore(config, train_net, Path(config.ckpt_path), log)
