@@ -4,9 +4,10 @@
 
 BATCHES.npz holds ids_0, length_0, ids_1, ... (the padded batches bench_predict.py's predictor
 ran) and single_ids, single_length (one typical review). SHAPE_JSON: vocab, embed, hidden,
-layers, repeats. The network is ../shared/bench/peer_torch_lstm.py's BiLSTM with our shapes and
-mean+max pooling; "padded" runs nn.LSTM over the padded batch, "packed" skips the padding with
-pack_padded_sequence (the same result as our length-aware network). Prints one JSON line.
+layers, repeats, latency_runs. The network is ../shared/bench/peer_torch_lstm.py's BiLSTM with
+our shapes and mean+max pooling; "padded" runs nn.LSTM over the padded batch, "packed" skips the
+padding with pack_padded_sequence (the same result as our length-aware network). Each mode is
+timed with 1 thread and with one thread per core. Prints one JSON line.
 """
 import json
 import os
@@ -81,14 +82,16 @@ def main():
     single = (torch.from_numpy(batches_file["single_ids"]).long(),
               torch.from_numpy(batches_file["single_length"]).long())
     torch.manual_seed(0)
-    torch.set_num_threads(len(os.sched_getaffinity(0)))  # as many threads as MindSpore's kernels
-    result = {"framework": "torch " + torch.__version__, "threads": torch.get_num_threads()}
-    for mode in ("padded", "packed"):
-        net = Net(shape, mode == "packed").eval()
-        seconds = _time(net, batches, shape["repeats"])
-        p50, p99 = _latencies(net, *single, shape["latency_runs"])
-        result[mode] = {"reviews_per_s": round(reviews / seconds, 1), "single_p50_ms": round(p50, 3),
-                        "single_p99_ms": round(p99, 3)}
+    result = {"framework": "torch " + torch.__version__}
+    for threads in sorted({1, len(os.sched_getaffinity(0))}):
+        torch.set_num_threads(threads)
+        for mode in ("padded", "packed"):
+            net = Net(shape, mode == "packed").eval()
+            seconds = _time(net, batches, shape["repeats"])
+            p50, p99 = _latencies(net, *single, shape["latency_runs"])
+            result[f"{mode}_{threads}_threads"] = {
+                "reviews_per_s": round(reviews / seconds, 1), "single_p50_ms": round(p50, 3),
+                "single_p99_ms": round(p99, 3)}
     print(json.dumps(result))
 
 
