@@ -37,7 +37,7 @@ RUNS = {
                      "--num_epochs", "2", "--batch_size", "128",
                      "--data_path", "sst_trainDevTestTrees_PTB.tar.gz"],
     "sst2_phrases": ["--config_path", ROOT / "config_sst.yaml", "--sst_phrases", "true",
-                     "--sst_classes", "2", "--num_classes", "2", "--num_epochs", "3",
+                     "--sst_classes", "2", "--num_classes", "2", "--num_epochs", "2",
                      "--batch_size", "128", "--data_path", "sst_trainDevTestTrees_PTB.tar.gz"],
 }
 GLOVE = "glove.6B.50d.imdb.txt.gz"
