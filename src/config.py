@@ -86,6 +86,7 @@ class Config:
     mindir_path: str = ""
     input_file: str = ""
     output_format: str = "text"
+    submission: str = ""
     result_path: str = "./preprocess_Result"
     result_dir: str = "./result_Files"
     serve_host: str = "127.0.0.1"

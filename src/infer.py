@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from src.config import UserError, run_main
+from src.datasets import read_unlabelled, write_submission
 from src.text import Vocab, tokenize
 
 __all__ = ["Predictor", "Prediction", "load_predictor", "read_reviews", "format_prediction",
@@ -294,7 +295,18 @@ def with_run_config(argv):
     return flags + texts
 
 
+def _write_submission(config, predictor, out):
+    """Predict every unlabelled row of data_path (Kaggle's test.tsv) into a submission CSV."""
+    ids, texts = read_unlabelled(config)
+    labels = predictor.logits(predictor.encode(texts)).argmax(axis=1)
+    path = write_submission(ids, labels.tolist(), config.submission)
+    print(f"wrote {len(ids)} predictions to {path}", file=out)
+    return 0
+
+
 def _predict(config, texts, out):
+    if config.submission:
+        return _write_submission(config, load_predictor(config), out)
     reviews = read_reviews(texts, config.input_file)
     predictor = load_predictor(config)
     for review, prediction in zip(reviews, predictor.predict(reviews)):
@@ -308,7 +320,8 @@ def predict_command(argv, out=None):
     Args:
         argv: command-line words: reviews and --key value config overrides (predict-specific
             keys: checkpoint_path | mindir_path, ckpt_path (run folder with vocab.json and
-            config.yaml), input_file, output_format text|json).
+            config.yaml), input_file, output_format text|json, submission FILE.csv for the
+            unlabelled rows of a phrases_tsv data_path).
         out: text stream for the results (default stdout).
     """
     if argv and argv[0] in ("-h", "--help"):

@@ -214,12 +214,12 @@ def test_five_class_phrases_train_and_eval_end_to_end(tmp_path):
     assert sum(map(sum, matrix)) == test_rows and 0.0 <= result["accuracy"] <= 1.0
     assert result["class_names"] == list(label_names(5))
 
-    from src.infer import load_predictor
-    predictor = load_predictor(config)
-    ids, texts = read_unlabelled(config)
-    labels = predictor.logits(predictor.encode(texts)).argmax(axis=1)
-    path = write_submission(ids, labels, tmp_path / "submission.csv")
-    with open(path, encoding="utf-8") as stream:
+    submission = tmp_path / "submission.csv"
+    written = run_script("predict.py", *tiny_args(tmp_path), "--dataset", "phrases_tsv",
+                         "--data_path", PHRASES, "--submission", submission)
+    assert written.returncode == 0, written.stderr
+    assert f"wrote 570 predictions to {submission}" in written.stdout
+    with open(submission, encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
-    assert [row["PhraseId"] for row in rows] == ids
+    assert [row["PhraseId"] for row in rows] == read_unlabelled(config)[0]
     assert {int(row["Sentiment"]) for row in rows} <= set(range(5))
