@@ -11,6 +11,7 @@ import json
 import math
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import mindspore as ms
@@ -274,8 +275,55 @@ def _train_epochs(config, model, prepared, state, callbacks, rank=Rank()):
             break
 
 
+def _build_model(config, network, steps_per_epoch):
+    """The Model (train and eval networks) and the per-step learning rates."""
+    rates = learning_rates(config, steps_per_epoch)
+    optimizer = build_optimizer(config, network.trainable_params(), rates)
+    train_net = nn.TrainOneStepCell(NetWithLoss(network), optimizer)
+    model = Model(train_net, eval_network=NetWithEval(network),
+                  metrics={"acc": Accuracy(), "loss": Loss()}, eval_indexes=[0, 1, 2])
+    return model, train_net, rates
+
+
+def _callbacks(config, run, model, metrics, tracker):
+    """Checkpoints, metrics, progress bar, validation/early stop and curves, in that order."""
+    ring = (CheckpointRing(run.dir, PREFIX, config.keep_checkpoint_max)
+            if run.rank.is_main else None)
+    callbacks = [StepCheckpoint(ring, run.state, config.save_checkpoint_steps, run.log), metrics]
+    if interactive():
+        callbacks.append(EpochBar(run.state, run.steps_per_epoch))
+    if tracker:
+        metrics.listeners.append(tracker.record)
+    if run.prepared.mindrecord("valid").exists():
+        valid = create_dataset(run.prepared.mindrecord("valid"), config.batch_size,
+                               config.max_len, config.bucket_width)
+        callbacks.append(ValidationWatch(model, valid, Path(config.ckpt_path), metrics,
+                                         config.early_stop_patience, run.log, run.rank.is_main))
+    callbacks.append(CurvePlot(run.dir, run.log))
+    return callbacks
+
+
+@dataclass
+class _Run:
+    """What one training run works with, handed to the helpers above."""
+    dir: Path
+    rank: Rank
+    prepared: object
+    state: TrainState
+    steps_per_epoch: int
+    log: RunLog
+
+
 def train(config, log=print):
-    """Train SentimentNet as configured; returns the run folder."""
+    """Train SentimentNet as configured.
+
+    Args:
+        config: the run's Config.
+        log: where progress lines go (also written to RUN_DIR/run.log).
+
+    Returns:
+        The run folder (config.ckpt_path).
+    """
     log = RunLog(log)
     config = for_worker(config)
     _check_inputs(config)
@@ -287,29 +335,14 @@ def train(config, log=print):
     network = build_network(config, table)
     global_batch = config.batch_size * rank.size
     steps_per_epoch = max(_count_rows(prepared.mindrecord("train")) // global_batch, 1)
-    rates = learning_rates(config, steps_per_epoch)
-    optimizer = build_optimizer(config, network.trainable_params(), rates)
-    train_net = nn.TrainOneStepCell(NetWithLoss(network), optimizer)
-    model = Model(train_net, eval_network=NetWithEval(network),
-                  metrics={"acc": Accuracy(), "loss": Loss()},
-                  eval_indexes=[0, 1, 2])
+    model, train_net, rates = _build_model(config, network, steps_per_epoch)
     state = _restore(config, train_net, Path(config.ckpt_path), log)
     if config.resume:
         _trim_metrics(run_dir / "metrics.jsonl", state)
+    run = _Run(run_dir, rank, prepared, state, steps_per_epoch, log)
     metrics = MetricsLog(run_dir / "metrics.jsonl", state, global_batch, rates, log)
-    ring = CheckpointRing(run_dir, PREFIX, config.keep_checkpoint_max) if rank.is_main else None
-    callbacks = [StepCheckpoint(ring, state, config.save_checkpoint_steps, log), metrics]
-    if interactive():
-        callbacks.append(EpochBar(state, steps_per_epoch))
     tracker = AimTracker(config, run_dir, log) if config.aim_repo and rank.is_main else None
-    if tracker:
-        metrics.listeners.append(tracker.record)
-    if prepared.mindrecord("valid").exists():
-        valid = create_dataset(prepared.mindrecord("valid"), config.batch_size, config.max_len,
-                               config.bucket_width)
-        callbacks.append(ValidationWatch(model, valid, Path(config.ckpt_path), metrics,
-                                         config.early_stop_patience, log, rank.is_main))
-    callbacks.append(CurvePlot(run_dir, log))
+    callbacks = _callbacks(config, run, model, metrics, tracker)
     try:
         _train_epochs(config, model, prepared, state, callbacks, rank)
     finally:
