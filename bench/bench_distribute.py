@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchlib import print_table
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -92,14 +94,6 @@ def summarize(rows):
             "test_acc_mean": round(statistics.mean(accs), 4),
             "test_acc_spread": round(max(accs) - min(accs), 4), "seeds": len(mine)})
     return summary
-
-
-def print_table(rows, columns):
-    cells = [[str(row.get(c, "")) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
 
 
 def main():

@@ -26,6 +26,15 @@ find_glove() {  # find_glove FILE_OR_DIR: prints the GloVe file to use
   fi
 }
 
+take_glove() {  # take_glove [GLOVE_PATH] [--key ...]: sets GLOVE (train.py words), GLOVE_WORDS
+  GLOVE=() GLOVE_WORDS=0
+  if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
+    need_path "GloVe path" "$1"
+    GLOVE=(--embedding glove --glove_path "$(find_glove "$1")") || exit 2
+    GLOVE_WORDS=1
+  fi
+}
+
 run_logged() {  # run_logged LOG_FILE SCRIPT ARGS...: run, log everything, echo where
   local log="$1"; shift
   mkdir -p "$(dirname "$log")" 2>/dev/null || fail "cannot create the folder of $log; pick a writable place"
@@ -42,16 +51,12 @@ run_train() {  # run_train DEVICE CONFIG ACLIMDB_PATH [GLOVE_PATH] [--key value 
   local device="$1" config="$2" data="${3:-}"
   shift 2; shift || true
   need_path "aclImdb path" "$data"
-  local glove=()
-  if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
-    need_path "GloVe path" "$1"
-    glove=(--embedding glove --glove_path "$(find_glove "$1")") || exit 2
-    shift
-  fi
+  take_glove "$@"
+  shift "$GLOVE_WORDS"
   local run_dir="${RUN_DIR:-$ROOT/train_${device,,}}"
   run_logged "$run_dir/train.log" train.py --config_path "$ROOT/$config" \
     --device_target "$device" --device_id "${DEVICE_ID:-0}" --aclimdb_path "$(realpath "$data")" \
-    --ckpt_path "$run_dir" "${glove[@]}" "$@"
+    --ckpt_path "$run_dir" "${GLOVE[@]}" "$@"
 }
 
 run_eval() {  # run_eval DEVICE CONFIG ACLIMDB_PATH [GLOVE_PATH] CHECKPOINT [--key value ...]

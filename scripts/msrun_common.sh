@@ -16,12 +16,8 @@ run_msrun() {
   shift 3; shift || true
   [[ "$workers" =~ ^[1-9][0-9]*$ ]] || fail "WORKER_NUM must be a positive number, got '$workers'"
   need_path "aclImdb path" "$data"
-  local glove=()
-  if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then
-    need_path "GloVe path" "$1"
-    glove=(--embedding glove --glove_path "$(find_glove "$1")") || exit 2
-    shift
-  fi
+  take_glove "$@"
+  shift "$GLOVE_WORDS"
   local run_dir="${RUN_DIR:-$ROOT/train_distribute_${device,,}}"
   local log_dir="$run_dir/logs" port="${MASTER_PORT:-$(free_port)}"
   mkdir -p "$log_dir" 2>/dev/null || fail "cannot create $log_dir; set RUN_DIR to a writable place"
@@ -33,7 +29,7 @@ run_msrun() {
         --master_port="$port" --log_dir="$log_dir" --join=True \
         train.py --config_path "$ROOT/$config" --run_distribute True --device_num "$workers" \
         --device_target "$device" --aclimdb_path "$(realpath "$data")" --ckpt_path "$run_dir" \
-        "${glove[@]}" "$@") > "$log_dir/msrun.log" 2>&1; then
+        "${GLOVE[@]}" "$@") > "$log_dir/msrun.log" 2>&1; then
     local err
     err="$(first_error "$log_dir")"
     echo "${err:-error: distributed training failed; see $log_dir/worker_*.log and msrun.log}" >&2
