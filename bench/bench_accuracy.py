@@ -228,7 +228,8 @@ def main():
         if "test_curve" in row:
             print(f"time to {TARGET:.0%} test accuracy ({row['run']} seed {row['seed']}): "
                   f"{row['time_to_88_s']} s; curve {row['test_curve']}")
-    print(f"wrote {path.relative_to(ROOT)} (load average {load_before['load_1min']} before, "
+    written = (RESULTS / "accuracy.json").relative_to(ROOT)
+    print(f"wrote {written} (load average {load_before['load_1min']} before, "
           f"{load_average()['load_1min']} after)")
 
 
