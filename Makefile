@@ -8,7 +8,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 DEMO_DIR := demo
 DEMO_ARGS := --ckpt_path $(DEMO_DIR)/run --preprocess_path $(DEMO_DIR)/preprocess \
-	--num_epochs 12 --early_stop_patience 0 --max_len 300 --bucket_width 100 --batch_size 32
+	--num_epochs 12 --early_stop_patience 0 --max_len 300 --bucket_width 100 --batch_size 32 \
+	--w2v_epochs 10
 
 .PHONY: demo test venv clean serve browser
 
