@@ -21,10 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import print_table
+from benchlib import print_table, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 NETWORK = ["--max_len", "200", "--bucket_width", "50", "--embedding", "random",
            "--embed_size", "64", "--num_hiddens", "64", "--num_layers", "1",
@@ -126,12 +125,7 @@ def main():
                           "load_1min_before": round(load_before, 2),
                           "load_1min_after": round(os.getloadavg()[0], 2)},
               "time": time.strftime("%Y-%m-%d %H:%M:%S")}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "distribute.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(path)
-    print(f"\nwritten {path}")
+    print(f"\nwritten {write_result('distribute', result)}")
 
 
 if __name__ == "__main__":

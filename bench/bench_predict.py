@@ -33,8 +33,9 @@ from src.config import load_config  # noqa: E402
 from src.data import read_aclimdb  # noqa: E402
 from src.infer import load_predictor, with_run_config  # noqa: E402
 from src.text import tokenize  # noqa: E402
+from benchlib import write_result  # noqa: E402
 
-RESULT = ROOT / "bench" / "results" / "predict.json"
+
 
 
 def _percentiles(times_ms):
@@ -214,11 +215,7 @@ def main(argv=None):
     result["page"] = _page_load(args.run_dir, texts, args.requests)
     result["load_after"] = _machine_load()
     _table(result)
-    RESULT.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULT.with_name(RESULT.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    tmp.replace(RESULT)
-    print(f"wrote {RESULT}")
+    print(f"wrote {write_result('predict', result)}")
 
 
 if __name__ == "__main__":
