@@ -37,7 +37,6 @@ from benchlib import write_result  # noqa: E402
 
 
 
-
 def _percentiles(times_ms):
     ordered = sorted(times_ms)
     return round(statistics.median(ordered), 3), round(ordered[int(0.99 * (len(ordered) - 1))], 3)
