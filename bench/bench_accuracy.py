@@ -34,7 +34,8 @@ from bench.benchlib import DATA, RESULTS, ROOT, load_average, machine, print_tab
 
 GLOVE = DATA / "glove.6B.50d.imdb.txt.gz"
 TARGET = 0.88
-RUNS = {"default": [], "glove": ["--embedding", "glove", "--glove_path", str(GLOVE)],
+RUNS = {"default": [], "glove": ["--embedding", "glove", "--glove_path", str(GLOVE),
+                                 "--embed_size", "50"],
         "random": ["--embedding", "random"],
         "original": ["--config_path", str(ROOT / "config_original.yaml"),
                      "--glove_path", str(GLOVE)]}

@@ -51,7 +51,7 @@ class Config:
     # embeddings
     embedding: str = "word2vec"
     glove_path: str = ""
-    embed_size: int = 50
+    embed_size: int = 100
     freeze_embedding: bool = False
     w2v_epochs: int = 2
     w2v_extra_path: str = ""
@@ -64,7 +64,7 @@ class Config:
     pooling: str = "mean_max"
     # training
     batch_size: int = 64
-    num_epochs: int = 4
+    num_epochs: int = 5
     optimizer: str = "adam"
     learning_rate: float = 0.002
     momentum: float = 0.9

@@ -113,9 +113,8 @@ def _table_from_vectors(vocab, vectors, rng):
 def _glove_table(config, vocab, rng, log):
     vectors = load_glove(config.glove_path)
     if vectors.vector_size != config.embed_size:
-        raise UserError(f"GloVe file {config.glove_path} has {vectors.vector_size}-d vectors "
-                        f"but embed_size is {config.embed_size}; pass --embed_size "
-                        f"{vectors.vector_size}")
+        log(f"GloVe vectors are {vectors.vector_size}-d: the embedding takes their width "
+            f"(embed_size {config.embed_size} applies to word2vec and random)")
     table, found = _table_from_vectors(vocab, vectors, rng)
     log(f"GloVe covers {found}/{len(vocab)} vocabulary words ({found / len(vocab):.1%})")
     return table
@@ -185,8 +184,9 @@ def _pad_columns_for_ascend(table, device_target):
 
 
 def embedding_key(config):
-    settings = {"embedding": config.embedding, "embed_size": config.embed_size,
-                "seed": config.seed}
+    settings = {"embedding": config.embedding, "seed": config.seed}
+    if config.embedding != "glove":  # GloVe's width is the file's
+        settings["embed_size"] = config.embed_size
     if config.embedding == "glove":
         source = _matrix_folder(config.glove_path)
         stat = source.stat() if source.exists() else None

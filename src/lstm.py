@@ -11,7 +11,7 @@ import numpy as np
 from mindspore import nn, ops
 
 __all__ = ["SentimentNet", "NetWithLoss", "NetWithEval", "build_network", "POOLINGS",
-           "any_batch_shape"]
+           "any_batch_shape", "EmbeddedInput"]
 
 POOLINGS = ("first_last", "mean", "max", "mean_max")
 
@@ -59,15 +59,17 @@ class SentimentNet(nn.Cell):
         self.decoder = nn.Dense(pooled, num_classes)
 
     def construct(self, ids, length):
-        batch, steps = ids.shape
+        return self.classify(self.embedding(ids), length)
+
+    def classify(self, x, length):
+        """Logits from embedded reviews x [B, T, embed] and their true lengths [B]."""
+        batch, steps, _ = x.shape
         positions = ops.arange(steps, dtype=ms.int32).reshape(1, steps)
         lengths = length.reshape(batch, 1)
         mask = positions < lengths
         row_start = ops.arange(batch, dtype=ms.int32).reshape(batch, 1) * steps
         reverse = (ops.where(mask, lengths - 1 - positions, positions) + row_start).reshape(-1)
         last = (lengths - 1 + row_start).reshape(-1)
-
-        x = self.embedding(ids)
         for i in range(len(self.forward_layers)):
             if i > 0:
                 x = self.dropout(x)
@@ -93,6 +95,22 @@ class SentimentNet(nn.Cell):
         if self.pooling == "max":
             return maximum
         return ops.concat((mean, maximum), axis=1)
+
+
+class EmbeddedInput(nn.Cell):
+    """SentimentNet without its embedding lookup: (x [B, T, embed] float32, length) -> logits.
+
+    The onnxruntime backend exports this per input shape (a few hundred KB each, where the
+    whole network would carry the vocabulary table in every file) and looks up the embedding
+    rows itself.
+    """
+
+    def __init__(self, network):
+        super().__init__(auto_prefix=False)
+        self.network = network
+
+    def construct(self, x, length):
+        return self.network.classify(x, length)
 
 
 def build_network(config, embedding_table):

@@ -11,7 +11,7 @@ import json
 import math
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mindspore as ms
@@ -330,6 +330,7 @@ def train(config, log=print):
     init_device(config)
     rank = init_distribute(config)
     prepared, table = prepare_inputs(config, rank, log)
+    config = replace(config, embed_size=table.shape[1])  # GloVe files set the width
     run_dir = _prepare_run_dir(config, prepared, rank)
     log.attach(run_dir / "run.log", append=config.resume)
     network = build_network(config, table)

@@ -175,9 +175,6 @@ CASES = [
     ("GloVe lines of different lengths", "train.py",
      lambda i: _glove(i, "the 0.1 0.2 0.3\nof 0.1 0.2\n", embed_size=3),
      ["malformed line", "same number of floats"]),
-    ("GloVe dimension is not embed_size", "train.py",
-     lambda i: _glove(i, "the 0.1 0.2 0.3\nof 0.1 0.2 0.3\n"),
-     ["3-d vectors but embed_size is 16", "--embed_size 3"]),
     # checkpoints
     ("eval: checkpoint not found", "eval.py",
      lambda i: i.args(checkpoint_path=i.tmp / "lstm-9_9.ckpt"), ["not found", "--checkpoint_path"]),
