@@ -43,7 +43,7 @@ browser:
 # The Gradio page on the demo model (make demo first builds it): http://127.0.0.1:7860
 serve: venv
 	@test -f $(DEMO_DIR)/run/lstm-best.ckpt || $(MAKE) demo
-	$(PY) app.py --ckpt_path $(DEMO_DIR)/run
+	$(PY) app.py --ckpt_path $(DEMO_DIR)/run --backend onnxruntime
 
 clean:
 	rm -rf $(DEMO_DIR) preprocess ckpt .pytest_cache

@@ -1,11 +1,16 @@
-"""Inference speed on CPU: predict.py's single-review latency and batched throughput against the
-PyTorch twin of the same network (same shapes, same batches, same run), and 200 concurrent
-requests to the Gradio page on loopback.
+"""Inference speed on CPU: predict.py's single-review latency and batched throughput, on
+MindSpore and with --backend onnxruntime (the same checkpoint exported to ONNX by MindSpore),
+against the PyTorch twin of the same network (same shapes, same batches, same run), and 200
+concurrent requests to the Gradio page on loopback.
 
     make demo                      # the model measured: demo/run (and demo/lstm.mindir)
     python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0 numpy
     .venv/bin/python bench/bench_predict.py [--run_dir demo/run] [--mindir demo/lstm.mindir]
-        [--torch_python /tmp/torchvenv/bin/python] [--requests 200]
+        [--torch_python /tmp/torchvenv/bin/python] [--requests 200] [--page_backend onnxruntime]
+        [--reviews data/aclImdb_sample]
+
+--run_dir may be any training run, e.g. a full-data default run of bench/bench_accuracy.py
+(/tmp/bench_accuracy/default-seed1); the reviews are the test reviews of --reviews.
 
 Prints a table and writes bench/results/predict.json (with the machine's load at the time:
 timings on a shared 2-core machine are noisy).
@@ -102,12 +107,13 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def _page_load(run_dir, texts, requests):
+def _page_load(run_dir, texts, requests, backend):
     """Start app.py; two bursts of `requests` concurrent API calls (cold, then warm)."""
     from gradio_client import Client
     port = _free_port()
     server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ckpt_path", str(run_dir),
-                               "--serve_port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               "--serve_port", str(port), "--backend", backend], cwd=ROOT,
+                              stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL,
                               env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
     url = f"http://127.0.0.1:{port}/"
@@ -155,14 +161,22 @@ def _machine_load():
             "busiest_processes": [line.strip()[:140] for line in top]}
 
 
+PREDICTORS = {"mindspore": "MindSpore checkpoint (predict.py)",
+              "onnxruntime": "--backend onnxruntime (predict.py)",
+              "mindir": "MindSpore MINDIR (fixed batch)"}
+
+
+def _measure(predictor, typical, texts, latency_runs, repeats):
+    p50, p99 = _latency(predictor, typical, latency_runs)
+    total, model, batches = _throughput(predictor, texts, repeats)
+    return {"single_p50_ms": p50, "single_p99_ms": p99, "end_to_end_reviews_per_s": total,
+            "model_reviews_per_s": model}, batches
+
+
 def _table(result):
-    rows = [("MindSpore checkpoint (predict.py)", result["mindspore"]["single_p50_ms"],
-             result["mindspore"]["single_p99_ms"], result["mindspore"]["model_reviews_per_s"],
-             result["mindspore"]["end_to_end_reviews_per_s"])]
-    if "mindir" in result:
-        rows.append(("MindSpore MINDIR (fixed batch)", result["mindir"]["single_p50_ms"],
-                     result["mindir"]["single_p99_ms"], result["mindir"]["model_reviews_per_s"],
-                     result["mindir"]["end_to_end_reviews_per_s"]))
+    rows = [(title, result[key]["single_p50_ms"], result[key]["single_p99_ms"],
+             result[key]["model_reviews_per_s"], result[key]["end_to_end_reviews_per_s"])
+            for key, title in PREDICTORS.items() if key in result]
     for name, peer in result["torch"].items():
         if isinstance(peer, dict):
             rows.append((f"PyTorch {name.replace('_', ' ')}", peer["single_p50_ms"],
@@ -170,6 +184,8 @@ def _table(result):
     print(f"{'':34} {'1 review p50 ms':>16} {'p99 ms':>8} {'model rev/s':>12} {'e2e rev/s':>10}")
     for name, p50, p99, model, total in rows:
         print(f"{name:34} {p50:>16} {p99:>8} {model:>12} {total:>10}")
+    for key, ratio in result.get("throughput_ratio_vs_best_torch", {}).items():
+        print(f"batched throughput, {PREDICTORS[key]}: {ratio}x the best PyTorch row")
     for name, page in result.get("page", {}).items():
         print(f"page, {name}: {page['requests']} concurrent requests: p50 {page['p50_ms']} ms, "
               f"p99 {page['p99_ms']} ms, {page['errors']} errors, {page['wall_s']} s in all")
@@ -183,35 +199,39 @@ def main(argv=None):
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--latency_runs", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reviews", default=str(ROOT / "data" / "aclImdb_sample"),
+                        help="aclImdb folder whose test reviews are classified (default: the "
+                             "bundled sample's 500)")
+    parser.add_argument("--page_backend", default="onnxruntime",
+                        choices=("mindspore", "onnxruntime"))
     args = parser.parse_args(argv)
     if not (Path(args.run_dir) / "config.yaml").exists():
         sys.exit(f"error: no trained run in {args.run_dir}; run `make demo` or pass --run_dir")
     config = load_config(with_run_config(["--ckpt_path", args.run_dir]))
-    texts = [review.text for review in read_aclimdb(config.aclimdb_path)["test"]]
+    texts = [review.text for review in read_aclimdb(args.reviews)["test"]]
     typical = sorted(texts, key=lambda text: len(tokenize(text)))[len(texts) // 2]
-    result = {"run_dir": args.run_dir, "reviews": len(texts),
+    result = {"run_dir": args.run_dir, "reviews": len(texts), "reviews_from": args.reviews,
               "typical_review_tokens": min(len(tokenize(typical)), config.max_len),
               "batch_size": config.batch_size, "max_len": config.max_len,
               "bucket_width": config.bucket_width, "load_before": _machine_load()}
     predictor = load_predictor(config)
-    p50, p99 = _latency(predictor, typical, args.latency_runs)
-    total, model, batches = _throughput(predictor, texts, args.repeats)
-    result["mindspore"] = {"single_p50_ms": p50, "single_p99_ms": p99,
-                           "end_to_end_reviews_per_s": total, "model_reviews_per_s": model}
+    result["mindspore"], batches = _measure(predictor, typical, texts, args.latency_runs,
+                                            args.repeats)
+    fast = load_predictor(dataclasses.replace(config, backend="onnxruntime"))
+    result["onnxruntime"], _ = _measure(fast, typical, texts, args.latency_runs, args.repeats)
     if Path(args.mindir).exists():
         graph = load_predictor(dataclasses.replace(config, mindir_path=args.mindir))
-        p50, p99 = _latency(graph, typical, max(args.latency_runs // 10, 5))
-        total, model, _ = _throughput(graph, texts, 1)
-        result["mindir"] = {"single_p50_ms": p50, "single_p99_ms": p99,
-                            "end_to_end_reviews_per_s": total, "model_reviews_per_s": model}
+        result["mindir"], _ = _measure(graph, typical, texts, max(args.latency_runs // 10, 5), 1)
     result["torch"] = _torch_peer(args.torch_python, config, predictor, batches, typical,
                                   args.repeats)
     peers = [peer for peer in result["torch"].values() if isinstance(peer, dict)]
     if peers:
         best = max(peer["reviews_per_s"] for peer in peers)
-        result["throughput_ratio_vs_best_torch"] = round(
-            result["mindspore"]["model_reviews_per_s"] / best, 2)
-    result["page"] = _page_load(args.run_dir, texts, args.requests)
+        result["throughput_ratio_vs_best_torch"] = {
+            key: round(result[key]["model_reviews_per_s"] / best, 2)
+            for key in PREDICTORS if key in result}
+    result["page_backend"] = args.page_backend
+    result["page"] = _page_load(args.run_dir, texts, args.requests, args.page_backend)
     result["load_after"] = _machine_load()
     _table(result)
     print(f"wrote {write_result('predict', result)}")

@@ -84,6 +84,7 @@ class Config:
     file_format: str = "MINDIR"
     # inference: predict.py, the 310 .bin flow, the Gradio page (src/infer.py, src/serve.py)
     mindir_path: str = ""
+    backend: str = "mindspore"
     input_file: str = ""
     output_format: str = "text"
     submission: str = ""
@@ -114,6 +115,7 @@ CHOICES = {
     "lr_schedule": ("fixed", "cosine"),
     "file_format": ("MINDIR", "AIR", "ONNX"),
     "output_format": ("text", "json"),
+    "backend": ("mindspore", "onnxruntime"),
 }
 POSITIVE = ("max_len", "vocab_size", "embed_size", "num_classes", "num_hiddens", "num_layers",
             "batch_size", "num_epochs", "learning_rate", "save_checkpoint_steps",

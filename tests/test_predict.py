@@ -90,6 +90,7 @@ def test_bad_input_files_are_one_clear_error(content, message, trained_run, tmp_
 
 @pytest.mark.parametrize("words, message", [
     (["--output_format", "xml", "good"], "output_format"),
+    (["--backend", "tensorrt", "good"], "backend"),
     (["--input_file", "/nonexistent/reviews.txt"], "cannot read --input_file"),
     (["--mindir_path", "/nonexistent/x.mindir", "good"], "not found"),
     (["   "], "review argument 1 is empty"),
