@@ -46,6 +46,7 @@ class Config:
     max_len: int = 500
     min_freq: int = 2
     vocab_size: int = 50000
+    vocab_from_glove: bool = False
     valid_split: float = 0.1
     bucket_width: int = 50
     # embeddings

@@ -152,7 +152,17 @@ def data_key(config):
         settings["source"] = _source_fingerprint(config.aclimdb_path)
     else:
         settings.update(dataset_settings(config), source=_source_fingerprint(config.data_path, "*"))
+    if config.vocab_from_glove and config.embedding == "glove":
+        glove = Path(config.glove_path).resolve()
+        stat = glove.stat() if glove.exists() else None  # a missing file fails later, clearly
+        settings["vocab_from_glove"] = [str(glove), stat and stat.st_size, stat and stat.st_mtime_ns]
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def glove_words(path):
+    """The words of a GloVe file in file order (most frequent first in Stanford's files)."""
+    from src.embeddings import load_glove  # src.embeddings imports this module
+    return load_glove(path).index_to_key
 
 
 def split_validation(reviews, fraction, seed):
@@ -227,6 +237,8 @@ def _build(config, folder):
     tokens = {name: [tokenize(r.text) for r in progress(reviews, f"tokenize {name}")]
               for name, reviews in parts.items()}
     vocab = Vocab.build(tokens["train"], config.min_freq, config.vocab_size)
+    if config.vocab_from_glove and config.embedding == "glove":
+        vocab = vocab.extended(glove_words(config.glove_path), config.vocab_size)
     vocab.save(folder / "vocab.json")
     for name, reviews in parts.items():
         if reviews:

@@ -45,6 +45,17 @@ class Vocab:
         kept = [t for t, c in counts.most_common() if c >= min_freq]
         return cls([PAD, UNK] + kept[: max(0, max_size - 2)])
 
+    def extended(self, words, max_size):
+        """This vocabulary plus the new words, in their order, up to max_size entries."""
+        tokens, known = list(self.tokens), set(self.tokens)
+        for word in words:
+            if len(tokens) >= max_size:
+                break
+            if word not in known:
+                tokens.append(word)
+                known.add(word)
+        return Vocab(tokens)
+
     def __len__(self):
         return len(self.tokens)
 

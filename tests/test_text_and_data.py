@@ -8,7 +8,8 @@ import pytest
 
 from conftest import SAMPLE
 from src.config import UserError
-from src.data import create_dataset, data_key, prepare, read_aclimdb, split_validation
+from src.data import (create_dataset, data_key, glove_words, prepare, read_aclimdb,
+                      split_validation)
 from src.text import PAD, UNK, Vocab, tokenize
 
 
@@ -30,6 +31,27 @@ def test_vocab_orders_by_frequency_and_applies_min_freq_and_max_size():
     vocab = Vocab.build([["b", "a", "b"], ["c", "b", "a"], ["d"]], min_freq=2, max_size=10)
     assert vocab.tokens == [PAD, UNK, "b", "a"]
     assert Vocab.build([["b", "a", "b", "a", "c", "c"]], min_freq=1, max_size=3).tokens[2:] == ["b"]
+
+
+def test_vocab_extended_adds_new_words_in_order_up_to_max_size():
+    vocab = Vocab([PAD, UNK, "good"])
+    assert vocab.extended(["good", "fine", "nice", "dull"], max_size=5).tokens == [
+        PAD, UNK, "good", "fine", "nice"]
+    assert vocab.extended(["fine"], max_size=3).tokens == vocab.tokens
+
+
+def test_vocab_from_glove_gives_words_unseen_in_training_their_own_id(tiny_config, tmp_path):
+    glove = SAMPLE.parent / "glove_sample.50d.txt.gz"
+    config = dataclasses.replace(tiny_config, embedding="glove", glove_path=str(glove),
+                                 vocab_from_glove=True, vocab_size=3000, min_freq=20,
+                                 preprocess_path=str(tmp_path))
+    plain = dataclasses.replace(config, vocab_from_glove=False)
+    assert data_key(config) != data_key(plain)
+    vocab, trained_only = prepare(config, log=print).vocab, prepare(plain, log=print).vocab
+    added = [word for word in vocab.tokens if word not in trained_only.index]
+    assert added and len(vocab) <= 3000
+    assert vocab.tokens[:len(trained_only)] == trained_only.tokens
+    assert set(added) <= set(glove_words(glove))
 
 
 def test_vocab_encodes_unknown_words_and_truncates(tmp_path):
