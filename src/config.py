@@ -44,6 +44,7 @@ class Config:
     sst_phrases: bool = False
     preprocess_path: str = "./preprocess"
     max_len: int = 500
+    truncate: str = "head_tail"
     min_freq: int = 2
     vocab_size: int = 50000
     vocab_from_glove: bool = False
@@ -52,9 +53,9 @@ class Config:
     # embeddings
     embedding: str = "word2vec"
     glove_path: str = ""
-    embed_size: int = 100
+    embed_size: int = 50
     freeze_embedding: bool = False
-    w2v_epochs: int = 2
+    w2v_epochs: int = 5
     w2v_extra_path: str = ""
     # model
     num_classes: int = 2
@@ -65,7 +66,7 @@ class Config:
     pooling: str = "mean_max"
     # training
     batch_size: int = 64
-    num_epochs: int = 5
+    num_epochs: int = 4
     optimizer: str = "adam"
     learning_rate: float = 0.002
     momentum: float = 0.9
@@ -117,6 +118,7 @@ CHOICES = {
     "file_format": ("MINDIR", "AIR", "ONNX"),
     "output_format": ("text", "json"),
     "backend": ("mindspore", "onnxruntime"),
+    "truncate": ("head", "head_tail"),
 }
 POSITIVE = ("max_len", "vocab_size", "embed_size", "num_classes", "num_hiddens", "num_layers",
             "batch_size", "num_epochs", "learning_rate", "save_checkpoint_steps",

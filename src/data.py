@@ -146,6 +146,7 @@ def _source_fingerprint(path, pattern="*.txt"):
 def data_key(config):
     """Hash of everything the MindRecord files depend on."""
     settings = {"format": FORMAT_VERSION, "dataset": config.dataset, "max_len": config.max_len,
+                "truncate": config.truncate,
                 "min_freq": config.min_freq, "vocab_size": config.vocab_size,
                 "valid_split": config.valid_split, "seed": config.seed}
     if config.dataset == "aclimdb":
@@ -180,9 +181,9 @@ def split_validation(reviews, fraction, seed):
     return train, valid
 
 
-def _write_mindrecord(path, token_lists, labels, vocab, max_len):
+def _write_mindrecord(path, token_lists, labels, vocab, config):
     try:
-        _write_rows(path, token_lists, labels, vocab, max_len)
+        _write_rows(path, token_lists, labels, vocab, config)
     except RuntimeError as err:  # MindRecord reports a full disk this way
         reason = next((line.strip() for line in str(err).splitlines() if "[ERROR]" in line),
                       str(err).splitlines()[0])
@@ -190,12 +191,12 @@ def _write_mindrecord(path, token_lists, labels, vocab, max_len):
                         f"disk space or pass --preprocess_path to another folder") from None
 
 
-def _write_rows(path, token_lists, labels, vocab, max_len):
+def _write_rows(path, token_lists, labels, vocab, config):
     writer = FileWriter(str(path), shard_num=1, overwrite=True)
     writer.add_schema(SCHEMA, "reviews")
     rows = []
     for tokens, label in zip(token_lists, labels):
-        ids = vocab.encode(tokens, max_len)
+        ids = vocab.encode(tokens, config.max_len, config.truncate)
         rows.append({"ids": ids, "length": np.int32(len(ids)), "label": np.int32(label)})
         if len(rows) == 2048:
             writer.write_raw_data(rows)
@@ -243,7 +244,7 @@ def _build(config, folder):
     for name, reviews in parts.items():
         if reviews:
             _write_mindrecord(folder / f"{name}.mindrecord", tokens[name],
-                              [r.label for r in reviews], vocab, config.max_len)
+                              [r.label for r in reviews], vocab, config)
     counts = {name: len(reviews) for name, reviews in parts.items()}
     meta = {"key": folder.name.split(".building-")[0], "counts": counts, "vocab": len(vocab)}
     (folder / "meta.json").write_text(json.dumps(meta))

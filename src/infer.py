@@ -80,7 +80,8 @@ class Predictor:
 
     def encode(self, texts):
         """Token ids (int32 arrays, 1..max_len long) of each text, as in training."""
-        return [self.vocab.encode(tokenize(text), self.config.max_len) for text in texts]
+        return [self.vocab.encode(tokenize(text), self.config.max_len, self.config.truncate)
+                for text in texts]
 
     def _shape(self, rows, longest):
         if self.fixed_shape:

@@ -59,9 +59,15 @@ class Vocab:
     def __len__(self):
         return len(self.tokens)
 
-    def encode(self, tokens, max_len):
-        """Ids of the first max_len tokens (unknown ones as UNK), as an int32 array."""
+    def encode(self, tokens, max_len, truncate="head"):
+        """Ids of at most max_len tokens (unknown ones as UNK), as an int32 array.
+
+        A longer text keeps its first max_len tokens (truncate "head"), or its first and last
+        max_len / 2 (truncate "head_tail": a review's verdict is often in its last lines).
+        """
         unk = self.index[UNK]
+        if truncate == "head_tail" and len(tokens) > max_len:
+            tokens = tokens[:max_len // 2] + tokens[len(tokens) - (max_len - max_len // 2):]
         ids = [self.index.get(token, unk) for token in tokens[:max_len]]
         return np.asarray(ids or [unk], dtype=np.int32)
 

@@ -35,7 +35,8 @@ def checkpoint_predictor(run_config):
 def _network_probabilities(config, text):
     """The reference: the raw network on one unpadded review, softmaxed."""
     network = load_network(config, config.checkpoint_path)
-    ids = Vocab.load(Path(config.ckpt_path) / "vocab.json").encode(tokenize(text), config.max_len)
+    ids = Vocab.load(Path(config.ckpt_path) / "vocab.json").encode(tokenize(text), config.max_len,
+                                                                    config.truncate)
     logits = network(ms.Tensor(ids[None]), ms.Tensor(np.int32([len(ids)]))).asnumpy()[0]
     exp = np.exp(logits - logits.max())
     return exp / exp.sum()

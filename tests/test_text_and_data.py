@@ -33,6 +33,14 @@ def test_vocab_orders_by_frequency_and_applies_min_freq_and_max_size():
     assert Vocab.build([["b", "a", "b", "a", "c", "c"]], min_freq=1, max_size=3).tokens[2:] == ["b"]
 
 
+def test_head_tail_truncation_keeps_both_ends_of_a_long_text():
+    vocab = Vocab([PAD, UNK] + list("abcdefg"))
+    assert vocab.encode(list("abcdefg"), max_len=5, truncate="head_tail").tolist() == [
+        2, 3, 6, 7, 8]
+    assert vocab.encode(list("abcdefg"), max_len=5).tolist() == [2, 3, 4, 5, 6]
+    assert vocab.encode(list("abc"), max_len=5, truncate="head_tail").tolist() == [2, 3, 4]
+
+
 def test_vocab_extended_adds_new_words_in_order_up_to_max_size():
     vocab = Vocab([PAD, UNK, "good"])
     assert vocab.extended(["good", "fine", "nice", "dull"], max_size=5).tokens == [
@@ -99,7 +107,8 @@ def test_mindrecord_round_trip_gives_the_encoded_reviews(tiny_config, prepared):
     ids, length, label = next(dataset.create_tuple_iterator(output_numpy=True))
     assert ids.shape == (500, tiny_config.max_len)
     assert label.tolist() == [r.label for r in reviews]
-    expected = prepared.vocab.encode(tokenize(reviews[7].text), tiny_config.max_len)
+    expected = prepared.vocab.encode(tokenize(reviews[7].text), tiny_config.max_len,
+                                     tiny_config.truncate)
     assert length[7] == len(expected)
     assert ids[7, :length[7]].tolist() == expected.tolist()
     assert not ids[7, length[7]:].any()
