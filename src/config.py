@@ -73,7 +73,7 @@ class Config:
     weight_decay: float = 0.0
     lr_schedule: str = "cosine"
     warmup_epochs: float = 0.2
-    early_stop_patience: int = 1
+    early_stop_patience: int = 0
     save_checkpoint_steps: int = 390
     keep_checkpoint_max: int = 5
     ckpt_path: str = "./ckpt"
