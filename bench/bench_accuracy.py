@@ -34,8 +34,7 @@ from bench.benchlib import DATA, RESULTS, ROOT, load_average, machine, print_tab
 
 GLOVE = DATA / "glove.6B.50d.imdb.txt.gz"
 TARGET = 0.88
-RUNS = {"default": [], "glove": ["--embedding", "glove", "--glove_path", str(GLOVE),
-                                 "--embed_size", "50"],
+RUNS = {"default": [], "glove": ["--embedding", "glove", "--glove_path", str(GLOVE)],
         "random": ["--embedding", "random"],
         "original": ["--config_path", str(ROOT / "config_original.yaml"),
                      "--glove_path", str(GLOVE)]}

@@ -1,4 +1,5 @@
 """Export a checkpoint to MINDIR (any device) or AIR (Ascend only) for offline inference."""
+import contextlib
 import os
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from src.config import UserError
 from src.device import init_device
 from src.eval import load_network
 
-__all__ = ["export_model"]
+__all__ = ["export_model", "export_atomically"]
 
 
 def export_model(config, log=print):
@@ -29,16 +30,25 @@ def export_model(config, log=print):
     ids = ms.Tensor(np.zeros((config.batch_size, config.max_len), np.int32))
     length = ms.Tensor(np.full((config.batch_size,), config.max_len, np.int32))
     target = Path(f"{config.file_name}.{config.file_format.lower()}")
-    tmp_stem = target.with_name(f".{target.stem}.tmp-{os.getpid()}")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        ms.export(network, ids, length, file_name=str(tmp_stem), file_format=config.file_format)
-        Path(f"{tmp_stem}{target.suffix}").replace(target)
-    except OSError as err:
-        raise UserError(f"cannot write {target} ({err.strerror}); pass --file_name in a "
-                        f"writable folder") from None
-    finally:
-        if Path(f"{tmp_stem}{target.suffix}").is_file():
-            Path(f"{tmp_stem}{target.suffix}").unlink()
+    export_atomically(network, (ids, length), target, config.file_format,
+                      "pass --file_name in a writable folder")
     log(f"exported {target}")
     return target
+
+
+def export_atomically(cell, inputs, target, file_format, advice, what=None):
+    """ms.export cell to target (its suffix is the format's) under a temporary name, then
+    rename: a killed or failed export never leaves a partial target. An OSError becomes one
+    UserError line naming what (default: target) and ending with advice."""
+    target = Path(target)
+    tmp_stem = target.with_name(f".{target.stem}.tmp-{os.getpid()}")
+    written = Path(f"{tmp_stem}{target.suffix}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ms.export(cell, *inputs, file_name=str(tmp_stem), file_format=file_format)
+        written.replace(target)
+    except OSError as err:
+        raise UserError(f"cannot write {what or target} ({err.strerror}); {advice}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            written.unlink(missing_ok=True)

@@ -12,7 +12,6 @@ MindSpore's own loader (`nn.GraphCell(mindspore.load(...))`), `score_bin_results
 (postprocess.py) computes the accuracy. `python -m src.infer --mindir_path X` is the CPU
 stand-in for the Ascend C++ app of ascend310_infer/.
 """
-import contextlib
 import hashlib
 import json
 import os
@@ -138,7 +137,7 @@ class OnnxForward:
     """The checkpoint's network run by onnxruntime: MindSpore exports it to ONNX once per input
     shape, and the embedding rows are looked up in numpy.
 
-    On 2 CPU cores onnxruntime's LSTM kernel runs this network about 3x faster than
+    On 2 CPU cores onnxruntime's LSTM kernel runs this network about 2x faster than
     MindSpore's (bench/bench_predict.py) with the same logits (within 1e-6). Exported files
     (about 1.5 MB each: the LSTM and dense weights, not the vocabulary table) are kept in
     cache_dir, so each shape is exported once per checkpoint, not once per process.
@@ -171,22 +170,13 @@ class OnnxForward:
 
     def _exported(self, shape):
         import mindspore as ms
+        from src.export import export_atomically
         path = self.cache_dir / f"b{shape[0]}_t{shape[1]}.onnx"
-        if path.exists():
-            return path
-        tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}")
-        try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
             x = ms.Tensor(np.zeros((*shape, self.table.shape[1]), np.float32))
-            ms.export(self.body, x, ms.Tensor(np.ones(shape[:1], np.int32)), file_name=str(tmp),
-                      file_format="ONNX")
-            Path(f"{tmp}.onnx").replace(path)
-        except OSError as err:
-            raise UserError(f"cannot write the ONNX cache {self.cache_dir} ({err.strerror}); "
-                            f"make the run folder writable or pass --backend mindspore") from None
-        finally:
-            with contextlib.suppress(OSError):
-                Path(f"{tmp}.onnx").unlink(missing_ok=True)
+            export_atomically(self.body, (x, ms.Tensor(np.ones(shape[:1], np.int32))), path,
+                              "ONNX", "make the run folder writable or pass --backend mindspore",
+                              what=f"the ONNX cache {self.cache_dir}")
         return path
 
 
