@@ -87,6 +87,7 @@ class Config:
     # inference: predict.py, the 310 .bin flow, the Gradio page (src/infer.py, src/serve.py)
     mindir_path: str = ""
     backend: str = "mindspore"
+    quantize: str = "none"
     input_file: str = ""
     output_format: str = "text"
     submission: str = ""
@@ -118,6 +119,7 @@ CHOICES = {
     "file_format": ("MINDIR", "AIR", "ONNX"),
     "output_format": ("text", "json"),
     "backend": ("mindspore", "onnxruntime"),
+    "quantize": ("none", "int8"),
     "truncate": ("head", "head_tail"),
 }
 POSITIVE = ("max_len", "vocab_size", "embed_size", "num_classes", "num_hiddens", "num_layers",

@@ -12,12 +12,10 @@ MindSpore's own loader (`nn.GraphCell(mindspore.load(...))`), `score_bin_results
 (postprocess.py) computes the accuracy. `python -m src.infer --mindir_path X` is the CPU
 stand-in for the Ascend C++ app of ascend310_infer/.
 """
-import hashlib
 import json
 import os
 import shutil
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from src.text import Vocab, tokenize
 
 __all__ = ["Predictor", "Prediction", "load_predictor", "read_reviews", "format_prediction",
            "write_bin_files", "infer_bin_files", "score_bin_results", "run_folder",
-           "predict_command", "with_run_config", "OnnxForward", "BIN_FOLDERS"]
+           "predict_command", "with_run_config", "BIN_FOLDERS"]
 
 BIN_FOLDERS = {"ids": "00_data", "length": "01_length", "label": "02_label"}
 PAD_LABEL = -1  # label of the rows that only fill up the last fixed-shape batch
@@ -129,62 +127,9 @@ def _checkpoint_forward(config, checkpoint, vocab_rows):
                         f"{run_folder(config) / 'vocab.json'} has {vocab_rows}; use the "
                         f"vocab.json of the run that wrote the checkpoint (--ckpt_path RUN_DIR)")
     if config.backend == "onnxruntime":
-        return OnnxForward(network, _onnx_cache_dir(checkpoint))
+        from src.onnx_backend import OnnxForward
+        return OnnxForward(network, config.quantize)
     return lambda ids, length: network(ms.Tensor(ids), ms.Tensor(length)).asnumpy()
-
-
-class OnnxForward:
-    """The checkpoint's network run by onnxruntime: MindSpore exports it to ONNX once per input
-    shape, and the embedding rows are looked up in numpy.
-
-    On 2 CPU cores onnxruntime's LSTM kernel runs this network about 2x faster than
-    MindSpore's (bench/bench_predict.py) with the same logits (within 1e-6). Exported files
-    (about 1.5 MB each: the LSTM and dense weights, not the vocabulary table) are kept in
-    cache_dir, so each shape is exported once per checkpoint, not once per process.
-    """
-
-    def __init__(self, network, cache_dir):
-        try:
-            import onnxruntime
-        except ImportError:
-            raise UserError("backend onnxruntime needs the onnxruntime package: pip install -r "
-                            "requirements-serve.txt (or pass --backend mindspore)") from None
-        from src.lstm import EmbeddedInput
-        self.runtime, self.cache_dir = onnxruntime, Path(cache_dir)
-        self.table = network.embedding.embedding_table.asnumpy()
-        self.body = EmbeddedInput(network)
-        self.sessions, self.lock = {}, threading.Lock()
-
-    def __call__(self, ids, length):
-        session = self._session(ids.shape)
-        return session.run(None, {"x": self.table[ids], "length": length})[0]
-
-    def _session(self, shape):
-        with self.lock:
-            if shape not in self.sessions:
-                options = self.runtime.SessionOptions()
-                options.intra_op_num_threads = len(os.sched_getaffinity(0))
-                self.sessions[shape] = self.runtime.InferenceSession(
-                    str(self._exported(shape)), options, providers=["CPUExecutionProvider"])
-            return self.sessions[shape]
-
-    def _exported(self, shape):
-        import mindspore as ms
-        from src.export import export_atomically
-        path = self.cache_dir / f"b{shape[0]}_t{shape[1]}.onnx"
-        if not path.exists():
-            x = ms.Tensor(np.zeros((*shape, self.table.shape[1]), np.float32))
-            export_atomically(self.body, (x, ms.Tensor(np.ones(shape[:1], np.int32))), path,
-                              "ONNX", "make the run folder writable or pass --backend mindspore",
-                              what=f"the ONNX cache {self.cache_dir}")
-        return path
-
-
-def _onnx_cache_dir(checkpoint):
-    """run folder/onnx/<checkpoint stem>-<size and mtime digest>: a new checkpoint, new files."""
-    stat = checkpoint.stat()
-    digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:10]
-    return checkpoint.parent / "onnx" / f"{checkpoint.stem}-{digest}"
 
 
 def mindir_input_shapes(path):
@@ -252,6 +197,9 @@ def load_predictor(config):
     _limit_cpu_threads(config)
     init_device(config)
     vocab = Vocab.load(run_folder(config) / "vocab.json")
+    if config.quantize != "none" and config.backend != "onnxruntime":
+        raise UserError(f"quantize: {config.quantize} applies to --backend onnxruntime only; "
+                        f"add --backend onnxruntime or drop --quantize")
     if config.mindir_path and config.backend == "onnxruntime":
         raise UserError("a MINDIR runs on MindSpore only; drop --mindir_path to run the "
                         "checkpoint with --backend onnxruntime")
@@ -261,7 +209,13 @@ def load_predictor(config):
     checkpoint = Path(config.checkpoint_path or Path(config.ckpt_path) / "lstm-best.ckpt")
     return Predictor(config, vocab, _checkpoint_forward(config, checkpoint, len(vocab)),
                      name=f"{checkpoint.parent.name}/{checkpoint.name}"
-                     + (" (onnxruntime)" if config.backend == "onnxruntime" else ""))
+                     + _backend_suffix(config))
+
+
+def _backend_suffix(config):
+    if config.backend == "mindspore":
+        return ""
+    return f" ({config.backend}{'' if config.quantize == 'none' else ' ' + config.quantize})"
 
 
 def _decode_line(raw, number, source):

@@ -11,7 +11,7 @@ import numpy as np
 from mindspore import nn, ops
 
 __all__ = ["SentimentNet", "NetWithLoss", "NetWithEval", "build_network", "POOLINGS",
-           "any_batch_shape", "EmbeddedInput"]
+           "any_batch_shape"]
 
 POOLINGS = ("first_last", "mean", "max", "mean_max")
 
@@ -59,10 +59,7 @@ class SentimentNet(nn.Cell):
         self.decoder = nn.Dense(pooled, num_classes)
 
     def construct(self, ids, length):
-        return self.classify(self.embedding(ids), length)
-
-    def classify(self, x, length):
-        """Logits from embedded reviews x [B, T, embed] and their true lengths [B]."""
+        x = self.embedding(ids)
         batch, steps, _ = x.shape
         positions = ops.arange(steps, dtype=ms.int32).reshape(1, steps)
         lengths = length.reshape(batch, 1)
@@ -95,22 +92,6 @@ class SentimentNet(nn.Cell):
         if self.pooling == "max":
             return maximum
         return ops.concat((mean, maximum), axis=1)
-
-
-class EmbeddedInput(nn.Cell):
-    """SentimentNet without its embedding lookup: (x [B, T, embed] float32, length) -> logits.
-
-    The onnxruntime backend exports this per input shape (a few hundred KB each, where the
-    whole network would carry the vocabulary table in every file) and looks up the embedding
-    rows itself.
-    """
-
-    def __init__(self, network):
-        super().__init__(auto_prefix=False)
-        self.network = network
-
-    def construct(self, x, length):
-        return self.network.classify(x, length)
 
 
 def build_network(config, embedding_table):

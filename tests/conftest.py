@@ -9,6 +9,11 @@ from src.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "aclImdb_sample"
+# predictor tests: short, long, markup, negative
+REVIEWS = ["A wonderful film with a moving story.",
+           "Dull. " * 40 + "I walked out of the cinema after an hour.",
+           "<br />Not bad, not great!",
+           "The worst acting I have ever seen; avoid it."]
 
 
 def tiny_args(workdir):
@@ -65,3 +70,16 @@ def exported_mindir(tiny_config, trained_run, session_dir):
     config = dataclasses.replace(tiny_config, checkpoint_path=str(trained_run / "lstm-best.ckpt"),
                                  file_name=str(session_dir / "tiny_lstm"))
     return export_model(config, log=lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def run_config(tiny_config, trained_run):
+    """The tiny config pointing at the tiny run's best checkpoint."""
+    import dataclasses
+    return dataclasses.replace(tiny_config, checkpoint_path=str(trained_run / "lstm-best.ckpt"))
+
+
+@pytest.fixture(scope="session")
+def checkpoint_predictor(run_config):
+    from src.infer import load_predictor
+    return load_predictor(run_config)

@@ -14,22 +14,7 @@ from src.eval import load_network
 from src.infer import (BIN_FOLDERS, Predictor, load_predictor, mindir_input_shapes,
                        score_bin_results, write_bin_files)
 from src.text import Vocab, tokenize
-from tests.conftest import ROOT, SAMPLE
-
-REVIEWS = ["A wonderful film with a moving story.",
-           "Dull. " * 40 + "I walked out of the cinema after an hour.",
-           "<br />Not bad, not great!",
-           "The worst acting I have ever seen; avoid it."]
-
-
-@pytest.fixture(scope="module")
-def run_config(tiny_config, trained_run):
-    return dataclasses.replace(tiny_config, checkpoint_path=str(trained_run / "lstm-best.ckpt"))
-
-
-@pytest.fixture(scope="module")
-def checkpoint_predictor(run_config):
-    return load_predictor(run_config)
+from tests.conftest import REVIEWS, ROOT, SAMPLE
 
 
 def _network_probabilities(config, text):
@@ -196,38 +181,3 @@ def test_onnx_export_runs_in_onnxruntime(pooling, run_config, tmp_path):
     network = load_network(config, config.checkpoint_path)
     expected = network(ms.Tensor(ids), ms.Tensor(length)).asnumpy()
     np.testing.assert_allclose(got, expected, atol=1e-4)
-
-
-def test_onnxruntime_backend_gives_the_checkpoint_results(run_config, checkpoint_predictor):
-    config = dataclasses.replace(run_config, backend="onnxruntime")
-    predictor = load_predictor(config)
-    assert predictor.name.endswith("(onnxruntime)")
-    for one, other in zip(predictor.predict(REVIEWS), checkpoint_predictor.predict(REVIEWS)):
-        assert one.label == other.label
-        for name in one.probabilities:
-            assert abs(one.probabilities[name] - other.probabilities[name]) < 1e-5
-    cache = predictor.forward.cache_dir
-    exported = sorted(cache.iterdir())
-    assert exported and all(path.name.startswith("b") and path.suffix == ".onnx"
-                            for path in exported)
-    stamps = [path.stat().st_mtime_ns for path in exported]
-    load_predictor(config).predict(REVIEWS)  # a new process reuses the exported shapes
-    assert [path.stat().st_mtime_ns for path in sorted(cache.iterdir())] == stamps
-
-
-def test_onnxruntime_backend_bad_inputs_are_clear_errors(run_config, exported_mindir,
-                                                          trained_run, tmp_path):
-    with pytest.raises(UserError, match="MINDIR runs on MindSpore only"):
-        load_predictor(dataclasses.replace(run_config, backend="onnxruntime",
-                                           mindir_path=str(exported_mindir)))
-    run = tmp_path / "run"
-    run.mkdir()
-    for name in ("lstm-best.ckpt", "vocab.json"):
-        (run / name).write_bytes((trained_run / name).read_bytes())
-    (run / "onnx").write_text("a file where the cache folder should be")
-    predictor = load_predictor(dataclasses.replace(
-        run_config, backend="onnxruntime", ckpt_path=str(run),
-        checkpoint_path=str(run / "lstm-best.ckpt")))
-    with pytest.raises(UserError, match="cannot write the ONNX cache"):
-        predictor.predict(REVIEWS[:1])
-    assert not list(run.rglob("*.tmp*"))

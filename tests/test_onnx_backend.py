@@ -1,0 +1,71 @@
+"""src/onnx_backend.py: the checkpoint's network as one shape-free ONNX graph in onnxruntime."""
+import dataclasses
+import sys
+
+import mindspore as ms
+import numpy as np
+import pytest
+
+from src.config import UserError
+from src.infer import load_predictor
+from src.lstm import SentimentNet
+from src.onnx_backend import OnnxForward
+from tests.conftest import REVIEWS
+
+
+def _random_batch(rng, batch, steps, vocab):
+    length = rng.integers(1, steps + 1, batch).astype(np.int32)
+    length[0] = steps  # one row without padding
+    ids = np.zeros((batch, steps), np.int32)
+    for row, size in enumerate(length):
+        ids[row, :size] = rng.integers(1, vocab, size)
+    return ids, length
+
+
+@pytest.mark.parametrize("pooling,bidirectional,layers", [
+    ("mean_max", True, 2), ("first_last", True, 2), ("mean", False, 1), ("max", True, 1)])
+def test_graph_gives_the_network_logits_for_any_shape(pooling, bidirectional, layers):
+    ms.set_context(mode=ms.GRAPH_MODE)
+    rng = np.random.default_rng(0)
+    table = rng.normal(0, 0.5, (300, 12)).astype(np.float32)
+    network = SentimentNet(table, 16, layers, bidirectional, 3, pooling=pooling)
+    network.set_train(False)
+    forward = OnnxForward(network)
+    for batch, steps in ((1, 7), (5, 30), (8, 13)):  # one session, every shape
+        ids, length = _random_batch(rng, batch, steps, 300)
+        expected = network(ms.Tensor(ids), ms.Tensor(length)).asnumpy()
+        np.testing.assert_allclose(forward(ids, length), expected, atol=1e-5)
+
+
+def test_backend_gives_the_checkpoint_results(run_config, checkpoint_predictor):
+    predictor = load_predictor(dataclasses.replace(run_config, backend="onnxruntime"))
+    assert predictor.name.endswith("(onnxruntime)")
+    for one, other in zip(predictor.predict(REVIEWS), checkpoint_predictor.predict(REVIEWS)):
+        assert one.label == other.label
+        for name in one.probabilities:
+            assert abs(one.probabilities[name] - other.probabilities[name]) < 1e-5
+
+
+def test_int8_weights_keep_the_probabilities_close(run_config, checkpoint_predictor):
+    predictor = load_predictor(dataclasses.replace(run_config, backend="onnxruntime",
+                                                   quantize="int8"))
+    assert predictor.name.endswith("(onnxruntime int8)")
+    ops = {node.op_type for node in predictor.forward.model.graph.node}
+    assert "DynamicQuantizeLSTM" in ops and "LSTM" not in ops
+    differences = [abs(one.probabilities[name] - other.probabilities[name])
+                   for one, other in zip(predictor.predict(REVIEWS),
+                                         checkpoint_predictor.predict(REVIEWS))
+                   for name in one.probabilities]
+    assert 0 < max(differences) < 0.05
+
+
+def test_bad_backend_settings_are_clear_errors(run_config, exported_mindir, monkeypatch):
+    with pytest.raises(UserError, match="MINDIR runs on MindSpore only"):
+        load_predictor(dataclasses.replace(run_config, backend="onnxruntime",
+                                           mindir_path=str(exported_mindir)))
+    with pytest.raises(UserError, match="applies to --backend onnxruntime only"):
+        load_predictor(dataclasses.replace(run_config, quantize="int8"))
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if onnx were not installed
+    with pytest.raises(UserError, match="needs the onnx package: pip install -r "
+                                        "requirements-serve.txt"):
+        load_predictor(dataclasses.replace(run_config, backend="onnxruntime"))
