@@ -1,7 +1,8 @@
 """Inference speed on CPU: predict.py's single-review latency and batched throughput, on
-MindSpore and with --backend onnxruntime (the same checkpoint exported to ONNX by MindSpore),
-against the PyTorch twin of the same network (same shapes, same batches, same run), and 200
-concurrent requests to the Gradio page on loopback.
+MindSpore and with --backend onnxruntime (the same checkpoint as an ONNX graph; also with
+--quantize int8), against the PyTorch twin of the same network (same shapes, same batches,
+same run; float32 and PyTorch's own dynamic int8), and 200 concurrent requests to the Gradio
+page on loopback. Each predictor's accuracy on the reviews it timed is reported next to it.
 
     make demo                      # the model measured: demo/run (and demo/lstm.mindir)
     python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0 numpy
@@ -163,29 +164,50 @@ def _machine_load():
 
 PREDICTORS = {"mindspore": "MindSpore checkpoint (predict.py)",
               "onnxruntime": "--backend onnxruntime (predict.py)",
+              "onnxruntime_int8": "--backend onnxruntime --quantize int8",
               "mindir": "MindSpore MINDIR (fixed batch)"}
+# which PyTorch rows each of ours is compared with: float32 with float32, int8 with int8
+TORCH_PEERS = {"onnxruntime_int8": ("int8",)}
 
 
-def _measure(predictor, typical, texts, latency_runs, repeats):
+def _measure(predictor, typical, reviews, latency_runs, repeats):
+    texts = [review.text for review in reviews]
     p50, p99 = _latency(predictor, typical, latency_runs)
     total, model, batches = _throughput(predictor, texts, repeats)
+    right = sum(p.label == predictor.labels[r.label] for p, r in zip(predictor.predict(texts),
+                                                                      reviews))
     return {"single_p50_ms": p50, "single_p99_ms": p99, "end_to_end_reviews_per_s": total,
-            "model_reviews_per_s": model}, batches
+            "model_reviews_per_s": model, "accuracy": round(right / len(texts), 4)}, batches
+
+
+def _ratios(result):
+    """Our model reviews/s over the best PyTorch row of the same precision."""
+    ratios = {}
+    for key in PREDICTORS:
+        kinds = TORCH_PEERS.get(key, ("padded", "packed"))
+        peers = [peer["reviews_per_s"] for name, peer in result["torch"].items()
+                 if isinstance(peer, dict) and name.startswith(kinds)]
+        if key in result and peers:
+            ratios[key] = round(result[key]["model_reviews_per_s"] / max(peers), 2)
+    return ratios
 
 
 def _table(result):
     rows = [(title, result[key]["single_p50_ms"], result[key]["single_p99_ms"],
-             result[key]["model_reviews_per_s"], result[key]["end_to_end_reviews_per_s"])
+             result[key]["model_reviews_per_s"], result[key]["end_to_end_reviews_per_s"],
+             result[key]["accuracy"])
             for key, title in PREDICTORS.items() if key in result]
     for name, peer in result["torch"].items():
         if isinstance(peer, dict):
             rows.append((f"PyTorch {name.replace('_', ' ')}", peer["single_p50_ms"],
-                         peer["single_p99_ms"], peer["reviews_per_s"], "-"))
-    print(f"{'':34} {'1 review p50 ms':>16} {'p99 ms':>8} {'model rev/s':>12} {'e2e rev/s':>10}")
-    for name, p50, p99, model, total in rows:
-        print(f"{name:34} {p50:>16} {p99:>8} {model:>12} {total:>10}")
+                         peer["single_p99_ms"], peer["reviews_per_s"], "-", "-"))
+    print(f"{'':38} {'1 review p50 ms':>16} {'p99 ms':>8} {'model rev/s':>12} {'e2e rev/s':>10} "
+          f"{'accuracy':>9}")
+    for name, p50, p99, model, total, accuracy in rows:
+        print(f"{name:38} {p50:>16} {p99:>8} {model:>12} {total:>10} {accuracy:>9}")
     for key, ratio in result.get("throughput_ratio_vs_best_torch", {}).items():
-        print(f"batched throughput, {PREDICTORS[key]}: {ratio}x the best PyTorch row")
+        precision = "int8" if key in TORCH_PEERS else "float32"
+        print(f"batched throughput, {PREDICTORS[key]}: {ratio}x the best {precision} PyTorch row")
     for name, page in result.get("page", {}).items():
         print(f"page, {name}: {page['requests']} concurrent requests: p50 {page['p50_ms']} ms, "
               f"p99 {page['p99_ms']} ms, {page['errors']} errors, {page['wall_s']} s in all")
@@ -208,28 +230,27 @@ def main(argv=None):
     if not (Path(args.run_dir) / "config.yaml").exists():
         sys.exit(f"error: no trained run in {args.run_dir}; run `make demo` or pass --run_dir")
     config = load_config(with_run_config(["--ckpt_path", args.run_dir]))
-    texts = [review.text for review in read_aclimdb(args.reviews)["test"]]
+    reviews = read_aclimdb(args.reviews)["test"]
+    texts = [review.text for review in reviews]
     typical = sorted(texts, key=lambda text: len(tokenize(text)))[len(texts) // 2]
     result = {"run_dir": args.run_dir, "reviews": len(texts), "reviews_from": args.reviews,
               "typical_review_tokens": min(len(tokenize(typical)), config.max_len),
               "batch_size": config.batch_size, "max_len": config.max_len,
               "bucket_width": config.bucket_width, "load_before": _machine_load()}
     predictor = load_predictor(config)
-    result["mindspore"], batches = _measure(predictor, typical, texts, args.latency_runs,
+    result["mindspore"], batches = _measure(predictor, typical, reviews, args.latency_runs,
                                             args.repeats)
-    fast = load_predictor(dataclasses.replace(config, backend="onnxruntime"))
-    result["onnxruntime"], _ = _measure(fast, typical, texts, args.latency_runs, args.repeats)
+    for key, quantize in (("onnxruntime", "none"), ("onnxruntime_int8", "int8")):
+        fast = load_predictor(dataclasses.replace(config, backend="onnxruntime",
+                                                  quantize=quantize))
+        result[key], _ = _measure(fast, typical, reviews, args.latency_runs, args.repeats)
     if Path(args.mindir).exists():
         graph = load_predictor(dataclasses.replace(config, mindir_path=args.mindir))
-        result["mindir"], _ = _measure(graph, typical, texts, max(args.latency_runs // 10, 5), 1)
+        result["mindir"], _ = _measure(graph, typical, reviews,
+                                       max(args.latency_runs // 10, 5), 1)
     result["torch"] = _torch_peer(args.torch_python, config, predictor, batches, typical,
                                   args.repeats)
-    peers = [peer for peer in result["torch"].values() if isinstance(peer, dict)]
-    if peers:
-        best = max(peer["reviews_per_s"] for peer in peers)
-        result["throughput_ratio_vs_best_torch"] = {
-            key: round(result[key]["model_reviews_per_s"] / best, 2)
-            for key in PREDICTORS if key in result}
+    result["throughput_ratio_vs_best_torch"] = _ratios(result)
     result["page_backend"] = args.page_backend
     result["page"] = _page_load(args.run_dir, texts, args.requests, args.page_backend)
     result["load_after"] = _machine_load()

@@ -6,11 +6,14 @@ BATCHES.npz holds ids_0, length_0, ids_1, ... (the padded batches bench_predict.
 ran) and single_ids, single_length (one typical review). SHAPE_JSON: vocab, embed, hidden,
 layers, repeats, latency_runs. The network is ../shared/bench/peer_torch_lstm.py's BiLSTM with
 our shapes and mean+max pooling; "padded" runs nn.LSTM over the padded batch, "packed" skips the
-padding with pack_padded_sequence (the same result as our length-aware network). Each mode is
-timed with 1 thread and with one thread per core. Prints one JSON line.
+padding with pack_padded_sequence (the same result as our length-aware network), "int8" is
+"padded" after PyTorch's dynamic quantization of the LSTM and Linear weights (the peer of our
+--quantize int8). Each mode is timed with 1 thread and with one thread per core. Prints one
+JSON line.
 """
 import json
 import os
+import warnings
 import statistics
 import sys
 import time
@@ -82,11 +85,15 @@ def main():
     single = (torch.from_numpy(batches_file["single_ids"]).long(),
               torch.from_numpy(batches_file["single_length"]).long())
     torch.manual_seed(0)
+    warnings.filterwarnings("ignore")  # quantize_dynamic's deprecation notice
     result = {"framework": "torch " + torch.__version__}
     for threads in sorted({1, len(os.sched_getaffinity(0))}):
         torch.set_num_threads(threads)
-        for mode in ("padded", "packed"):
+        for mode in ("padded", "packed", "int8"):
             net = Net(shape, mode == "packed").eval()
+            if mode == "int8":
+                net = torch.ao.quantization.quantize_dynamic(net, {nn.LSTM, nn.Linear},
+                                                             dtype=torch.qint8)
             seconds = _time(net, batches, shape["repeats"])
             p50, p99 = _latencies(net, *single, shape["latency_runs"])
             result[f"{mode}_{threads}_threads"] = {
