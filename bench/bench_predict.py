@@ -8,7 +8,7 @@ page on loopback. Each predictor's accuracy on the reviews it timed is reported 
     python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0 numpy
     .venv/bin/python bench/bench_predict.py [--run_dir demo/run] [--mindir demo/lstm.mindir]
         [--torch_python /tmp/torchvenv/bin/python] [--requests 200] [--page_backend onnxruntime]
-        [--reviews data/aclImdb_sample]
+        [--reviews data/aclImdb_sample] [--accuracy_reviews /tmp/data/aclImdb]
 
 --run_dir may be any training run, e.g. a full-data default run of bench/bench_accuracy.py
 (/tmp/bench_accuracy/default-seed1); the reviews are the test reviews of --reviews.
@@ -192,6 +192,16 @@ def _ratios(result):
     return ratios
 
 
+def _accuracies(predictors, folder):
+    reviews = read_aclimdb(folder)["test"]
+    accuracy = {"reviews_from": folder, "reviews": len(reviews)}
+    for key, predictor in predictors.items():
+        predicted = predictor.predict([review.text for review in reviews])
+        right = sum(p.label == predictor.labels[r.label] for p, r in zip(predicted, reviews))
+        accuracy[key] = round(right / len(reviews), 4)
+    return accuracy
+
+
 def _table(result):
     rows = [(title, result[key]["single_p50_ms"], result[key]["single_p99_ms"],
              result[key]["model_reviews_per_s"], result[key]["end_to_end_reviews_per_s"],
@@ -208,6 +218,11 @@ def _table(result):
     for key, ratio in result.get("throughput_ratio_vs_best_torch", {}).items():
         precision = "int8" if key in TORCH_PEERS else "float32"
         print(f"batched throughput, {PREDICTORS[key]}: {ratio}x the best {precision} PyTorch row")
+    if "accuracy_on" in result:
+        print(f"accuracy on {result['accuracy_on']['reviews']} test reviews of "
+              f"{result['accuracy_on']['reviews_from']}: " + ", ".join(
+                  f"{key} {value}" for key, value in result["accuracy_on"].items()
+                  if key in PREDICTORS))
     for name, page in result.get("page", {}).items():
         print(f"page, {name}: {page['requests']} concurrent requests: p50 {page['p50_ms']} ms, "
               f"p99 {page['p99_ms']} ms, {page['errors']} errors, {page['wall_s']} s in all")
@@ -226,6 +241,9 @@ def main(argv=None):
                              "bundled sample's 500)")
     parser.add_argument("--page_backend", default="onnxruntime",
                         choices=("mindspore", "onnxruntime"))
+    parser.add_argument("--accuracy_reviews", default="",
+                        help="also the accuracy of each checkpoint predictor on this aclImdb "
+                             "folder's test reviews (e.g. the full 25,000), untimed")
     args = parser.parse_args(argv)
     if not (Path(args.run_dir) / "config.yaml").exists():
         sys.exit(f"error: no trained run in {args.run_dir}; run `make demo` or pass --run_dir")
@@ -237,23 +255,26 @@ def main(argv=None):
               "typical_review_tokens": min(len(tokenize(typical)), config.max_len),
               "batch_size": config.batch_size, "max_len": config.max_len,
               "bucket_width": config.bucket_width, "load_before": _machine_load()}
-    predictor = load_predictor(config)
-    result["mindspore"], batches = _measure(predictor, typical, reviews, args.latency_runs,
-                                            args.repeats)
+    predictors = {"mindspore": load_predictor(config)}
+    result["mindspore"], batches = _measure(predictors["mindspore"], typical, reviews,
+                                            args.latency_runs, args.repeats)
     for key, quantize in (("onnxruntime", "none"), ("onnxruntime_int8", "int8")):
-        fast = load_predictor(dataclasses.replace(config, backend="onnxruntime",
-                                                  quantize=quantize))
-        result[key], _ = _measure(fast, typical, reviews, args.latency_runs, args.repeats)
+        predictors[key] = load_predictor(dataclasses.replace(config, backend="onnxruntime",
+                                                             quantize=quantize))
+        result[key], _ = _measure(predictors[key], typical, reviews, args.latency_runs,
+                                  args.repeats)
     if Path(args.mindir).exists():
         graph = load_predictor(dataclasses.replace(config, mindir_path=args.mindir))
         result["mindir"], _ = _measure(graph, typical, reviews,
                                        max(args.latency_runs // 10, 5), 1)
-    result["torch"] = _torch_peer(args.torch_python, config, predictor, batches, typical,
-                                  args.repeats)
+    result["torch"] = _torch_peer(args.torch_python, config, predictors["mindspore"], batches,
+                                  typical, args.repeats)
     result["throughput_ratio_vs_best_torch"] = _ratios(result)
     result["page_backend"] = args.page_backend
     result["page"] = _page_load(args.run_dir, texts, args.requests, args.page_backend)
     result["load_after"] = _machine_load()
+    if args.accuracy_reviews:
+        result["accuracy_on"] = _accuracies(predictors, args.accuracy_reviews)
     _table(result)
     print(f"wrote {write_result('predict', result)}")
 
