@@ -11,8 +11,8 @@ Why not mindspore.export(file_format="ONNX")? It works (export.py offers it), bu
 2.10 exports one fixed input shape per file and writes the reverse direction as gathers
 around a forward LSTM; the graph here is shape-free and lets onnxruntime's LSTM kernel do
 the masking. `quantize: int8` then stores the LSTM weights as int8 (onnxruntime dynamic
-quantization: activations stay float, quantized per batch): faster, and the probabilities
-move by about 1e-2 (bench/bench_predict.py reports speed and accuracy of both).
+quantization: activations stay float, quantized per batch): faster, with probabilities that
+move slightly (bench/bench_predict.py reports speed and accuracy of both).
 """
 import logging
 import os
@@ -50,15 +50,15 @@ def _onnx_gates(matrix):
     return np.concatenate([np.split(matrix, 4)[gate] for gate in ONNX_GATE_ORDER])
 
 
-def _layer_initializers(directions, name):
-    """ONNX LSTM inputs W [D, 4H, in], R [D, 4H, H], B [D, 8H] from the directions' weights."""
-    from onnx import numpy_helper
+def _lstm_weights(graph, directions, name):
+    """Names of the ONNX LSTM inputs W [D, 4H, in], R [D, 4H, H], B [D, 8H] built from the
+    directions' nn.LSTM cells (forward, then backward)."""
     weights = [_weights(cell) for cell in directions]
     w = np.stack([_onnx_gates(d["weight_ih"]) for d in weights])
     r = np.stack([_onnx_gates(d["weight_hh"]) for d in weights])
     b = np.stack([np.concatenate([_onnx_gates(d["bias_ih"]), _onnx_gates(d["bias_hh"])])
                   for d in weights])
-    return [numpy_helper.from_array(array.astype(np.float32), f"{name}_{part}")
+    return [graph.constant(f"{name}_{part}", array.astype(np.float32))
             for part, array in (("W", w), ("R", r), ("B", b))]
 
 
@@ -90,11 +90,8 @@ def _encode(graph, network):
     merge = graph.constant("merge_directions", np.int64([0, 0, -1]))
     for i, forward in enumerate(network.forward_layers):
         cells = [forward] + ([network.backward_layers[i]] if network.bidirectional else [])
-        initializers = _layer_initializers(cells, f"lstm{i}")
-        graph.initializers += initializers
-        hidden = cells[0].hidden_size
-        y = graph.node("LSTM", [x] + [t.name for t in initializers] + ["length"],
-                       hidden_size=hidden, direction=directions)
+        y = graph.node("LSTM", [x, *_lstm_weights(graph, cells, f"lstm{i}"), "length"],
+                       hidden_size=cells[0].hidden_size, direction=directions)
         # Y [T, directions, N, H] -> [T, N, directions * H]: forward and backward side by side
         x = graph.node("Reshape", [graph.node("Transpose", [y], perm=[0, 2, 1, 3]), merge])
     return x
@@ -164,7 +161,7 @@ def _quantized(model):
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "float.onnx", Path(folder) / "int8.onnx"
         onnx.save(model, source)
-        logging.disable(logging.WARNING)  # its advice to pre-process applies to CNNs
+        logging.disable(logging.WARNING)  # quiets its advice to pre-process (shape inference)
         try:
             quantization.quantize_dynamic(source, target, op_types_to_quantize=["LSTM"],
                                           weight_type=quantization.QuantType.QInt8)
