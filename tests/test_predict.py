@@ -50,6 +50,17 @@ def test_json_lines_match_the_checkpoint_and_the_mindir(trained_run, exported_mi
         assert max(one["probabilities"], key=one["probabilities"].get) == one["label"]
 
 
+def test_onnxruntime_int8_from_the_command_line(trained_run, capsys):
+    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--backend", "onnxruntime",
+                              "--quantize", "int8", "--output_format", "json", *REVIEWS)
+    assert code == 0, err
+    results = [json.loads(line) for line in out.splitlines()]
+    assert len(results) == 2
+    for result in results:
+        assert sum(result["probabilities"].values()) == pytest.approx(1, abs=1e-3)
+        assert max(result["probabilities"], key=result["probabilities"].get) == result["label"]
+
+
 def test_input_file_one_review_per_line(trained_run, tmp_path, capsys):
     reviews = tmp_path / "reviews.txt"
     reviews.write_text("\n".join(REVIEWS * 3) + "\n", encoding="utf-8")
@@ -91,6 +102,8 @@ def test_bad_input_files_are_one_clear_error(content, message, trained_run, tmp_
 @pytest.mark.parametrize("words, message", [
     (["--output_format", "xml", "good"], "output_format"),
     (["--backend", "tensorrt", "good"], "backend"),
+    (["--quantize", "int4", "good"], "quantize"),
+    (["--quantize", "int8", "good"], "applies to --backend onnxruntime only"),
     (["--input_file", "/nonexistent/reviews.txt"], "cannot read --input_file"),
     (["--mindir_path", "/nonexistent/x.mindir", "good"], "not found"),
     (["   "], "review argument 1 is empty"),
