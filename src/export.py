@@ -1,4 +1,4 @@
-"""Export a checkpoint to MINDIR (any device) or AIR (Ascend only) for offline inference."""
+"""Export a checkpoint to MINDIR (any device), AIR (Ascend only) or ONNX for offline inference."""
 import contextlib
 import os
 from pathlib import Path
@@ -10,11 +10,11 @@ from src.config import UserError
 from src.device import init_device
 from src.eval import load_network
 
-__all__ = ["export_model", "export_atomically"]
+__all__ = ["export_model"]
 
 
 def export_model(config, log=print):
-    """Write config.file_name + .mindir/.air with inputs ids [batch, max_len], length [batch].
+    """Write config.file_name + .mindir/.air/.onnx with inputs ids [batch, max_len], length [batch].
 
     Returns:
         Path of the exported file.
@@ -30,17 +30,15 @@ def export_model(config, log=print):
     ids = ms.Tensor(np.zeros((config.batch_size, config.max_len), np.int32))
     length = ms.Tensor(np.full((config.batch_size,), config.max_len, np.int32))
     target = Path(f"{config.file_name}.{config.file_format.lower()}")
-    export_atomically(network, (ids, length), target, config.file_format,
-                      "pass --file_name in a writable folder")
+    _export_atomically(network, (ids, length), target, config.file_format)
     log(f"exported {target}")
     return target
 
 
-def export_atomically(cell, inputs, target, file_format, advice, what=None):
+def _export_atomically(cell, inputs, target, file_format):
     """ms.export cell to target (its suffix is the format's) under a temporary name, then
     rename: a killed or failed export never leaves a partial target. An OSError becomes one
-    UserError line naming what (default: target) and ending with advice."""
-    target = Path(target)
+    UserError line."""
     tmp_stem = target.with_name(f".{target.stem}.tmp-{os.getpid()}")
     written = Path(f"{tmp_stem}{target.suffix}")
     try:
@@ -48,7 +46,8 @@ def export_atomically(cell, inputs, target, file_format, advice, what=None):
         ms.export(cell, *inputs, file_name=str(tmp_stem), file_format=file_format)
         written.replace(target)
     except OSError as err:
-        raise UserError(f"cannot write {what or target} ({err.strerror}); {advice}") from None
+        raise UserError(f"cannot write {target} ({err.strerror}); pass --file_name in a "
+                        f"writable folder") from None
     finally:
         with contextlib.suppress(OSError):
             written.unlink(missing_ok=True)
