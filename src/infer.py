@@ -194,15 +194,15 @@ def load_predictor(config):
     vocab.json of the run folder (see run_folder). Sets up the device (CPU/GPU/Ascend).
     """
     from src.device import init_device
-    _limit_cpu_threads(config)
-    init_device(config)
-    vocab = Vocab.load(run_folder(config) / "vocab.json")
     if config.quantize != "none" and config.backend != "onnxruntime":
         raise UserError(f"quantize: {config.quantize} applies to --backend onnxruntime only; "
                         f"add --backend onnxruntime or drop --quantize")
     if config.mindir_path and config.backend == "onnxruntime":
         raise UserError("a MINDIR runs on MindSpore only; drop --mindir_path to run the "
                         "checkpoint with --backend onnxruntime")
+    _limit_cpu_threads(config)
+    init_device(config)
+    vocab = Vocab.load(run_folder(config) / "vocab.json")
     if config.mindir_path:
         forward, shape = _mindir_forward(config.mindir_path)
         return Predictor(config, vocab, forward, shape, name=Path(config.mindir_path).name)
