@@ -40,7 +40,8 @@ def _import(module, what):
 
 
 def _weights(cell):
-    """{weight_ih, weight_hh, bias_ih, bias_hh} numpy arrays of one nn.LSTM layer."""
+    """A cell's numpy weights by short name: weight_ih, weight_hh, bias_ih, bias_hh for an
+    nn.LSTM layer (its "_l0" dropped), weight and bias for a Dense."""
     return {p.name.rsplit(".", 1)[-1].removesuffix("_l0"): p.asnumpy()
             for p in cell.get_parameters()}
 
@@ -139,7 +140,7 @@ def build_onnx_model(network):
     graph = _GraphBuilder()
     channels = network.forward_layers[-1].hidden_size * (2 if network.bidirectional else 1)
     pooled = _pool(graph, _encode(graph, network), channels, network.pooling)
-    decoder = {p.name.rsplit(".", 1)[-1]: p.asnumpy() for p in network.decoder.get_parameters()}
+    decoder = _weights(network.decoder)
     graph.nodes.append(helper.make_node(
         "Gemm", [pooled, graph.constant("decoder_weight", decoder["weight"]),
                  graph.constant("decoder_bias", decoder["bias"])], ["logits"], transB=1))
