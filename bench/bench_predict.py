@@ -174,10 +174,14 @@ def _measure(predictor, typical, reviews, latency_runs, repeats):
     texts = [review.text for review in reviews]
     p50, p99 = _latency(predictor, typical, latency_runs)
     total, model, batches = _throughput(predictor, texts, repeats)
-    right = sum(p.label == predictor.labels[r.label] for p, r in zip(predictor.predict(texts),
-                                                                      reviews))
     return {"single_p50_ms": p50, "single_p99_ms": p99, "end_to_end_reviews_per_s": total,
-            "model_reviews_per_s": model, "accuracy": round(right / len(texts), 4)}, batches
+            "model_reviews_per_s": model, "accuracy": _accuracy(predictor, reviews)}, batches
+
+
+def _accuracy(predictor, reviews):
+    predicted = predictor.predict([review.text for review in reviews])
+    right = sum(p.label == predictor.labels[r.label] for p, r in zip(predicted, reviews))
+    return round(right / len(reviews), 4)
 
 
 def _ratios(result, same_precision=True):
@@ -196,9 +200,7 @@ def _accuracies(predictors, folder):
     reviews = read_aclimdb(folder)["test"]
     accuracy = {"reviews_from": folder, "reviews": len(reviews)}
     for key, predictor in predictors.items():
-        predicted = predictor.predict([review.text for review in reviews])
-        right = sum(p.label == predictor.labels[r.label] for p, r in zip(predicted, reviews))
-        accuracy[key] = round(right / len(reviews), 4)
+        accuracy[key] = _accuracy(predictor, reviews)
     return accuracy
 
 
