@@ -17,10 +17,10 @@ POOLINGS = ("first_last", "mean", "max", "mean_max")
 
 
 def _gather_rows(values, flat_index):
-    """values [B, T, C] picked per (review, step) by flat_index [B*T] -> [B, T, C]."""
-    batch, steps, channels = values.shape
-    picked = ops.gather(values.reshape(batch * steps, channels), flat_index, 0)
-    return picked.reshape(batch, steps, channels)
+    """values [T, B, C] picked per (step, review) by flat_index [T*B] -> [T, B, C]."""
+    steps, batch, channels = values.shape
+    picked = ops.gather(values.reshape(steps * batch, channels), flat_index, 0)
+    return picked.reshape(steps, batch, channels)
 
 
 class SentimentNet(nn.Cell):
@@ -49,24 +49,24 @@ class SentimentNet(nn.Cell):
         self.pooling = pooling
         directions = 2 if bidirectional else 1
         sizes = [embed_size] + [num_hiddens * directions] * (num_layers - 1)
-        self.forward_layers = nn.CellList(
-            [nn.LSTM(size, num_hiddens, batch_first=True) for size in sizes])
+        # time-major ([T, B, C]) throughout: the CPU LSTM kernel reads that layout, and
+        # batch_first would transpose every layer's input and output, both ways (~6 % of a step)
+        self.forward_layers = nn.CellList([nn.LSTM(size, num_hiddens) for size in sizes])
         self.backward_layers = nn.CellList(
-            [nn.LSTM(size, num_hiddens, batch_first=True) for size in sizes]
-            if bidirectional else [])
+            [nn.LSTM(size, num_hiddens) for size in sizes] if bidirectional else [])
         self.dropout = nn.Dropout(p=dropout)
         pooled = num_hiddens * directions * (1 if pooling in ("mean", "max") else 2)
         self.decoder = nn.Dense(pooled, num_classes)
 
     def construct(self, ids, length):
-        x = self.embedding(ids)
-        batch, steps, _ = x.shape
-        positions = ops.arange(steps, dtype=ms.int32).reshape(1, steps)
-        lengths = length.reshape(batch, 1)
+        batch, steps = ids.shape
+        x = self.embedding(ids.transpose(1, 0))
+        positions = ops.arange(steps, dtype=ms.int32).reshape(steps, 1)
+        lengths = length.reshape(1, batch)
         mask = positions < lengths
-        row_start = ops.arange(batch, dtype=ms.int32).reshape(batch, 1) * steps
-        reverse = (ops.where(mask, lengths - 1 - positions, positions) + row_start).reshape(-1)
-        last = (lengths - 1 + row_start).reshape(-1)
+        column = ops.arange(batch, dtype=ms.int32).reshape(1, batch)
+        reverse = (ops.where(mask, lengths - 1 - positions, positions) * batch + column).reshape(-1)
+        last = ((lengths - 1) * batch + column).reshape(-1)
         for i in range(len(self.forward_layers)):
             if i > 0:
                 x = self.dropout(x)
@@ -78,17 +78,18 @@ class SentimentNet(nn.Cell):
         return self.decoder(self.dropout(self._pool(x, mask, length, last)))
 
     def _pool(self, x, mask, length, last):
-        batch, steps, channels = x.shape
+        """x [T, B, C], mask [T, B] -> [B, C] or [B, 2C]."""
+        steps, batch, channels = x.shape
         if self.pooling == "first_last":
-            final = ops.gather(x.reshape(batch * steps, channels), last, 0)
-            return ops.concat((x[:, 0, :], final), axis=1)
+            final = ops.gather(x.reshape(steps * batch, channels), last, 0)
+            return ops.concat((x[0], final), axis=1)
         weights = mask.astype(x.dtype).expand_dims(2)
-        mean = (x * weights).sum(axis=1) / length.astype(x.dtype).reshape(batch, 1)
+        mean = (x * weights).sum(axis=0) / length.astype(x.dtype).reshape(batch, 1)
         if self.pooling == "mean":
             return mean
         # padding pushed to -1e9 by arithmetic: a full_like(x) tensor would be folded into a
-        # [batch, steps, channels] constant of the exported MINDIR (megabytes)
-        maximum = (x + (weights - 1) * 1e9).max(axis=1)
+        # [steps, batch, channels] constant of the exported MINDIR (megabytes)
+        maximum = (x + (weights - 1) * 1e9).max(axis=0)
         if self.pooling == "max":
             return maximum
         return ops.concat((mean, maximum), axis=1)
