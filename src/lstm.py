@@ -106,7 +106,7 @@ def any_batch_shape(cell):
     """Declare cell's (ids, length, label) inputs with unknown batch size and length.
 
     GRAPH_MODE then compiles the cell once for all buckets instead of once per new shape.
-    train.py does not use it: on CPU each dynamic-shape step measured about 1.6x slower
+    train.py does not use it: on CPU each dynamic-shape step measured 1.2-1.4x slower
     than a static one (bench/bench_train_speed.py), which outweighs the few seconds of
     compiling each of the ~10 bucket shapes once. Returns the cell.
     """
