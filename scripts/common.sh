@@ -35,12 +35,33 @@ take_glove() {  # take_glove [GLOVE_PATH] [--key ...]: sets GLOVE (train.py word
   fi
 }
 
+# last_error LOG: the last line of LOG that reads as an error, our own 'error: ...' lines or a
+# Python traceback's last line ('RuntimeError: ...'); empty if there is none.
+last_error() {
+  grep -E '^(error: |([A-Za-z_][A-Za-z0-9_]*\.)*[A-Za-z_][A-Za-z0-9_]*(Error|Exception|Interrupt|Exit)(: |$))' \
+    "$1" 2>/dev/null | tail -n 1 || true
+}
+
+# fail_in_log WHO LOG [EXIT_CODE]: one line naming WHO, its last error line and LOG; exit 2.
+fail_in_log() {
+  local line
+  line="$(last_error "$2")"
+  line="${line#error: }"
+  if [ -z "$line" ]; then
+    line="it wrote no error line${3:+ (exit code $3)}; killed, or out of memory?"
+  fi
+  echo "error: $1 failed: $line; see $2" >&2
+  exit 2
+}
+
 run_logged() {  # run_logged LOG_FILE SCRIPT ARGS...: run, log everything, echo where
-  local log="$1"; shift
+  local log="$1" status=0; shift
   mkdir -p "$(dirname "$log")" 2>/dev/null || fail "cannot create the folder of $log; pick a writable place"
   echo "running $1 (log: $log)"
-  if ! (cd "$ROOT" && "$PYTHON" "$@") > "$log" 2>&1; then
-    grep -m1 '^error:' "$log" >&2 || echo "error: $1 failed; see $log" >&2
+  (cd "$ROOT" && "$PYTHON" "$@") > "$log" 2>&1 || status=$?
+  if [ "$status" -ne 0 ]; then
+    # our scripts' own one-line errors are shown as they are
+    grep -m1 '^error:' "$log" >&2 || fail_in_log "$1" "$log" "$status"
     exit 2
   fi
   tail -n 2 "$log"

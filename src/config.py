@@ -339,6 +339,13 @@ def run_main(job, argv=None):
         return 0
     try:
         config = load_config(argv)
+        if os.environ.get("MS_ROLE") == "MS_WORKER":
+            print(f"worker pid {os.getpid()}", flush=True)  # the launcher's failure report reads it
+        if os.environ.get("MS_ROLE") == "MS_SCHED":
+            # msrun runs the entry script once more as its scheduler (with RANK_ID=0): that
+            # process must only serve the cluster, never act as rank 0 (ModelArts copy-in...)
+            from src.distribute import serve_as_scheduler
+            return serve_as_scheduler()
         if not config.run_distribute:
             # MindSpore's runtime answers Ctrl-C by sending itself SIGTERM; both end up as
             # KeyboardInterrupt between two steps, so the message is clear. Workers of msrun

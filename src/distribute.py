@@ -2,8 +2,14 @@
 
 Each worker reads its own shard of the training MindRecord, gradients are averaged over all
 workers (DATA_PARALLEL, gradients_mean), and every worker starts from the same weights: the seed
-is set before the network is built (init_device does that), and parameter_broadcast copies rank
-0's weights to the others when the graph is compiled (without it MindSpore broadcasts nothing).
+is set before the network is built (init_device does that) and `broadcast_weights` copies rank
+0's weights to the others once, before the first step.
+
+MindSpore's own `parameter_broadcast=True` is off on purpose: MindSpore 2.10 broadcasts after
+*every* new graph compile, and with length buckets the workers meet new shapes at different
+steps, so one worker's broadcast would meet another's gradient all-reduce (wrong weights, or
+a crash in a Gather).
+
 Rank 0 alone writes checkpoints, metrics and lstm-best.ckpt into ckpt_path; rank N logs into
 ckpt_path/rank_N.
 """
@@ -17,7 +23,7 @@ from pathlib import Path
 from src.config import UserError
 
 __all__ = ["Rank", "for_worker", "init_distribute", "worker_env", "prepare_inputs", "common_steps",
-           "weights_digest"]
+           "weights_digest", "broadcast_weights", "serve_as_scheduler"]
 
 # Launchers set these; without any of them communication.init() would wait for peers forever.
 _LAUNCH_VARS = ("MS_ROLE", "RANK_TABLE_FILE", "OMPI_COMM_WORLD_SIZE")
@@ -61,6 +67,20 @@ def for_worker(config):
     return config
 
 
+def serve_as_scheduler():
+    """The msrun scheduler's whole job: run the cluster until the workers finish.
+
+    Only node 0's scheduler serves. When several msrun processes share one host (nodes
+    simulated on one machine), each would start a scheduler on the same port; the one of a
+    node with NODE_RANK > 0 steps aside at once. Returns the exit code, 0.
+    """
+    if os.environ.get("NODE_RANK", "0").isdigit() and int(os.environ.get("NODE_RANK", "0")) > 0:
+        return 0
+    from mindspore.communication import init
+    init()
+    return 0
+
+
 def init_distribute(config):
     """Join the job when config.run_distribute; returns this process's Rank.
 
@@ -79,8 +99,29 @@ def init_distribute(config):
     ms.reset_auto_parallel_context()
     ms.set_auto_parallel_context(parallel_mode=ms.ParallelMode.DATA_PARALLEL,
                                  gradients_mean=True, device_num=rank.size,
-                                 parameter_broadcast=True)
+                                 parameter_broadcast=False)
     return rank
+
+
+def broadcast_weights(network, rank):
+    """Give every rank rank 0's parameter values, once (a no-op with one worker)."""
+    if not rank.sharded:
+        return
+    import mindspore as ms
+    from mindspore import nn, ops
+
+    class _Broadcast(nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.broadcast = ops.Broadcast(0)
+
+        def construct(self, *tensors):
+            return self.broadcast(tensors)
+
+    params = list(network.get_parameters())
+    copies = _Broadcast()(*(ms.Tensor(param.asnumpy()) for param in params))
+    for param, value in zip(params, copies):
+        param.set_data(value)
 
 
 def _wait_for(path, what, timeout, log):

@@ -24,8 +24,8 @@ from src.config import UserError, save_config
 from src.data import create_dataset
 from src.device import init_device
 from src.embeddings import check_glove_path
-from src.distribute import (Rank, common_steps, for_worker, init_distribute, prepare_inputs,
-                            weights_digest)
+from src.distribute import (Rank, broadcast_weights, common_steps, for_worker, init_distribute,
+                            prepare_inputs, weights_digest)
 from src.lstm import NetWithEval, NetWithLoss, build_network
 from src.progress import interactive
 from src.tracking import AimTracker, CurvePlot, EpochBar, RunLog
@@ -120,9 +120,11 @@ class MetricsLog(Callback):
         loss = float(run_context.original_args().net_outputs.asnumpy())
         seconds = time.perf_counter() - self.started
         lr = self.rates[min(self.state.global_step - 1, len(self.rates) - 1)]
+        ids = run_context.original_args().train_dataset_element[0]
         record = {"epoch": self.state.epoch + 1, "step": self.state.global_step,
                   "loss": round(loss, 5), "lr": lr, "step_s": round(seconds, 4),
-                  "samples_per_s": round(self.batch_size / seconds, 1)}
+                  "samples_per_s": round(self.batch_size / seconds, 1),
+                  "tokens": int(ids.shape[1])}
         self.write(record)
         if self.state.global_step % self.every == 0:
             self.log(f"epoch {record['epoch']} step {self.state.step_in_epoch} "
@@ -338,6 +340,7 @@ def train(config, log=print):
     steps_per_epoch = max(_count_rows(prepared.mindrecord("train")) // global_batch, 1)
     model, train_net, rates = _build_model(config, network, steps_per_epoch)
     state = _restore(config, train_net, Path(config.ckpt_path), log)
+    broadcast_weights(network, rank)
     if config.resume:
         _trim_metrics(run_dir / "metrics.jsonl", state)
     run = _Run(run_dir, rank, prepared, state, steps_per_epoch, log)

@@ -9,6 +9,7 @@ from src.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "aclImdb_sample"
+GLOVE_SAMPLE = ROOT / "data" / "glove_sample.50d.txt.gz"
 # predictor tests: short, long, markup, negative
 REVIEWS = ["A wonderful film with a moving story.",
            "Dull. " * 40 + "I walked out of the cinema after an hour.",
@@ -24,6 +25,23 @@ def tiny_args(workdir):
             "--num_hiddens", "16", "--embed_size", "16", "--embedding", "random",
             "--num_epochs", "1", "--batch_size", "32", "--early_stop_patience", "0",
             "--save_checkpoint_steps", "10", "--keep_checkpoint_max", "3"]
+
+
+def learning_args(workdir, batch_size=16):
+    """A short run on the sample that learns: GloVe (the bundled sample of it), one BiLSTM
+    layer, 2 epochs, reviews cut to 150 tokens in buckets of 25 (6 shapes); ~15 s. Dropout 0,
+    so runs with the same data order are reproducible bit for bit."""
+    args = tiny_args(workdir)
+    overrides = {"--embedding": "glove", "--glove_path": str(GLOVE_SAMPLE),
+                 "--num_hiddens": "32", "--num_layers": "1", "--max_len": "150",
+                 "--bucket_width": "25", "--num_epochs": "2", "--batch_size": str(batch_size),
+                 "--learning_rate": "0.005", "--dropout": "0"}
+    for flag, value in overrides.items():
+        if flag in args:
+            args[args.index(flag) + 1] = value
+        else:
+            args += [flag, value]
+    return args
 
 
 def run_script(script, *args, timeout=600):
