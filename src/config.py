@@ -6,6 +6,7 @@ any `UserError` into one line on stderr and exit code 2.
 import dataclasses
 import errno
 import importlib
+import math
 import os
 import signal
 import sys
@@ -126,9 +127,11 @@ POSITIVE = ("max_len", "vocab_size", "embed_size", "num_classes", "num_hiddens",
             "batch_size", "num_epochs", "learning_rate", "save_checkpoint_steps",
             "keep_checkpoint_max", "w2v_epochs", "min_freq", "device_num",
             "serve_port", "max_review_chars")
-NOT_NEGATIVE = ("device_id", "bucket_width", "momentum", "weight_decay", "warmup_epochs",
+NOT_NEGATIVE = ("seed", "device_id", "bucket_width", "momentum", "weight_decay", "warmup_epochs",
                 "early_stop_patience")
 FRACTIONS = ("valid_split", "dropout")
+MAX_SEED = 2**31 - 1  # MindSpore takes seeds below 2**32; runs add epoch numbers to it
+MIN_VOCAB = 3  # <pad>, <unk> and at least one word
 
 
 def _field_types():
@@ -157,7 +160,11 @@ def _coerce(key, value, kind):
         if kind is float:
             if isinstance(value, bool):
                 raise ValueError(value)
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise UserError(f"config key '{key}' must be a finite number, got {value!r}; "
+                                f"pass e.g. --{key} {_example(key)}")
+            return number
         return "" if value is None else str(value)
     except (TypeError, ValueError):
         raise UserError(f"config key '{key}' must be {kind.__name__}, got {value!r}; pass e.g. "
@@ -171,6 +178,12 @@ def _read_yaml(path):
     except FileNotFoundError:
         raise UserError(f"config file {path} not found; pass --config_path to an existing "
                         f"YAML file such as default_config.yaml") from None
+    except IsADirectoryError:
+        raise UserError(f"config file {path} is a folder; pass --config_path to a YAML file "
+                        f"such as default_config.yaml or RUN_DIR/config.yaml") from None
+    except PermissionError:
+        raise UserError(f"config file {path} cannot be read (permission denied); pass "
+                        f"--config_path to a readable YAML file") from None
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         where = getattr(err, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
@@ -249,6 +262,13 @@ def validate(config):
         if getattr(config, key) < 0:
             raise UserError(f"config key '{key}' must not be negative, got "
                             f"{getattr(config, key)}; pass e.g. --{key} {_example(key)}")
+    if config.seed > MAX_SEED:
+        raise UserError(f"config key 'seed' must be at most {MAX_SEED}, got {config.seed}; "
+                        f"pass e.g. --seed 1")
+    if config.vocab_size < MIN_VOCAB:
+        raise UserError(f"config key 'vocab_size' must be at least {MIN_VOCAB} (<pad>, <unk> "
+                        f"and one word), got {config.vocab_size}; pass e.g. --vocab_size "
+                        f"{_example('vocab_size')}")
     for key in FRACTIONS:
         if not 0 <= getattr(config, key) < 1:
             raise UserError(f"config key '{key}' must be in [0, 1), got {getattr(config, key)}; "

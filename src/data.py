@@ -238,6 +238,9 @@ def _build(config, folder):
     tokens = {name: [tokenize(r.text) for r in progress(reviews, f"tokenize {name}")]
               for name, reviews in parts.items()}
     vocab = Vocab.build(tokens["train"], config.min_freq, config.vocab_size)
+    if len(vocab) <= 2:
+        raise UserError(f"the vocabulary holds no word: none of the training words occurs "
+                        f"min_freq {config.min_freq} times; lower --min_freq")
     if config.vocab_from_glove and config.embedding == "glove":
         vocab = vocab.extended(glove_words(config.glove_path), config.vocab_size)
     vocab.save(folder / "vocab.json")

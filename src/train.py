@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mindspore as ms
+import numpy as np
 from mindspore import nn
 from mindspore.train import Accuracy, Callback, Loss, Model
 
@@ -24,6 +25,7 @@ from src.config import UserError, save_config
 from src.data import create_dataset
 from src.device import init_device
 from src.embeddings import check_glove_path
+from src.run_folder import FolderLock
 from src.distribute import (Rank, broadcast_weights, common_steps, for_worker, init_distribute,
                             prepare_inputs, weights_digest)
 from src.lstm import NetWithEval, NetWithLoss, build_network
@@ -63,6 +65,47 @@ def build_optimizer(config, params, rates):
                        weight_decay=config.weight_decay)
 
 
+def weights_finite(cell):
+    """True when no parameter of cell holds NaN or infinity."""
+    return all(np.isfinite(param.asnumpy()).all() for param in cell.trainable_params())
+
+
+class DivergenceGuard(Callback):
+    """Stops the run at the first step whose loss is NaN or infinite, before that step is
+    saved or logged: one line naming the step, the last finite loss and what to try.
+
+    Goes first in the callback list. Checkpoints of diverged weights are never written
+    (StepCheckpoint and ValidationWatch check the weights), so the newest checkpoint left
+    is the last finite one.
+    """
+
+    def __init__(self, state, run_dir, metrics, config):
+        super().__init__()
+        self.state, self.run_dir, self.metrics, self.config = state, Path(run_dir), metrics, config
+        self.last = None  # (step, loss) of the last finite loss
+
+    def on_train_step_end(self, run_context):
+        loss = float(run_context.original_args().net_outputs.asnumpy())
+        step = self.state.global_step + 1
+        if math.isfinite(loss):
+            self.last = (step, loss)
+            return
+        self.metrics.write({"epoch": self.state.epoch + 1, "diverged_at_step": step})
+        raise UserError(f"training diverged at step {step}: the loss is {loss} "
+                        f"({self._last_finite()}); {self._advice()}")
+
+    def _last_finite(self):
+        if self.last is None:
+            return "no step had a finite loss"
+        return f"last finite loss {self.last[1]:.4g} at step {self.last[0]}"
+
+    def _advice(self):
+        kept = latest_checkpoint(self.run_dir, PREFIX)
+        where = f"; {kept.name} holds the last finite weights" if kept else ""
+        return (f"lower --learning_rate (it is {self.config.learning_rate:g}) or raise "
+                f"--warmup_epochs, and train again without --resume{where}")
+
+
 class TrainState:
     """Where training stands: the (epoch, step) names of checkpoints and resume."""
 
@@ -100,7 +143,8 @@ class StepCheckpoint(Callback):
         if self.ring is None:
             return
         cell = run_context.original_args().train_network
-        self.ring.save(cell, self.state.epoch + 1, self.state.step_in_epoch, record)
+        if weights_finite(cell):  # a diverged step's weights must not push out finite ones
+            self.ring.save(cell, self.state.epoch + 1, self.state.step_in_epoch, record)
 
 
 class MetricsLog(Callback):
@@ -131,8 +175,11 @@ class MetricsLog(Callback):
                      f"loss {loss:.4f} {record['samples_per_s']} samples/s")
 
     def write(self, record):
+        """Append one record; NaN and infinity become null, so every line stays JSON."""
+        record = {key: None if isinstance(value, float) and not math.isfinite(value) else value
+                  for key, value in record.items()}
         with self.path.open("a", encoding="utf-8") as stream:
-            stream.write(json.dumps(record) + "\n")
+            stream.write(json.dumps(record, allow_nan=False) + "\n")
         for listener in self.listeners:
             listener(record)
 
@@ -156,7 +203,7 @@ class ValidationWatch(Callback):
         self.log(f"epoch {epoch} validation accuracy {accuracy:.4f}")
         if accuracy > self.best:
             self.best, self.bad_epochs = accuracy, 0
-            if self.save_best:
+            if self.save_best and weights_finite(run_context.original_args().train_network):
                 save_atomic(run_context.original_args().train_network,
                             self.run_dir / f"{PREFIX}-best.ckpt",
                             {"epoch": epoch, "valid_acc": accuracy})
@@ -177,11 +224,16 @@ def _best_so_far(run_dir):
 
 
 def _prepare_run_dir(config, prepared, rank=Rank()):
+    """The run folder, locked for this process (see FolderLock), with config and vocabulary.
+
+    Returns (run_dir, lock); the caller releases the lock when training ends.
+    """
     run_dir = Path(config.ckpt_path)
     if not rank.is_main:
         run_dir = run_dir / f"rank_{rank.id}"
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
+        lock = FolderLock(run_dir).acquire()
         save_config(config, run_dir / "config.yaml")
         shutil.copyfile(prepared.folder / "vocab.json", run_dir / "vocab.json")
     except OSError as err:
@@ -192,7 +244,7 @@ def _prepare_run_dir(config, prepared, rank=Rank()):
         for stale in [run_dir / "metrics.jsonl", run_dir / "aim_run.txt", run_dir / "curves.png",
                       *run_dir.glob(f"{PREFIX}-*.ckpt")]:
             stale.unlink(missing_ok=True)
-    return run_dir
+    return run_dir, lock
 
 
 def _kept_record(line, state):
@@ -291,7 +343,8 @@ def _callbacks(config, run, model, metrics, tracker):
     """Checkpoints, metrics, progress bar, validation/early stop and curves, in that order."""
     ring = (CheckpointRing(run.dir, PREFIX, config.keep_checkpoint_max)
             if run.rank.is_main else None)
-    callbacks = [StepCheckpoint(ring, run.state, config.save_checkpoint_steps, run.log), metrics]
+    callbacks = [DivergenceGuard(run.state, run.dir, metrics, config),
+                 StepCheckpoint(ring, run.state, config.save_checkpoint_steps, run.log), metrics]
     if interactive():
         callbacks.append(EpochBar(run.state, run.steps_per_epoch))
     if tracker:
@@ -333,7 +386,15 @@ def train(config, log=print):
     rank = init_distribute(config)
     prepared, table = prepare_inputs(config, rank, log)
     config = replace(config, embed_size=table.shape[1])  # GloVe files set the width
-    run_dir = _prepare_run_dir(config, prepared, rank)
+    run_dir, lock = _prepare_run_dir(config, prepared, rank)
+    try:
+        return _train_in(config, run_dir, rank, prepared, table, log)
+    finally:
+        lock.release()
+
+
+def _train_in(config, run_dir, rank, prepared, table, log):
+    """The training proper, in a locked and prepared run folder."""
     log.attach(run_dir / "run.log", append=config.resume)
     network = build_network(config, table)
     global_batch = config.batch_size * rank.size

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SAMPLE, tiny_args
-from src.checkpoint import load_params
+from src.checkpoint import latest_checkpoint, load_params
 
 pytestmark = pytest.mark.slow
 
@@ -175,3 +175,62 @@ def _rows(path):
     rows = ds.MindDataset(str(path), columns_list=["ids", "label"], shuffle=False)
     return [(tuple(ids.tolist()), int(label))
             for ids, label in rows.create_tuple_iterator(output_numpy=True)]
+
+
+def _strict_json_lines(path):
+    """Every line of path parsed as strict JSON (NaN or Infinity would raise)."""
+    def refuse(token):
+        raise ValueError(f"{token} is not JSON")
+    return [json.loads(line, parse_constant=refuse) for line in Path(path).open()]
+
+
+def test_a_diverging_run_stops_with_one_line_and_keeps_its_finite_checkpoints(workdir):
+    trained = Path(workdir) / "before_diverging"
+    finish(start_train(fault_args(workdir, "before_diverging", save_steps=10)
+                       + ["--num_epochs", "1"]))
+    run = Path(workdir) / "diverging"
+    # from trained weights at an absurd learning rate: the loss overflows within a few steps
+    args = fault_args(workdir, "diverging", save_steps=1) + [
+        "--pre_trained", str(trained / "lstm-best.ckpt"), "--learning_rate", "1e9"]
+    result = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert lines[0].startswith("error: training diverged at step ") and \
+        "last finite loss" in lines[0] and "--learning_rate" in lines[0], lines[0]
+    records = _strict_json_lines(run / "metrics.jsonl")
+    stopped = next(r["diverged_at_step"] for r in records if "diverged_at_step" in r)
+    assert [r["step"] for r in records if "loss" in r] == list(range(1, stopped))
+    assert all(np.isfinite(r["loss"]) for r in records if "loss" in r)
+    kept = sorted(run.glob("lstm-*.ckpt"))
+    for path in kept:
+        for name, param in load_params(path).items():
+            assert np.isfinite(param.asnumpy()).all(), f"{path.name}: {name} is not finite"
+    newest = latest_checkpoint(run, "lstm")
+    if newest is not None:
+        assert f"{newest.name} holds the last finite weights" in lines[0], lines[0]
+
+
+def test_a_second_run_in_the_same_folder_is_refused_and_a_killed_ones_lock_never_blocks(
+        workdir):
+    run = Path(workdir) / "one_writer"
+    args = fault_args(workdir, "one_writer", save_steps=10) + ["--num_epochs", "50"]
+    first = start_train(args)
+    deadline = time.monotonic() + 300
+    while not (run / "metrics.jsonl").exists():
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.05)
+    second = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert second.returncode == 2, second.stderr[-3000:]
+    assert second.stderr == (f"error: ckpt_path {run} is in use by another training run "
+                             f"(PID {first.pid}); wait for it to finish or pass another "
+                             f"--ckpt_path\n")
+    assert first.poll() is None, "the first run must go on"
+    os.kill(first.pid, signal.SIGKILL)
+    first.communicate()
+    third = start_train(args[:-2] + ["--num_epochs", "1"])  # the killed run's lock is gone
+    finish(third)
+    steps = [r["step"] for r in _strict_json_lines(run / "metrics.jsonl") if "loss" in r]
+    assert steps == list(range(1, STEPS // 2 + 1)), "lines of two runs were mixed"
