@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from src.config import load_config  # noqa: E402
+from src.config import UserError, load_config  # noqa: E402
 from src.data import read_aclimdb  # noqa: E402
 from src.infer import load_predictor, with_run_config  # noqa: E402
 from src.text import tokenize  # noqa: E402
@@ -235,7 +235,9 @@ def _table(result):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run_dir", default=str(ROOT / "demo" / "run"))
-    parser.add_argument("--mindir", default=str(ROOT / "demo" / "lstm.mindir"))
+    parser.add_argument("--mindir", default="",
+                        help="an exported MINDIR of --run_dir to time too (default: "
+                             "demo/lstm.mindir with the default --run_dir, else none)")
     parser.add_argument("--torch_python", default="/tmp/torchvenv/bin/python")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--latency_runs", type=int, default=200)
@@ -251,7 +253,22 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not (Path(args.run_dir) / "config.yaml").exists():
         sys.exit(f"error: no trained run in {args.run_dir}; run `make demo` or pass --run_dir")
+    demo_mindir = ROOT / "demo" / "lstm.mindir"
+    if not args.mindir and Path(args.run_dir).resolve() == (ROOT / "demo" / "run").resolve() \
+            and demo_mindir.exists():
+        args.mindir = str(demo_mindir)
+    try:
+        _bench(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _bench(args):
     config = load_config(with_run_config(["--ckpt_path", args.run_dir]))
+    # the MINDIR first: one that does not fit the run is refused before minutes of timing
+    graph = load_predictor(dataclasses.replace(config, mindir_path=args.mindir)) \
+        if args.mindir else None
     reviews = read_aclimdb(args.reviews)["test"]
     texts = [review.text for review in reviews]
     typical = sorted(texts, key=lambda text: len(tokenize(text)))[len(texts) // 2]
@@ -267,8 +284,7 @@ def main(argv=None):
                                                              quantize=quantize))
         result[key], _ = _measure(predictors[key], typical, reviews, args.latency_runs,
                                   args.repeats)
-    if Path(args.mindir).exists():
-        graph = load_predictor(dataclasses.replace(config, mindir_path=args.mindir))
+    if graph is not None:
         result["mindir"], _ = _measure(graph, typical, reviews,
                                        max(args.latency_runs // 10, 5), 1)
     result["torch"] = _torch_peer(args.torch_python, config, predictors["mindspore"], batches,

@@ -54,8 +54,20 @@ fail_in_log() {
   exit 2
 }
 
+# DRY_RUN=1: print the device environment and each command instead of running it.
+dry_run() { [ "${DRY_RUN:-0}" = 1 ]; }
+
+print_command() {  # print_command COMMAND ARGS...: what a dry run shows
+  local name
+  for name in CUDA_VISIBLE_DEVICES DEVICE_ID RANK_ID RANK_TABLE_FILE; do
+    if [ -n "${!name:-}" ]; then echo "env: $name=${!name}"; fi
+  done
+  echo "run: $*"
+}
+
 run_logged() {  # run_logged LOG_FILE SCRIPT ARGS...: run, log everything, echo where
   local log="$1" status=0; shift
+  if dry_run; then print_command "$PYTHON" "$@"; return 0; fi
   mkdir -p "$(dirname "$log")" 2>/dev/null || fail "cannot create the folder of $log; pick a writable place"
   echo "running $1 (log: $log)"
   (cd "$ROOT" && "$PYTHON" "$@") > "$log" 2>&1 || status=$?
@@ -68,6 +80,21 @@ run_logged() {  # run_logged LOG_FILE SCRIPT ARGS...: run, log everything, echo 
   echo "log: $log"
 }
 
+select_device() {  # select_device DEVICE DEVICE_ID: sets DEVICE_INDEX, the --device_id to pass
+  [[ "$2" =~ ^[0-9]+$ ]] || fail "DEVICE_ID must be a number, got '$2'"
+  DEVICE_INDEX="$2"
+  if [ "$1" = GPU ]; then
+    # As the original: the process sees only GPU DEVICE_ID. When a scheduler already chose
+    # the GPUs (CUDA_VISIBLE_DEVICES set), DEVICE_ID counts among those instead.
+    if [ -z "${CUDA_VISIBLE_DEVICES:-}" ]; then
+      export CUDA_VISIBLE_DEVICES="$2"
+      DEVICE_INDEX=0
+    fi
+  elif [ "$1" = Ascend ]; then
+    export DEVICE_ID="$2"
+  fi
+}
+
 run_train() {  # run_train DEVICE CONFIG ACLIMDB_PATH [GLOVE_PATH] [--key value ...]
   local device="$1" config="$2" data="${3:-}"
   shift 2; shift || true
@@ -76,21 +103,29 @@ run_train() {  # run_train DEVICE CONFIG ACLIMDB_PATH [GLOVE_PATH] [--key value 
   shift "$GLOVE_WORDS"
   local run_dir="${RUN_DIR:-$ROOT/train_${device,,}}"
   run_logged "$run_dir/train.log" train.py --config_path "$ROOT/$config" \
-    --device_target "$device" --device_id "${DEVICE_ID:-0}" --aclimdb_path "$(realpath "$data")" \
-    --ckpt_path "$run_dir" "${GLOVE[@]}" "$@"
+    --device_target "$device" --device_id "${DEVICE_INDEX:-0}" \
+    --aclimdb_path "$(realpath "$data")" --ckpt_path "$run_dir" ${GLOVE[@]+"${GLOVE[@]}"} "$@"
 }
 
-run_eval() {  # run_eval DEVICE CONFIG ACLIMDB_PATH [GLOVE_PATH] CHECKPOINT [--key value ...]
+# run_eval DEVICE CONFIG DATA [GLOVE_PATH] CHECKPOINT [--key value ...]
+# DATA is the aclImdb folder (or archive), or a preprocessed folder of preprocess_path (one
+# holding meta.json: the original's PREPROCESS_DIR). The training run's config.yaml beside
+# the checkpoint supplies its settings (vocabulary, max_len, network); --config_path wins.
+run_eval() {
   local device="$1" config="$2" data="${3:-}"
   shift 2; shift || true
-  need_path "aclImdb path" "$data"
+  need_path "dataset path" "$data"
   if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then
     shift  # the GloVe path: the checkpoint already holds the embeddings
   fi
   local checkpoint="${1:-}"
   need_path "checkpoint" "$checkpoint"
   shift
-  run_logged "$(dirname "$(realpath "$checkpoint")")/eval.log" eval.py \
-    --config_path "$ROOT/$config" --device_target "$device" --device_id "${DEVICE_ID:-0}" \
-    --aclimdb_path "$(realpath "$data")" --checkpoint_path "$(realpath "$checkpoint")" "$@"
+  checkpoint="$(realpath "$checkpoint")"
+  local settings="$ROOT/$config" source=(--aclimdb_path "$(realpath "$data")")
+  [ -f "$(dirname "$checkpoint")/config.yaml" ] && settings="$(dirname "$checkpoint")/config.yaml"
+  [ -f "$data/meta.json" ] && source=(--preprocess_path "$(realpath "$data")")
+  run_logged "$(dirname "$checkpoint")/eval.log" eval.py --config_path "$settings" \
+    --device_target "$device" --device_id "${DEVICE_INDEX:-0}" "${source[@]}" \
+    --checkpoint_path "$checkpoint" "$@"
 }

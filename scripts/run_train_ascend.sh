@@ -6,6 +6,5 @@
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 [ $# -gt 0 ] || fail "missing DEVICE_ID; see the usage line at the top of the script"
-DEVICE_ID="$1"; shift
-export DEVICE_ID
+select_device Ascend "$1"; shift
 run_train Ascend config_ascend.yaml "$@"

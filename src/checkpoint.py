@@ -127,3 +127,4 @@ class CheckpointRing:
         for old in ring[:-self.keep]:
             old.unlink(missing_ok=True)
         return path
+

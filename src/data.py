@@ -288,6 +288,9 @@ def prepare(config, log=print):
         renamed, so a killed run never leaves a half-written cache that a later run would read.
     """
     root = Path(config.preprocess_path)
+    if _is_complete(root):  # a prepared folder itself (the zoo's PREPROCESS_DIR)
+        log(f"reading preprocessed data in {root}")
+        return Prepared(root, Vocab.load(root / "vocab.json"))
     folder = root / data_key(config)
     if _is_complete(folder):
         log(f"reusing preprocessed data in {folder}")

@@ -1,5 +1,11 @@
-"""Export a checkpoint to MINDIR (any device), AIR (Ascend only) or ONNX for offline inference."""
+"""Export a checkpoint to MINDIR, AIR (Ascend only) or ONNX for offline inference.
+
+A MINDIR runs on the device it was exported on (nn.LSTM builds a kernel per device), with the
+vocabulary of the run it came from: both, with the input shape and the network's shape, are
+written into the file (src/mindir.py) and checked by everything that loads it.
+"""
 import contextlib
+import json
 import os
 from pathlib import Path
 
@@ -9,6 +15,9 @@ import numpy as np
 from src.config import UserError
 from src.device import init_device
 from src.eval import load_network
+from src.mindir import RECORD_KEY, export_record
+from src.run_folder import run_folder
+from src.text import Vocab
 
 __all__ = ["export_model"]
 
@@ -26,24 +35,31 @@ def export_model(config, log=print):
     if not config.checkpoint_path:
         raise UserError("no checkpoint to export; pass --checkpoint_path FILE.ckpt, e.g. "
                         "RUN_DIR/lstm-best.ckpt")
+    vocab = Vocab.load(run_folder(config) / "vocab.json")
     network = load_network(config, config.checkpoint_path)
     ids = ms.Tensor(np.zeros((config.batch_size, config.max_len), np.int32))
     length = ms.Tensor(np.full((config.batch_size,), config.max_len, np.int32))
     target = Path(f"{config.file_name}.{config.file_format.lower()}")
-    _export_atomically(network, (ids, length), target, config.file_format)
-    log(f"exported {target}")
+    record = export_record(config, vocab, config.checkpoint_path)
+    _export_atomically(network, (ids, length), target, config.file_format, record)
+    log(f"exported {target} for {config.device_target}")
     return target
 
 
-def _export_atomically(cell, inputs, target, file_format):
+def _export_atomically(cell, inputs, target, file_format, record):
     """ms.export cell to target (its suffix is the format's) under a temporary name, then
-    rename: a killed or failed export never leaves a partial target. An OSError becomes one
-    UserError line."""
+    rename: a killed or failed export never leaves a partial target. A MINDIR gets record in
+    its user_info. An OSError becomes one UserError line."""
     tmp_stem = target.with_name(f".{target.stem}.tmp-{os.getpid()}")
     written = Path(f"{tmp_stem}{target.suffix}")
+    extra = {}
+    if file_format == "MINDIR":
+        def write_record(model):
+            model.user_info[RECORD_KEY] = json.dumps(record)
+        extra["custom_func"] = write_record
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        ms.export(cell, *inputs, file_name=str(tmp_stem), file_format=file_format)
+        ms.export(cell, *inputs, file_name=str(tmp_stem), file_format=file_format, **extra)
         written.replace(target)
     except OSError as err:
         raise UserError(f"cannot write {target} ({err.strerror}); pass --file_name in a "

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from src.run_folder import run_folder
 from src.config import UserError, run_main
 from src.datasets import read_unlabelled, write_submission
 from src.text import Vocab, tokenize
@@ -164,8 +165,12 @@ def _load_graph(path):
     return graph, shapes[0][1]
 
 
-def _mindir_forward(path):
+def _mindir_forward(path, config, vocab, device=None):
+    """(forward, fixed input shape) of the MINDIR at path, once it is known to fit this run's
+    vocabulary and device (src/mindir.py)."""
     import mindspore as ms
+    from src.mindir import check_fits
+    check_fits(path, config, vocab, device)
     graph, shape = _load_graph(path)
     return (lambda ids, length: graph(ms.Tensor(ids), ms.Tensor(length)).asnumpy()), shape
 
@@ -177,14 +182,6 @@ def _limit_cpu_threads(config):
     configured = RuntimeConf.get_instance().is_op_threads_num_configured()
     if config.device_target == "CPU" and not configured:
         threads_num(len(os.sched_getaffinity(0)))
-
-
-def run_folder(config):
-    """The training run folder that holds vocab.json (config.ckpt_path, or the checkpoint's)."""
-    folder = Path(config.ckpt_path)
-    if config.checkpoint_path and not (folder / "vocab.json").exists():
-        folder = Path(config.checkpoint_path).parent
-    return folder
 
 
 def load_predictor(config):
@@ -204,7 +201,7 @@ def load_predictor(config):
     init_device(config)
     vocab = Vocab.load(run_folder(config) / "vocab.json")
     if config.mindir_path:
-        forward, shape = _mindir_forward(config.mindir_path)
+        forward, shape = _mindir_forward(config.mindir_path, config, vocab)
         return Predictor(config, vocab, forward, shape, name=Path(config.mindir_path).name)
     checkpoint = Path(config.checkpoint_path or Path(config.ckpt_path) / "lstm-best.ckpt")
     return Predictor(config, vocab, _checkpoint_forward(config, checkpoint, len(vocab)),
@@ -419,7 +416,8 @@ def infer_bin_files(config, log=print):
     if not config.mindir_path:
         raise UserError("pass --mindir_path FILE.mindir (written by export.py)")
     init_device(config)
-    forward, shape = _mindir_forward(config.mindir_path)
+    vocab = Vocab.load(run_folder(config) / "vocab.json")
+    forward, shape = _mindir_forward(config.mindir_path, config, vocab)
     target = Path(config.result_dir)
     target.mkdir(parents=True, exist_ok=True)
     for path in _bin_batches(config.result_path):

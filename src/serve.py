@@ -10,7 +10,8 @@ import os
 import threading
 
 from src.config import UserError
-from src.infer import load_predictor, run_folder
+from src.infer import load_predictor
+from src.run_folder import run_folder
 
 __all__ = ["build_page", "model_summary", "classify_batch", "serve", "EXAMPLES"]
 

@@ -45,11 +45,13 @@ class Inputs:
         return str(self.request.getfixturevalue("prepared").folder.parent)
 
     def checkpoint(self):
-        """A copy (in tmp) of the session's trained tiny model, lstm-best.ckpt."""
+        """A copy (in tmp) of the session's trained tiny model, lstm-best.ckpt, with the
+        run's vocab.json beside it (export.py records the vocabulary in the MINDIR)."""
         run = self.request.getfixturevalue("trained_run")
         target = self.tmp / "given" / "model.ckpt"
         target.parent.mkdir(exist_ok=True)
         shutil.copyfile(run / "lstm-best.ckpt", target)
+        shutil.copyfile(run / "vocab.json", target.parent / "vocab.json")
         return target
 
     def run(self):
@@ -309,7 +311,7 @@ def run_shell(script, *args):
     ("run_train_gpu.sh", (), ["missing DEVICE_ID"]),
     ("run_train_gpu.sh", (0,), ["missing aclImdb path"]),
     ("run_train_ascend.sh", (0, "/no/such/aclImdb"), ["/no/such/aclImdb does not exist"]),
-    ("run_eval_cpu.sh", (), ["missing aclImdb path"]),
+    ("run_eval_cpu.sh", (), ["missing dataset path"]),
     ("run_eval_cpu.sh", (SAMPLE,), ["missing checkpoint"]),
     ("run_eval_cpu.sh", (SAMPLE, "/no/such/lstm-best.ckpt"), ["does not exist"]),
 ], ids=["train no args", "train missing dataset", "train gpu no args", "train gpu no dataset",

@@ -61,3 +61,9 @@ def test_entry_script_prints_one_line_and_exits_2():
     assert result.returncode == 2
     assert result.stderr.strip() == ("error: config key 'batch_size' must be positive, got 0; "
                                      "pass e.g. --batch_size 64")
+
+
+@pytest.mark.parametrize("name", ["config_ascend.yaml", "config_ascend_8p.yaml"])
+def test_ascend_configs_export_mindir_as_the_310_app_loads(name):
+    # AIR is deprecated in MindSpore 2.x; ascend310_infer builds a kMindIR model
+    assert load_config(["--config_path", str(ROOT / name)]).file_format == "MINDIR"

@@ -14,7 +14,7 @@ from src.eval import load_network
 from src.infer import (BIN_FOLDERS, Predictor, load_predictor, mindir_input_shapes,
                        score_bin_results, write_bin_files)
 from src.text import Vocab, tokenize
-from tests.conftest import REVIEWS, ROOT, SAMPLE
+from tests.conftest import REVIEWS, ROOT, SAMPLE, run_script
 
 
 def _network_probabilities(config, text):
@@ -143,24 +143,28 @@ def test_310_flow_on_cpu_matches_eval(run_config, trained_run, exported_mindir, 
     (["missing.mindir", "DATA", "y", "CPU"], "MINDIR path missing.mindir does not exist"),
     (["MINDIR", "DATA", "y"], "usage:"),
     (["MINDIR", "DATA", "n", "CPU"], "run with NEED_PREPROCESS y"),
-    (["MINDIR", "DATA", "n", "Ascend"], "run with NEED_PREPROCESS y"),
+    (["MINDIR", "DATA", "n", "Ascend"], "exported for CPU and cannot run on Ascend"),
 ])
-def test_run_infer_310_bad_arguments(args, message, exported_mindir, tmp_path):
+def test_run_infer_310_bad_arguments(args, message, exported_mindir, trained_run, tmp_path):
     words = [{"MINDIR": exported_mindir, "DATA": SAMPLE}.get(word, word) for word in args]
-    done = _run_infer_310(*words, env={"INFER_DIR": str(tmp_path / "out")})
+    settings = ["--config_path", trained_run / "config.yaml"] if len(words) >= 4 else []
+    done = _run_infer_310(*words, *settings, env={"INFER_DIR": str(tmp_path / "out")})
     assert done.returncode == 2
     assert done.stderr.startswith("error: ") and message in done.stderr
     assert "Traceback" not in done.stderr
 
 
-def test_ascend_path_needs_mindspore_lite(exported_mindir, tmp_path):
+def test_ascend_path_needs_mindspore_lite(exported_mindir, trained_run, tmp_path):
+    ascend = _recorded_as(exported_mindir, tmp_path / "ascend.mindir", device_target="Ascend")
     (tmp_path / "preprocess_Result" / "00_data").mkdir(parents=True)
-    env = {key: value for key, value in os.environ.items() if key != "MS_LITE_HOME"}
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "run_infer_310.sh"),
-                           str(exported_mindir), str(SAMPLE), "n", "Ascend", "0"], cwd=ROOT,
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("MS_LITE_HOME", "LITE_HOME")}
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "run_infer_310.sh"), str(ascend),
+                           str(SAMPLE), "n", "Ascend", "0", "--config_path",
+                           str(trained_run / "config.yaml")], cwd=ROOT,
                           capture_output=True, text=True, timeout=60,
                           env={**env, "INFER_DIR": str(tmp_path)})
-    assert done.returncode == 2 and "MS_LITE_HOME" in done.stderr
+    assert done.returncode == 2 and "MS_LITE_HOME" in done.stderr, done.stderr
 
 
 @pytest.mark.parametrize("pooling", ["mean_max", "first_last"])
@@ -181,3 +185,127 @@ def test_onnx_export_runs_in_onnxruntime(pooling, run_config, tmp_path):
     network = load_network(config, config.checkpoint_path)
     expected = network(ms.Tensor(ids), ms.Tensor(length)).asnumpy()
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+# --- the export record: a MINDIR runs only with its run's vocabulary, on its device ---------
+def _recorded_as(source, target, **changes):
+    """A copy of the MINDIR at source whose export record says otherwise, as if it had been
+    exported on another device or from another run (None drops the record)."""
+    from mindspore.train import mind_ir_pb2
+    from src.mindir import RECORD_KEY
+    model = mind_ir_pb2.ModelProto()
+    model.ParseFromString(Path(source).read_bytes())
+    if changes.pop("record", True) is None:
+        del model.user_info[RECORD_KEY]
+    else:
+        record = json.loads(model.user_info[RECORD_KEY])
+        record.update(changes)
+        model.user_info[RECORD_KEY] = json.dumps(record)
+    target.write_bytes(model.SerializeToString())
+    return target
+
+
+def _other_run(trained_run, folder):
+    """A run folder like trained_run's but with another vocabulary (min_freq 5)."""
+    from src.data import read_aclimdb
+    folder.mkdir()
+    (folder / "config.yaml").write_bytes((trained_run / "config.yaml").read_bytes())
+    train = read_aclimdb(SAMPLE)["train"]
+    Vocab.build([tokenize(r.text) for r in train], 5, 50000).save(folder / "vocab.json")
+    return folder
+
+
+def test_export_records_the_device_the_vocabulary_and_the_shapes(exported_mindir, run_config,
+                                                                 trained_run):
+    from src.mindir import read_record, vocab_digest
+    record = read_record(exported_mindir)
+    assert record["device_target"] == "CPU"
+    assert record["vocab_digest"] == vocab_digest(Vocab.load(trained_run / "vocab.json"))
+    assert (record["batch_size"], record["max_len"], record["num_classes"]) == \
+        (run_config.batch_size, run_config.max_len, 2)
+    assert record["network"]["num_hiddens"] == run_config.num_hiddens
+
+
+@pytest.mark.parametrize("script", ["predict.py", "app.py", "bench/bench_predict.py"])
+def test_a_mindir_of_another_run_is_refused_in_one_line(script, exported_mindir, trained_run,
+                                                        tmp_path):
+    other = _other_run(trained_run, tmp_path / "other")
+    if script == "bench/bench_predict.py":
+        args = ["--run_dir", other, "--mindir", exported_mindir]
+    else:
+        args = ["--ckpt_path", other, "--mindir_path", exported_mindir, "--serve_port", "1"]
+        args += ["An absolutely stunning film"] if script == "predict.py" else []
+    done = run_script(script, *args, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert "was exported with another vocabulary" in lines[0] and "export.py" in lines[0]
+    assert done.stdout.strip() == "" or script != "predict.py"
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"device_target": "GPU"}, ["exported for GPU and cannot run on CPU",
+                                "export.py --device_target CPU"]),
+    ({"record": None}, ["carries no export record", "export it again"]),
+    ({"num_classes": 5}, ["num_classes 5", "config.yaml"]),
+])
+def test_a_mindir_that_does_not_fit_is_refused_by_predict(changes, words, exported_mindir,
+                                                          trained_run, tmp_path):
+    odd = _recorded_as(exported_mindir, tmp_path / "odd.mindir", **changes)
+    done = run_script("predict.py", "--ckpt_path", trained_run, "--mindir_path", odd, "good")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    for word in words:
+        assert word in done.stderr, done.stderr
+
+
+def test_310_flow_refuses_a_mindir_exported_for_another_device(exported_mindir, trained_run,
+                                                               tmp_path):
+    done = _run_infer_310(exported_mindir, SAMPLE, "y", "Ascend", "--config_path",
+                          trained_run / "config.yaml", env={"INFER_DIR": str(tmp_path)})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "exported for CPU and cannot run on Ascend" in done.stderr
+    assert "--device_target Ascend" in done.stderr
+    assert not (tmp_path / "preprocess_Result").exists(), "preprocessed before checking"
+
+
+def _fake_lite(folder):
+    """The folders of an unpacked mindspore-lite-VERSION-linux-x64 package (no files)."""
+    for sub in ("runtime/lib", "runtime/include", "runtime/third_party/dnnl",
+                "tools/converter/lib"):
+        (folder / sub).mkdir(parents=True)
+    return folder
+
+
+def test_310_flow_on_ascend_sets_mindspore_lites_library_path(exported_mindir, trained_run,
+                                                              tmp_path):
+    ascend = _recorded_as(exported_mindir, tmp_path / "ascend.mindir", device_target="Ascend")
+    lite = _fake_lite(tmp_path / "lite")
+    done = _run_infer_310(ascend, SAMPLE, "y", "Ascend", "3", "--config_path",
+                          trained_run / "config.yaml",
+                          env={"INFER_DIR": str(tmp_path / "out"), "MS_LITE_HOME": str(lite),
+                               "DRY_RUN": "1", "LD_LIBRARY_PATH": "/opt/other"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert f"env: LD_LIBRARY_PATH={lite}/runtime/lib:{lite}/runtime/third_party/dnnl:" \
+           f"{lite}/tools/converter/lib:/opt/other" in lines
+    out = tmp_path / "out"
+    assert f"run: {ROOT}/ascend310_infer/out/main --mindir_path {ascend} --input0_path " \
+           f"{out}/preprocess_Result/00_data --input1_path {out}/preprocess_Result/01_length " \
+           f"--result_path {out}/result_Files --device_id 3" in lines
+    steps = [line.split()[2] for line in lines if line.startswith("run: ") and "python" in line]
+    assert steps == ["-m", "preprocess.py", "postprocess.py"], lines  # check, 1, 3
+    assert not (out / "preprocess_Result").exists()
+
+
+def test_310_app_links_mindspore_lites_runtime_and_converter_libraries(tmp_path):
+    lite = _fake_lite(tmp_path / "lite")
+    build = tmp_path / "build"
+    done = subprocess.run(["cmake", "-S", str(ROOT / "ascend310_infer"), "-B", str(build)],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "MS_LITE_HOME": str(lite)})
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    link = (build / "CMakeFiles" / "main.dir" / "link.txt").read_text()
+    assert f"-L{lite}/runtime/lib" in link and f"-L{lite}/tools/converter/lib" in link, link
+    assert "-lmindspore-lite" in link
