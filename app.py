@@ -1,9 +1,17 @@
-"""The Gradio page: python app.py --ckpt_path RUN_DIR [--serve_port 7860] [--serve_host 127.0.0.1]"""
+"""The Gradio page: type a review, see the label and its probabilities.
+
+    python app.py --ckpt_path RUN_DIR [--backend onnxruntime] [--serve_port 7860] [--serve_host 127.0.0.1]
+"""
 import sys
 
-from src.config import run_main
-from src.infer import with_run_config
-from src.serve import serve
+from src.cli import run_main
+from src.predict_io import with_run_config
+
+
+def main(config):
+    from src.serve import serve
+    return serve(config)
+
 
 if __name__ == "__main__":
-    run_main(serve, with_run_config(sys.argv[1:]))
+    run_main(main, with_run_config(sys.argv[1:]))

@@ -1,5 +1,17 @@
-"""Export a checkpoint to MINDIR/AIR: python export.py --checkpoint_path FILE.ckpt [...]"""
-from src.config import run_main
+"""Export a checkpoint for offline inference: MINDIR (the default), AIR (Ascend) or ONNX.
+
+    python export.py --checkpoint_path RUN_DIR/lstm-best.ckpt --file_name lstm [--device_target Ascend]
+
+A MINDIR runs on the device it was exported for, with its run's vocabulary; both are written
+into the file and checked by predict.py, app.py and the 310 flow.
+"""
+from src.cli import run_main
+
+
+def main(config, log=print):
+    from src.export import export_model
+    return export_model(config, log)
+
 
 if __name__ == "__main__":
-    run_main("src.export:export_model")
+    run_main(main)

@@ -1,6 +1,14 @@
-"""310 flow, step 3: accuracy of the inference results into acc.log: python postprocess.py"""
-from src.config import run_main
-from src.infer import score_bin_results
+"""310 flow, step 3: the accuracy of the inference results, into RESULT_DIR/acc.log.
+
+    python postprocess.py --result_path DIR --result_dir RESULT_DIR
+"""
+from src.cli import run_main
+
+
+def main(config, log=print):
+    from src.infer_310 import score_bin_results
+    return score_bin_results(config, log)
+
 
 if __name__ == "__main__":
-    run_main(score_bin_results)
+    run_main(main)

@@ -1,7 +1,47 @@
-"""Classify reviews: python predict.py --ckpt_path RUN_DIR "What a film!" [--output_format json]"""
+"""Classify reviews with a trained run.
+
+    python predict.py --ckpt_path RUN_DIR "What a film!" "Dull and far too long."
+    python predict.py --ckpt_path RUN_DIR --input_file reviews.txt --output_format json
+    cat reviews.txt | python predict.py --ckpt_path RUN_DIR --backend onnxruntime
+
+One line per review: the label, every class probability and the review's start (or one JSON
+object). The run's config.yaml is the base config; any --KEY VALUE still applies.
+"""
 import sys
 
-from src.infer import predict_command
+from src.cli import run_main
+from src.config import format_help
+from src.predict_io import split_arguments, with_run_config
+
+USAGE = ("usage: predict.py --ckpt_path RUN_DIR [--checkpoint_path X.ckpt | --mindir_path "
+         "X.mindir] [--input_file FILE|-] [--output_format text|json] [--KEY VALUE ...] [--] "
+         "[REVIEW ...]")
+
+
+def predict(config, texts, out):
+    """Reviews -> predictor -> one output line each (or a Kaggle submission file)."""
+    from src.predict_io import format_prediction, read_reviews, submission_from
+    from src.predictor import load_predictor
+    if config.submission:
+        path, rows = submission_from(config, load_predictor(config))
+        print(f"wrote {rows} predictions to {path}", file=out)
+        return 0
+    reviews = read_reviews(texts, config.input_file)   # arguments, a file or stdin
+    predictor = load_predictor(config)                  # checkpoint, MINDIR or onnxruntime
+    for review, prediction in zip(reviews, predictor.predict(reviews)):
+        print(format_prediction(prediction, review, config.output_format), file=out)
+    return 0
+
+
+def main(argv, out=None):
+    """predict.py's command line: reviews and --key value words, in any order."""
+    if argv and argv[0] in ("-h", "--help"):
+        print(USAGE + "\n\n" + format_help("predict.py").split("\n", 2)[2])
+        return 0
+    flags, texts = split_arguments(argv)
+    return run_main(lambda config: predict(config, texts, out or sys.stdout),
+                    with_run_config(flags))
+
 
 if __name__ == "__main__":
-    sys.exit(predict_command(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))

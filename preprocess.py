@@ -1,6 +1,14 @@
-"""310 flow, step 1: the test set as .bin batches: python preprocess.py --result_path DIR [...]"""
-from src.config import run_main
-from src.infer import write_bin_files
+"""310 flow, step 1: the test set as fixed-shape .bin batches.
+
+    python preprocess.py --config_path RUN_DIR/config.yaml --result_path DIR
+"""
+from src.cli import run_main
+
+
+def main(config, log=print):
+    from src.infer_310 import write_bin_files
+    return write_bin_files(config, log)
+
 
 if __name__ == "__main__":
-    run_main(write_bin_files)
+    run_main(main)

@@ -1,5 +1,45 @@
-"""Train the LSTM sentiment classifier: python train.py [--config_path FILE] [--KEY VALUE ...]"""
-from src.config import run_main
+"""Train the LSTM sentiment classifier.
+
+    python train.py [--config_path FILE] [--KEY VALUE ...]      (--help lists every key)
+
+The run folder (--ckpt_path) receives config.yaml, vocab.json, metrics.jsonl, run.log,
+curves.png, lstm-EPOCH_STEP.ckpt checkpoints and lstm-best.ckpt (best validation accuracy).
+"""
+from dataclasses import replace
+
+from src.cli import run_main
+
+
+def main(config, log=print):
+    """The training flow, step by step. Returns the run folder."""
+    # MindSpore is imported only now, so a bad config has already failed in a fraction of a second
+    from src import data, distribute, embeddings, model, train
+    from src.device import init_device
+    from src.run_folder import open_run
+    from src.tracking import RunLog
+
+    log = RunLog(log)                                   # console lines, later also run.log
+    config = distribute.for_worker(config)              # DEVICE_ID of this worker
+    train.check_inputs(config)                          # missing files fail before preprocessing
+    init_device(config)                                 # CPU/GPU/Ascend, GRAPH_MODE, seeds
+    rank = distribute.init_distribute(config)           # rank 0 of 1 unless run_distribute
+
+    prepared = data.prepare(config, log, build=rank.is_main)        # MindRecord + vocabulary
+    table = embeddings.build_embedding(config, prepared, log, build=rank.is_main)
+    config = replace(config, embed_size=table.shape[1])             # GloVe files set the width
+
+    network = model.build_network(config, table)                   # SentimentNet
+    steps_per_epoch = data.steps_per_epoch(prepared, config.batch_size * rank.size)
+    optimizer, rates = train.build_optimizer(config, network, steps_per_epoch)
+    step = train.train_step(network, optimizer)
+
+    with open_run(config, prepared.vocab_file, rank, log) as run:
+        state = train.restore(config, step, run)       # --pre_trained or --resume
+        distribute.broadcast_weights(network, rank)     # every worker starts from rank 0's
+        train.fit(config, step, rates, prepared, run, state, rank, steps_per_epoch)
+    log.close()
+    return run.dir
+
 
 if __name__ == "__main__":
-    run_main("src.train:train")
+    run_main(main)

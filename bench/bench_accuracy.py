@@ -82,8 +82,8 @@ class TestScorer:
     def __init__(self, config, checkpoint):
         import mindspore as ms
         from src.data import create_dataset, prepare
-        from src.eval import load_network
-        from src.lstm import NetWithEval, any_batch_shape
+        from src.checkpoint import load_network
+        from src.model import NetWithEval, any_batch_shape
         self.network = load_network(config, checkpoint)
         self.evaluator = any_batch_shape(NetWithEval(self.network))
         dataset = create_dataset(prepare(config, _quiet).mindrecord("test"), config.batch_size,
@@ -115,7 +115,7 @@ def run(name, seed, options, curve):
     from src.config import load_config
     from src.data import prepare
     from src.embeddings import build_embedding
-    from src.train import train
+    from train import main as train
     run_dir = options.workdir / f"{name}-seed{seed}"
     shutil.rmtree(run_dir, ignore_errors=True)
     args = [*RUNS[name], "--aclimdb_path", str(options.source), "--seed", str(seed),

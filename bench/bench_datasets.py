@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from src.config import load_config  # noqa: E402
 from src.eval import evaluate  # noqa: E402
-from src.train import train  # noqa: E402
+from train import main as train  # noqa: E402
 
 RUNS = {
     "phrases": ["--config_path", ROOT / "config_phrases.yaml",

@@ -36,8 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from src.config import UserError, load_config  # noqa: E402
-from src.data import read_aclimdb  # noqa: E402
-from src.infer import load_predictor, with_run_config  # noqa: E402
+from src.aclimdb import read_aclimdb  # noqa: E402
+from src.predict_io import with_run_config  # noqa: E402
+from src.predictor import load_predictor  # noqa: E402
 from src.text import tokenize  # noqa: E402
 from benchlib import write_result  # noqa: E402
 

@@ -102,12 +102,12 @@ def _train_step(config, vocab_size, batches, dynamic=False):
     """(TrainOneStepCell of the config's network and optimizer, the batches as tensors)."""
     import mindspore as ms
     from mindspore import nn
-    from src.lstm import NetWithLoss, any_batch_shape, build_network
+    from src.model import NetWithLoss, any_batch_shape, build_network
     from src.train import build_optimizer
     ms.set_seed(config.seed)
     table = np.random.default_rng(0).normal(0, 0.1, (vocab_size, config.embed_size))
     network = build_network(config, table.astype(np.float32))
-    optimizer = build_optimizer(config, network.trainable_params(), config.learning_rate)
+    optimizer, _ = build_optimizer(config, network, max(len(batches), 1))
     step = nn.TrainOneStepCell(NetWithLoss(network), optimizer)
     if dynamic:
         any_batch_shape(step)

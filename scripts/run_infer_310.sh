@@ -7,7 +7,7 @@
 #   1. preprocess.py (NEED_PREPROCESS y): the test set of DATASET_PATH as .bin batches
 #      (00_data ids, 01_length, 02_label) in INFER_DIR/preprocess_Result;
 #   2. inference: DEVICE_TARGET CPU or GPU runs MindSpore's own MINDIR loader
-#      (python -m src.infer); Ascend builds and runs the C++ app of ascend310_infer/ against
+#      (python -m src.infer_310); Ascend builds and runs the C++ app of ascend310_infer/ against
 #      MindSpore Lite (MS_LITE_HOME, or LITE_HOME, is the unpacked
 #      mindspore-lite-VERSION-linux-ARCH package; the Ascend toolkit's set_env.sh is sourced
 #      from ASCEND_HOME, default /usr/local/Ascend, when present); logits go to
@@ -35,7 +35,6 @@ fi
 [[ "$need_preprocess" == y || "$need_preprocess" == n ]] || fail "NEED_PREPROCESS must be y or n, got '$need_preprocess'"
 [[ "$device_target" =~ ^(CPU|GPU|Ascend)$ ]] || fail "DEVICE_TARGET must be CPU, GPU or Ascend, got '$device_target'"
 [[ "$device_id" =~ ^[0-9]+$ ]] || fail "DEVICE_ID must be a number, got '$device_id'"
-dry_run="${DRY_RUN:-0}"
 
 infer_dir="${INFER_DIR:-$PWD/infer_310}"
 mkdir -p "$infer_dir" 2>/dev/null || fail "cannot create $infer_dir; set INFER_DIR to a writable folder"
@@ -43,14 +42,6 @@ infer_dir="$(realpath "$infer_dir")"
 common=(--device_target "$device_target" --device_id "$device_id" --aclimdb_path "$dataset"
         --result_path "$infer_dir/preprocess_Result" --result_dir "$infer_dir/result_Files" "$@")
 echo "mindir: $model; dataset: $dataset; device: $device_target $device_id; output: $infer_dir"
-
-step() {  # step LOG SCRIPT ARGS...: run_logged, or print the command under DRY_RUN=1
-  if [ "$dry_run" = 1 ]; then
-    echo "run: $PYTHON ${*:2}"
-  else
-    run_logged "$@"
-  fi
-}
 
 lite_environment() {  # the environment MindSpore Lite's cloud-side C++ quick start sets
   local lite="${MS_LITE_HOME:-${LITE_HOME:-}}"
@@ -65,11 +56,11 @@ lite_environment() {  # the environment MindSpore Lite's cloud-side C++ quick st
   fi
 }
 
-step "$infer_dir/check.log" -m src.mindir --mindir_path "$model" "${common[@]}"
+run_logged "$infer_dir/check.log" -m src.mindir --mindir_path "$model" "${common[@]}"
 if [ "$need_preprocess" == y ]; then
-  step "$infer_dir/preprocess.log" preprocess.py "${common[@]}"
+  run_logged "$infer_dir/preprocess.log" preprocess.py "${common[@]}"
 fi
-if [ "$dry_run" != 1 ]; then
+if ! dry_run; then
   [ -d "$infer_dir/preprocess_Result/00_data" ] || fail "no $infer_dir/preprocess_Result/00_data; run with NEED_PREPROCESS y"
   rm -rf "$infer_dir/result_Files"
   mkdir -p "$infer_dir/result_Files"
@@ -80,7 +71,7 @@ if [ "$device_target" == Ascend ]; then
   main=(--mindir_path "$model" --input0_path "$infer_dir/preprocess_Result/00_data"
         --input1_path "$infer_dir/preprocess_Result/01_length"
         --result_path "$infer_dir/result_Files" --device_id "$device_id")
-  if [ "$dry_run" = 1 ]; then
+  if dry_run; then
     echo "env: MS_LITE_HOME=$MS_LITE_HOME"
     echo "env: LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
     echo "run: bash $ROOT/ascend310_infer/build.sh"
@@ -93,10 +84,10 @@ if [ "$device_target" == Ascend ]; then
     [ "$status" -eq 0 ] || fail_in_log "ascend310_infer/out/main" "$infer_dir/infer.log" "$status"
   fi
 else
-  step "$infer_dir/infer.log" -m src.infer --mindir_path "$model" "${common[@]}"
+  run_logged "$infer_dir/infer.log" -m src.infer_310 --mindir_path "$model" "${common[@]}"
 fi
 
-step "$infer_dir/postprocess.log" postprocess.py "${common[@]}"
-if [ "$dry_run" != 1 ]; then
+run_logged "$infer_dir/postprocess.log" postprocess.py "${common[@]}"
+if ! dry_run; then
   echo "$(cat "$infer_dir/result_Files/acc.log") (in $infer_dir/result_Files/acc.log)"
 fi

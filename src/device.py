@@ -1,7 +1,7 @@
 """Where MindSpore runs: device, graph mode and seeds, set once per process."""
 import mindspore as ms
 
-from src.config import UserError
+from src.errors import UserError
 
 __all__ = ["init_device"]
 

@@ -14,16 +14,13 @@ Rank 0 alone writes checkpoints, metrics and lstm-best.ckpt into ckpt_path; rank
 ckpt_path/rank_N.
 """
 import dataclasses
-import hashlib
 import os
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from src.config import UserError
+from src.errors import UserError
 
-__all__ = ["Rank", "for_worker", "init_distribute", "worker_env", "prepare_inputs", "common_steps",
-           "weights_digest", "broadcast_weights", "serve_as_scheduler"]
+__all__ = ["Rank", "for_worker", "init_distribute", "worker_env", "common_steps",
+           "broadcast_weights", "serve_as_scheduler"]
 
 # Launchers set these; without any of them communication.init() would wait for peers forever.
 _LAUNCH_VARS = ("MS_ROLE", "RANK_TABLE_FILE", "OMPI_COMM_WORLD_SIZE")
@@ -124,33 +121,6 @@ def broadcast_weights(network, rank):
         param.set_data(value)
 
 
-def _wait_for(path, what, timeout, log):
-    started = time.monotonic()
-    log(f"waiting for rank 0 to write {what} ({path})")
-    while not Path(path).exists():
-        if time.monotonic() - started > timeout:
-            raise UserError(f"rank 0 did not write {path} within {timeout:.0f} s; see rank 0's "
-                            f"log (worker_0.log) for its error")
-        time.sleep(0.5)
-
-
-def prepare_inputs(config, rank, log=print, timeout=7200.0):
-    """(Prepared, embedding table) for this worker without two workers building the same cache.
-
-    Rank 0 preprocesses and builds the embedding table; the other ranks wait until both cache
-    files exist, then read them, so every rank trains on identical vocabularies and tables.
-    """
-    from src.data import data_key, prepare
-    from src.embeddings import build_embedding, embedding_key
-    if not rank.is_main:
-        folder = Path(config.preprocess_path) / data_key(config)
-        _wait_for(folder / "meta.json", "the preprocessed data", timeout, log)
-        _wait_for(folder / f"embedding-{config.embedding}-{embedding_key(config)}.npy",
-                  "the embedding table", timeout, log)
-    prepared = prepare(config, log)
-    return prepared, build_embedding(config, prepared, log)
-
-
 def common_steps(make_dataset, rank):
     """Batches every rank can run in one epoch: the fewest of any shard.
 
@@ -163,12 +133,3 @@ def common_steps(make_dataset, rank):
         rank: this process's Rank.
     """
     return min(make_dataset(rank.size, shard).get_dataset_size() for shard in range(rank.size))
-
-
-def weights_digest(network):
-    """A short hash of every parameter's bytes: equal on all ranks when they stayed in step."""
-    digest = hashlib.sha256()
-    for param in sorted(network.get_parameters(), key=lambda p: p.name):
-        digest.update(param.name.encode())
-        digest.update(param.asnumpy().tobytes())
-    return digest.hexdigest()[:16]

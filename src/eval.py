@@ -4,42 +4,30 @@ Beside the checkpoint it writes eval.json (everything), eval.txt (the per-class 
 confusion matrix as printed) and confusion.png; with aim_repo set, the scores also go to the
 training run's Aim run.
 """
-import json
-import os
 from pathlib import Path
 
 import numpy as np
 from mindspore.train import Accuracy, ConfusionMatrix, Loss, Model
 
-from src.checkpoint import load_into, load_params
-from src.config import UserError
+from src.checkpoint import load_network
 from src.data import create_dataset, prepare
-from src.datasets import label_names
 from src.device import init_device
-from src.lstm import NetWithEval, build_network
+from src.errors import UserError
+from src.files import write_json, write_text
+from src.model import NetWithEval
 from src.report import class_scores, format_scores, plot_confusion
+from src.review import label_names
+from src.run_folder import BEST, EVAL
 from src.tracking import track_evaluation
 
-__all__ = ["evaluate", "load_network"]
+__all__ = ["evaluate", "checkpoint_of"]
 
 
-def load_network(config, checkpoint_path):
-    """SentimentNet shaped by config with the weights of checkpoint_path (eval mode)."""
-    params = load_params(checkpoint_path)
-    if "embedding.embedding_table" not in params:
-        raise UserError(f"checkpoint {checkpoint_path} holds no SentimentNet embedding; use a "
-                        f"checkpoint written by train.py")
-    table = np.zeros(params["embedding.embedding_table"].shape, np.float32)
-    network = build_network(config, table)
-    load_into(network, params, checkpoint_path)
-    network.set_train(False)
-    return network
-
-
-def _checkpoint_of(config):
+def checkpoint_of(config):
+    """The checkpoint to evaluate: --checkpoint_path, else ckpt_path/lstm-best.ckpt."""
     if config.checkpoint_path:
         return Path(config.checkpoint_path)
-    best = Path(config.ckpt_path) / "lstm-best.ckpt"
+    best = Path(config.ckpt_path) / BEST
     if best.exists():
         return best
     raise UserError(f"no checkpoint given and no {best}; pass --checkpoint_path FILE.ckpt")
@@ -54,7 +42,7 @@ def evaluate(config, split="test", log=print):
          "macro": {precision, recall, f1}, "confusion_matrix": [[...]] (rows: true class)}
     """
     init_device(config)
-    checkpoint = _checkpoint_of(config)
+    checkpoint = checkpoint_of(config)
     network = load_network(config, checkpoint)
     prepared = prepare(config, log)
     vocab_rows = network.embedding.embedding_table.shape[0]
@@ -79,8 +67,8 @@ def evaluate(config, split="test", log=print):
     table = format_scores(result, matrix, names)
     for line in table:
         log(line)
-    _write_json(checkpoint.parent / "eval.json", result)
-    _write_text(checkpoint.parent / "eval.txt", "\n".join(table) + "\n")
+    write_json(checkpoint.parent / EVAL, result, what="--checkpoint_path", indent=2)
+    write_text(checkpoint.parent / "eval.txt", "\n".join(table) + "\n", what="--checkpoint_path")
     _draw_confusion(matrix, names, checkpoint, split, log)
     track_evaluation(config, checkpoint.parent, result)
     return result
@@ -95,17 +83,3 @@ def _draw_confusion(matrix, names, checkpoint, split, log):
         log(f"no confusion.png: {err}")
         return
     log(f"confusion matrix drawn in {path}")
-
-
-def _write_json(path, content):
-    _write_text(path, json.dumps(content, indent=2))
-
-
-def _write_text(path, text):
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {path} ({err.strerror}); make its folder writable") from None

@@ -4,19 +4,18 @@ A MINDIR runs on the device it was exported on (nn.LSTM builds a kernel per devi
 vocabulary of the run it came from: both, with the input shape and the network's shape, are
 written into the file (src/mindir.py) and checked by everything that loads it.
 """
-import contextlib
 import json
-import os
 from pathlib import Path
 
 import mindspore as ms
 import numpy as np
 
-from src.config import UserError
+from src.checkpoint import load_network
 from src.device import init_device
-from src.eval import load_network
+from src.errors import UserError
+from src.files import atomic_path
 from src.mindir import RECORD_KEY, export_record
-from src.run_folder import run_folder
+from src.run_folder import VOCAB, run_folder
 from src.text import Vocab
 
 __all__ = ["export_model"]
@@ -35,7 +34,7 @@ def export_model(config, log=print):
     if not config.checkpoint_path:
         raise UserError("no checkpoint to export; pass --checkpoint_path FILE.ckpt, e.g. "
                         "RUN_DIR/lstm-best.ckpt")
-    vocab = Vocab.load(run_folder(config) / "vocab.json")
+    vocab = Vocab.load(run_folder(config) / VOCAB)
     network = load_network(config, config.checkpoint_path)
     ids = ms.Tensor(np.zeros((config.batch_size, config.max_len), np.int32))
     length = ms.Tensor(np.full((config.batch_size,), config.max_len, np.int32))
@@ -49,21 +48,13 @@ def export_model(config, log=print):
 def _export_atomically(cell, inputs, target, file_format, record):
     """ms.export cell to target (its suffix is the format's) under a temporary name, then
     rename: a killed or failed export never leaves a partial target. A MINDIR gets record in
-    its user_info. An OSError becomes one UserError line."""
-    tmp_stem = target.with_name(f".{target.stem}.tmp-{os.getpid()}")
-    written = Path(f"{tmp_stem}{target.suffix}")
+    its user_info."""
     extra = {}
     if file_format == "MINDIR":
         def write_record(model):
             model.user_info[RECORD_KEY] = json.dumps(record)
         extra["custom_func"] = write_record
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        ms.export(cell, *inputs, file_name=str(tmp_stem), file_format=file_format, **extra)
-        written.replace(target)
-    except OSError as err:
-        raise UserError(f"cannot write {target} ({err.strerror}); pass --file_name in a "
-                        f"writable folder") from None
-    finally:
-        with contextlib.suppress(OSError):
-            written.unlink(missing_ok=True)
+    with atomic_path(target, suffix=target.suffix, what="--file_name") as tmp:
+        # ms.export adds the format's suffix to file_name itself
+        ms.export(cell, *inputs, file_name=str(tmp.with_suffix("")), file_format=file_format,
+                  **extra)

@@ -11,28 +11,22 @@ calls `check_fits` first and refuses a file that does not fit, naming the export
 
 prints the record and exits 0 when the file fits that run and device (the 310 script uses it).
 """
-import hashlib
 import json
 from pathlib import Path
 
-from src.config import UserError
-from src.run_folder import run_folder
+from src.errors import UserError
+from src.run_folder import VOCAB, run_folder
 
-__all__ = ["export_record", "read_record", "check_fits", "vocab_digest", "RECORD_KEY"]
+__all__ = ["export_record", "read_mindir", "read_record", "check_fits", "RECORD_KEY"]
 
 RECORD_KEY = "lstm_sentiment_export"
 RECORD_VERSION = 1
 
 
-def vocab_digest(vocab):
-    """A short hash of the vocabulary's tokens in id order."""
-    return hashlib.sha256(json.dumps(vocab.tokens, ensure_ascii=False).encode()).hexdigest()[:16]
-
-
 def export_record(config, vocab, checkpoint):
     """What a MINDIR exported from checkpoint with this config and vocabulary needs."""
     return {"version": RECORD_VERSION, "device_target": config.device_target,
-            "vocab_digest": vocab_digest(vocab), "vocab_size": len(vocab),
+            "vocab_digest": vocab.digest(), "vocab_size": len(vocab),
             "batch_size": config.batch_size, "max_len": config.max_len,
             "truncate": config.truncate, "num_classes": config.num_classes,
             "network": {"embed_size": config.embed_size, "num_hiddens": config.num_hiddens,
@@ -41,21 +35,28 @@ def export_record(config, vocab, checkpoint):
             "checkpoint": Path(checkpoint).name}
 
 
-def read_record(path):
-    """The export record inside the MINDIR at path, or None for a file written without one."""
+def read_mindir(path):
+    """(export record or None, [(input name, shape)]) of the MINDIR at path, from the file."""
     from google.protobuf.message import DecodeError
     from mindspore.train import mind_ir_pb2
     model = mind_ir_pb2.ModelProto()
     try:
         model.ParseFromString(Path(path).read_bytes())
+        inputs = [(item.name.rsplit(":", 1)[-1], tuple(item.tensor[0].dims))
+                  for item in model.graph.input]
     except FileNotFoundError:
         raise UserError(f"MINDIR {path} not found; run export.py first or fix "
                         f"--mindir_path") from None
-    except (OSError, DecodeError) as err:
+    except (OSError, ValueError, IndexError, DecodeError) as err:
         raise UserError(f"{path} is not a MINDIR file ({str(err)[:80]}); export one with "
                         f"export.py") from None
     text = model.user_info.get(RECORD_KEY)
-    return json.loads(text) if text else None
+    return (json.loads(text) if text else None), inputs
+
+
+def read_record(path):
+    """The export record inside the MINDIR at path, or None for a file written without one."""
+    return read_mindir(path)[0]
 
 
 def _export_command(config, device):
@@ -79,7 +80,7 @@ def check_fits(path, config, vocab, device=None):
         raise UserError(f"MINDIR {path} was exported for {record['device_target']} and cannot "
                         f"run on {device} (nn.LSTM builds a kernel per device); export it on "
                         f"{device}: {_export_command(config, device)}")
-    if record["vocab_digest"] != vocab_digest(vocab):
+    if record["vocab_digest"] != vocab.digest():
         raise UserError(f"MINDIR {path} was exported with another vocabulary "
                         f"({record['vocab_size']} words) than {run_folder(config)}/vocab.json "
                         f"({len(vocab)} words); pass the --ckpt_path of the run it was "
@@ -97,7 +98,7 @@ def _check_command(config):
     from src.text import Vocab
     if not config.mindir_path:
         raise UserError("pass --mindir_path FILE.mindir (written by export.py)")
-    vocab = Vocab.load(run_folder(config) / "vocab.json")
+    vocab = Vocab.load(run_folder(config) / VOCAB)
     record = check_fits(config.mindir_path, config, vocab)
     print(f"{config.mindir_path} fits: exported for {record['device_target']} from "
           f"{record['checkpoint']}, vocabulary of {record['vocab_size']} words, input "
@@ -106,5 +107,5 @@ def _check_command(config):
 
 
 if __name__ == "__main__":
-    from src.config import run_main
+    from src.cli import run_main
     run_main(_check_command)

@@ -4,7 +4,7 @@ With `--enable_modelarts True`, run_main hands the job to `run_synced`:
   data_url        -> modelarts_cache/data      (aclimdb_path, or data_path, points there)
   checkpoint_url  -> modelarts_cache/train/pretrained/NAME.ckpt (pre_trained, checkpoint_path),
                      or, with --resume, a run prefix copied into modelarts_cache/train
-  modelarts_cache/train (ckpt_path: checkpoints, metrics, JOB.log) -> train_url
+  modelarts_cache/train (ckpt_path: checkpoints, metrics, SCRIPT.log) -> train_url
 The copies use Huawei's `moxing` when it is importable (as on ModelArts), otherwise boto3 for
 s3:// and obs:// URLs: endpoint from S3_ENDPOINT_URL (or AWS_ENDPOINT_URL, OBS_ENDPOINT_URL for
 obs://), credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or OBS_ACCESS_KEY_ID /
@@ -19,7 +19,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from src.config import UserError
+from src.errors import UserError
+from src.files import write_json
 from src.distribute import worker_env
 
 __all__ = ["run_synced", "open_store", "parse_url", "BotoStore", "MoxStore"]
@@ -280,9 +281,7 @@ def run_synced(job, config):
     if main:
         store.check(config.train_url)
         changes = _copy_in(config, store, cache)
-        partial = marker.with_name(f"{marker.name}.tmp-{os.getpid()}")
-        partial.write_text(json.dumps(changes), encoding="utf-8")
-        partial.replace(marker)
+        write_json(marker, changes, what="--modelarts_cache")
     else:
         _wait_for_copy(marker)
         changes = json.loads(marker.read_text(encoding="utf-8"))
@@ -290,7 +289,7 @@ def run_synced(job, config):
     log_dir = Path(local.ckpt_path) / ("" if main else f"rank_{worker_env()}")
     log_dir.mkdir(parents=True, exist_ok=True)
     try:
-        result = _run_logged(job, local, log_dir / f"{job.__name__}.log")
+        result = _run_logged(job, local, log_dir / f"{Path(sys.argv[0]).stem}.log")
     except BaseException:
         if main:
             _upload_after_failure(store, local.ckpt_path, config.train_url)

@@ -1,6 +1,6 @@
 """The onnxruntime backend: SentimentNet rebuilt as one ONNX graph from a checkpoint's weights.
 
-predict.py / app.py `--backend onnxruntime`. The graph is the network of src/lstm.py, written
+predict.py / app.py `--backend onnxruntime`. The graph is the network of src/model.py, written
 with ONNX's own operators: the embedding table lookup, each layer as one ONNX LSTM node
 (`direction="bidirectional"`, `sequence_lens` = the true lengths, so the reverse direction
 starts at each review's last real token, as SentimentNet's reversed reading does), the
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from src.config import UserError
+from src.errors import UserError
 
 __all__ = ["OnnxForward", "build_onnx_model"]
 

@@ -10,7 +10,6 @@ Agg backend.
 """
 import argparse
 import json
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -18,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from src.config import UserError
+from src.errors import UserError
+from src.files import atomic_path
+from src.run_folder import CONFIG, CURVES, EVAL, METRICS
 
 __all__ = ["read_metrics", "summarize", "plot_runs", "plot_run", "plot_confusion",
            "class_scores", "format_scores", "main", "CURVES"]
 
-CURVES = "curves.png"
 
 
 def _pyplot():
@@ -47,7 +47,7 @@ def read_metrics(run_dir):
         (steps, epochs): lists of dicts sorted by step / epoch; step records hold epoch, step,
         loss, lr, step_s, samples_per_s; epoch records hold epoch, valid_acc and maybe valid_loss.
     """
-    path = Path(run_dir) / "metrics.jsonl"
+    path = Path(run_dir) / METRICS
     if not path.is_file():
         raise UserError(f"{path} not found; pass a run folder written by train.py "
                         f"(its --ckpt_path)")
@@ -75,7 +75,7 @@ def _read_json(path):
 
 def _run_config(run_dir):
     try:
-        content = yaml.safe_load((Path(run_dir) / "config.yaml").read_text(encoding="utf-8"))
+        content = yaml.safe_load((Path(run_dir) / CONFIG).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return {}
     return content if isinstance(content, dict) else {}
@@ -86,7 +86,7 @@ def summarize(run_dir):
     steps, epochs = read_metrics(run_dir)
     tail = [s["loss"] for s in steps[-max(len(steps) // 10, 1):]]
     speeds = [s["samples_per_s"] for s in steps[1:] or steps if "samples_per_s" in s]
-    test = _read_json(Path(run_dir) / "eval.json").get("accuracy")
+    test = _read_json(Path(run_dir) / EVAL).get("accuracy")
     return {"run": str(run_dir), "epochs": len(epochs), "steps": len(steps),
             "final_loss": round(statistics.fmean(tail), 4) if tail else None,
             "best_valid_acc": max((e["valid_acc"] for e in epochs), default=None),
@@ -147,17 +147,8 @@ def _draw_run(axes, label, color, steps, epochs, test_acc):
 
 
 def _save_figure(fig, out):
-    out = Path(out)
-    tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}.png")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out, suffix=".png", what="--out") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
-        tmp.replace(out)
-    except OSError as err:
-        if tmp.is_file():
-            tmp.unlink()
-        raise UserError(f"cannot write {out} ({err.strerror}); pass --out in a writable "
-                        f"folder") from None
 
 
 def plot_runs(run_dirs, out, title=None):
@@ -179,7 +170,7 @@ def plot_runs(run_dirs, out, title=None):
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (label, (run_dir, steps, epochs)) in enumerate(zip(_labels(run_dirs), runs)):
-        test_acc = _read_json(run_dir / "eval.json").get("accuracy")
+        test_acc = _read_json(run_dir / EVAL).get("accuracy")
         _draw_run(axes, label, colors[i % len(colors)], steps, epochs, test_acc)
     _style_axes(axes)
     names = _labels(run_dirs)

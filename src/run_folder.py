@@ -1,14 +1,31 @@
-"""The run folder (config.ckpt_path): where a run's files are, and one writer at a time."""
+"""The run folder (config.ckpt_path): the names of its files, one writer at a time, and
+opening it for a training run.
+
+A run folder holds config.yaml (what was run), vocab.json, metrics.jsonl, run.log (the
+console's lines), curves.png, lstm-EPOCH_STEP.ckpt (the newest keep_checkpoint_max) and
+lstm-best.ckpt (best validation accuracy); eval.py adds eval.json, eval.txt, confusion.png;
+aim_run.txt names the run's Aim run. In data-parallel runs rank N writes into rank_N/.
+"""
+import contextlib
 import fcntl
 import os
+import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from src.config import UserError
+from src.config import save_config
+from src.errors import UserError
+from src.files import remove_temp_files
 
-__all__ = ["FolderLock", "run_folder"]
+__all__ = ["FolderLock", "Run", "open_run", "run_folder", "PREFIX", "BEST", "CONFIG", "VOCAB",
+           "METRICS", "RUN_LOG", "CURVES", "AIM_RUN", "EVAL"]
 
-LOCK_NAME = ".lock"
+PREFIX = "lstm"  # checkpoint names as the zoo's: lstm-EPOCH_STEP.ckpt, lstm-best.ckpt
+BEST = f"{PREFIX}-best.ckpt"
+CONFIG, VOCAB, METRICS, RUN_LOG = "config.yaml", "vocab.json", "metrics.jsonl", "run.log"
+CURVES, AIM_RUN, EVAL = "curves.png", "aim_run.txt", "eval.json"
+LOCK = ".lock"
 
 
 def _holder(path, wait=1.0):
@@ -36,7 +53,7 @@ class FolderLock:
         self.folder, self.what, self.fd = Path(folder), what, None
 
     def acquire(self):
-        path = self.folder / LOCK_NAME
+        path = self.folder / LOCK
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -55,16 +72,51 @@ class FolderLock:
             os.close(self.fd)  # closing the only descriptor drops the flock
             self.fd = None
 
-    def __enter__(self):
-        return self.acquire()
 
-    def __exit__(self, *exc):
-        self.release()
+@dataclass
+class Run:
+    """An open run folder: where this process writes (RUN_DIR, or RUN_DIR/rank_N), the
+    folder checkpoints are resumed from (RUN_DIR), and the log that also goes to run.log."""
+    dir: Path
+    ckpt_path: Path
+    log: object
+
+
+def _start_fresh(run_dir):
+    """Remove what an earlier run in this folder left (a new run, not --resume)."""
+    for stale in [run_dir / METRICS, run_dir / AIM_RUN, run_dir / CURVES,
+                  *run_dir.glob(f"{PREFIX}-*.ckpt")]:
+        stale.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def open_run(config, vocab_file, rank, log):
+    """The run folder, locked for this process, with config.yaml and vocab.json written and
+    log attached to run.log; yields a Run and unlocks when the block ends."""
+    run_dir = Path(config.ckpt_path)
+    if not rank.is_main:
+        run_dir = run_dir / f"rank_{rank.id}"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock = FolderLock(run_dir).acquire()
+        save_config(config, run_dir / CONFIG)
+        shutil.copyfile(vocab_file, run_dir / VOCAB)
+    except OSError as err:
+        raise UserError(f"cannot write to ckpt_path {run_dir} ({err.strerror}); pass "
+                        f"--ckpt_path to a writable folder") from None
+    try:
+        remove_temp_files(run_dir)
+        if not config.resume:
+            _start_fresh(run_dir)
+        log.attach(run_dir / RUN_LOG, append=config.resume)
+        yield Run(run_dir, Path(config.ckpt_path), log)
+    finally:
+        lock.release()
 
 
 def run_folder(config):
     """The training run folder that holds vocab.json (config.ckpt_path, or the checkpoint's)."""
     folder = Path(config.ckpt_path)
-    if config.checkpoint_path and not (folder / "vocab.json").exists():
+    if config.checkpoint_path and not (folder / VOCAB).exists():
         folder = Path(config.checkpoint_path).parent
     return folder

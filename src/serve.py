@@ -9,9 +9,9 @@ import json
 import os
 import threading
 
-from src.config import UserError
-from src.infer import load_predictor
-from src.run_folder import run_folder
+from src.errors import UserError
+from src.predictor import load_predictor
+from src.run_folder import EVAL, run_folder
 
 __all__ = ["build_page", "model_summary", "classify_batch", "serve", "EXAMPLES"]
 
@@ -32,7 +32,7 @@ def model_summary(config, predictor):
              f"{config.num_hiddens}, {config.pooling} pooling, vocabulary "
              f"{len(predictor.vocab):,}")
     line = f"**Model:** `{predictor.name}` ({shape})"
-    eval_file = run_folder(config) / "eval.json"
+    eval_file = run_folder(config) / EVAL
     try:
         scores = json.loads(eval_file.read_text(encoding="utf-8"))
         line += (f" · **test accuracy:** {100 * scores['accuracy']:.1f} % on "

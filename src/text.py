@@ -1,4 +1,5 @@
 """Tokenizer and vocabulary: the exact text -> ids mapping shared by training and inference."""
+import hashlib
 import json
 import re
 from collections import Counter
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from src.config import UserError
+from src.errors import UserError
 
 __all__ = ["tokenize", "Vocab", "PAD", "UNK"]
 
@@ -71,12 +72,14 @@ class Vocab:
         ids = [self.index.get(token, unk) for token in tokens[:max_len]]
         return np.asarray(ids or [unk], dtype=np.int32)
 
+    def digest(self):
+        """A short hash of the tokens in id order: equal vocabularies, equal digests."""
+        return hashlib.sha256(json.dumps(self.tokens, ensure_ascii=False).encode()).hexdigest()[:16]
+
     def save(self, path):
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"tokenizer": "ptb-lower-v1", "tokens": self.tokens},
-                                  ensure_ascii=False), encoding="utf-8")
-        tmp.replace(path)
+        """Write vocab.json (into a cache folder that is itself built under a temp name)."""
+        Path(path).write_text(json.dumps({"tokenizer": "ptb-lower-v1", "tokens": self.tokens},
+                                         ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, path):

@@ -14,14 +14,15 @@ from pathlib import Path
 from mindspore.train import Callback
 from tqdm import tqdm
 
-from src.config import UserError
+from src.errors import UserError
+from src.run_folder import AIM_RUN
 from src.progress import interactive
 
 __all__ = ["RunLog", "EpochBar", "CurvePlot", "AimTracker", "track_evaluation", "EXPERIMENT",
            "AIM_RUN_FILE"]
 
 EXPERIMENT = "lstm-sentiment"
-AIM_RUN_FILE = "aim_run.txt"  # the Aim run hash of a run folder: --resume and eval.py reuse it
+AIM_RUN_FILE = AIM_RUN  # the Aim run hash of a run folder: --resume and eval.py reuse it
 
 
 class RunLog:

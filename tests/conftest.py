@@ -69,7 +69,7 @@ def prepared(tiny_config):
 @pytest.fixture(scope="session")
 def trained_run(tiny_config):
     """A tiny model trained for one epoch on the sample; returns its run folder."""
-    from src.train import train
+    from train import main as train
     return train(tiny_config, log=lambda *_: None)
 
 
@@ -99,5 +99,15 @@ def run_config(tiny_config, trained_run):
 
 @pytest.fixture(scope="session")
 def checkpoint_predictor(run_config):
-    from src.infer import load_predictor
+    from src.predictor import load_predictor
     return load_predictor(run_config)
+
+
+@pytest.fixture(scope="session")
+def learned_run(tmp_path_factory):
+    """A short run that learns (learning_args, ~15 s): (run folder, its args)."""
+    workdir = tmp_path_factory.mktemp("learned")
+    args = learning_args(workdir)
+    result = run_script("train.py", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir / "run", args

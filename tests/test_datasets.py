@@ -3,11 +3,15 @@ import csv
 
 import pytest
 
-from src.config import UserError, load_config
-from src.data import data_key, labelled_parts
-from src.datasets import (label_names, parse_tree, read_dataset, read_unlabelled,
-                          tree_phrases, write_submission)
-from tests.conftest import ROOT, run_script, tiny_args
+from src.config import load_config
+from src.errors import UserError
+from src.data import data_key
+from src.datasets import labelled_parts
+from src.datasets import read_dataset, read_unlabelled
+from src.predict_io import write_submission
+from src.review import label_names
+from src.sst import parse_tree, tree_phrases
+from conftest import ROOT, run_script, tiny_args
 
 PHRASES = ROOT / "data" / "phrases_sample"
 SST = ROOT / "data" / "sst_sample"
@@ -202,7 +206,7 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, case, args):
 @pytest.mark.slow
 def test_five_class_phrases_train_and_eval_end_to_end(tmp_path):
     from src.eval import evaluate
-    from src.train import train
+    from train import main as train
     config = phrases_config(tmp_path, "--batch_size", "64", "--max_len", "32")
     run_dir = train(config, log=lambda *_: None)
     assert (run_dir / "lstm-best.ckpt").exists()

@@ -3,7 +3,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
-from src.lstm import NetWithEval, NetWithLoss, SentimentNet, any_batch_shape
+from src.model import NetWithEval, NetWithLoss, SentimentNet, any_batch_shape
 
 
 def _net(seed=0):
@@ -27,6 +27,8 @@ def test_one_dynamic_graph_gives_exact_outputs_for_every_shape():
     np.testing.assert_allclose(padded.asnumpy()[1], alone.asnumpy()[0], atol=1e-6)
     expected = net(ms.Tensor(ids), ms.Tensor(length)).asnumpy()  # the static-shape graph
     np.testing.assert_allclose(padded.asnumpy(), expected, atol=1e-6)
+    assert len(evaluator.compile_cache) == 1, "each shape compiled its own graph"
+    assert len(net.compile_cache) == 1  # the plain network compiled for its one shape
 
 
 def test_dynamic_train_step_accepts_batches_of_different_shapes():
@@ -42,3 +44,4 @@ def test_dynamic_train_step_accepts_batches_of_different_shapes():
         losses.append(float(step(ids, ms.Tensor(np.full(batch, steps, np.int32)),
                                  label).asnumpy()))
     assert all(np.isfinite(losses))
+    assert len(step.compile_cache) == 1, "each shape compiled its own graph"

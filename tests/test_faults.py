@@ -155,14 +155,14 @@ def test_kill_during_preprocessing_then_rerun_rebuilds_the_same_cache(workdir):
     args[args.index("--aclimdb_path") + 1] = str(data)
     cache = Path(workdir) / "preprocess"
     process = start_train(args)
-    building = kill_when(process, lambda: list(cache.glob("*.building-*")), poll=0.005)
+    building = kill_when(process, lambda: list(cache.glob(".*.tmp-*")), poll=0.005)
     assert building, "preprocessing ended before it could be killed"
     complete = [p for p in cache.iterdir() if p.is_dir() and (p / "meta.json").exists()]
     assert not [p for p in complete if p.name in building[0].name], "a cache appeared anyway"
     logs = []
     again = prepare(load_config(args), log=logs.append)
     assert logs[-1].startswith("preprocessed"), logs
-    assert not list(cache.glob("*.building-*")), "the killed run's folder was not cleared"
+    assert not list(cache.glob(".*.tmp-*")), "the killed run's folder was not cleared"
     clean = load_config(args + ["--preprocess_path", str(Path(workdir) / "clean")])
     fresh = prepare(clean, log=lambda *_: None)
     assert (again.folder / "vocab.json").read_bytes() == (fresh.folder / "vocab.json").read_bytes()

@@ -1,4 +1,5 @@
-"""src/infer.py: batching, checkpoint vs MINDIR, the 310 .bin flow end to end, its bad inputs."""
+"""Inference: the Predictor (batching, checkpoint vs MINDIR), the export record, the 310 .bin
+flow end to end, and their bad inputs."""
 import dataclasses
 import json
 import os
@@ -9,12 +10,13 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.config import UserError
-from src.eval import load_network
-from src.infer import (BIN_FOLDERS, Predictor, load_predictor, mindir_input_shapes,
-                       score_bin_results, write_bin_files)
+from src.errors import UserError
+from src.checkpoint import load_network
+from src.infer_310 import BIN_FOLDERS, score_bin_results, write_bin_files
+from src.mindir import read_mindir
+from src.predictor import Predictor, load_predictor
 from src.text import Vocab, tokenize
-from tests.conftest import REVIEWS, ROOT, SAMPLE, run_script
+from conftest import REVIEWS, ROOT, SAMPLE, run_script
 
 
 def _network_probabilities(config, text):
@@ -71,7 +73,7 @@ def test_exported_mindir_holds_no_folded_activation_constants(exported_mindir):
     constants = sum(len(t.raw_data) for node in model.graph.node for a in node.attribute
                     for t in a.tensors)
     assert constants < 16_384, f"{constants} bytes of constants next to {weights} of weights"
-    assert [name for name, _ in mindir_input_shapes(exported_mindir)] == ["ids", "length"]
+    assert [name for name, _ in read_mindir(exported_mindir)[1]] == ["ids", "length"]
 
 
 def test_not_a_mindir_is_one_clear_error(run_config, tmp_path):
@@ -207,7 +209,7 @@ def _recorded_as(source, target, **changes):
 
 def _other_run(trained_run, folder):
     """A run folder like trained_run's but with another vocabulary (min_freq 5)."""
-    from src.data import read_aclimdb
+    from src.aclimdb import read_aclimdb
     folder.mkdir()
     (folder / "config.yaml").write_bytes((trained_run / "config.yaml").read_bytes())
     train = read_aclimdb(SAMPLE)["train"]
@@ -217,10 +219,10 @@ def _other_run(trained_run, folder):
 
 def test_export_records_the_device_the_vocabulary_and_the_shapes(exported_mindir, run_config,
                                                                  trained_run):
-    from src.mindir import read_record, vocab_digest
+    from src.mindir import read_record
     record = read_record(exported_mindir)
     assert record["device_target"] == "CPU"
-    assert record["vocab_digest"] == vocab_digest(Vocab.load(trained_run / "vocab.json"))
+    assert record["vocab_digest"] == Vocab.load(trained_run / "vocab.json").digest()
     assert (record["batch_size"], record["max_len"], record["num_classes"]) == \
         (run_config.batch_size, run_config.max_len, 2)
     assert record["network"]["num_hiddens"] == run_config.num_hiddens

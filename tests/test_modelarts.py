@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SAMPLE, tiny_args
-from src.config import run_main
+from src.cli import run_main
 
 boto3 = pytest.importorskip("boto3", reason="pip install -r requirements-cloud.txt")
 
@@ -120,7 +120,7 @@ def test_train_then_eval_round_trip_through_the_bucket(s3, tmp_path):
 
 def _main_exit(args, env, monkeypatch, capsys):
     """Run train.py's main in this process with env; returns (exit code, stderr)."""
-    from src.train import train
+    from train import main as train
     for key, value in env.items():
         if key.startswith(("AWS_", "S3_")):
             monkeypatch.setenv(key, value)

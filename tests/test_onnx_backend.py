@@ -6,11 +6,11 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.config import UserError
-from src.infer import load_predictor
-from src.lstm import SentimentNet
+from src.errors import UserError
+from src.predictor import load_predictor
+from src.model import SentimentNet
 from src.onnx_backend import OnnxForward
-from tests.conftest import REVIEWS
+from conftest import REVIEWS, SAMPLE
 
 
 def _random_batch(rng, batch, steps, vocab):
@@ -69,3 +69,19 @@ def test_bad_backend_settings_are_clear_errors(run_config, exported_mindir, monk
     with pytest.raises(UserError, match="needs the onnx package: pip install -r "
                                         "requirements-serve.txt"):
         load_predictor(dataclasses.replace(run_config, backend="onnxruntime"))
+
+
+@pytest.mark.slow
+def test_int8_keeps_the_accuracy_on_the_samples_test_reviews(learned_run):
+    from src.aclimdb import read_aclimdb
+    from src.config import load_config
+    run, args = learned_run
+    config = load_config(args + ["--checkpoint_path", str(run / "lstm-best.ckpt"),
+                                 "--backend", "onnxruntime"])
+    reviews = read_aclimdb(SAMPLE)["test"]
+    accuracy = {}
+    for quantize in ("none", "int8"):
+        predictor = load_predictor(dataclasses.replace(config, quantize=quantize))
+        labels = predictor.logits(predictor.encode([r.text for r in reviews])).argmax(axis=1)
+        accuracy[quantize] = float(np.mean(labels == np.array([r.label for r in reviews])))
+    assert accuracy["none"] >= 0.6 and abs(accuracy["int8"] - accuracy["none"]) <= 0.01, accuracy

@@ -6,8 +6,9 @@ import sys
 
 import pytest
 
-from src.infer import predict_command, read_reviews, split_arguments, with_run_config
-from tests.conftest import ROOT
+from predict import main as predict_command
+from src.predict_io import read_reviews, split_arguments, with_run_config
+from conftest import ROOT
 
 REVIEWS = ["A wonderful film with a moving story.", "Boring, predictable and far too long."]
 

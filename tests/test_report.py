@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from src.config import UserError
+from src.errors import UserError
 from src.report import class_scores, format_scores, plot_confusion, plot_runs, read_metrics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -130,7 +130,8 @@ def test_plot_confusion_writes_png(tmp_path):
 def test_eval_reports_per_class_scores_and_confusion_matrix(trained_run, tiny_config):
     from mindspore import Tensor
     from src.data import create_dataset, prepare
-    from src.eval import evaluate, load_network
+    from src.checkpoint import load_network
+    from src.eval import evaluate
     lines = []
     result = evaluate(tiny_config, log=lines.append)
     matrix = np.array(result["confusion_matrix"])

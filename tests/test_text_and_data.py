@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLE
-from src.config import UserError
-from src.data import (create_dataset, data_key, glove_words, prepare, read_aclimdb,
-                      split_validation)
+from src.errors import UserError
+from src.aclimdb import read_aclimdb
+from src.data import create_dataset, data_key, prepare
+from src.datasets import split_validation
+from src.glove import glove_words
 from src.text import PAD, UNK, Vocab, tokenize
 
 
@@ -139,7 +141,7 @@ def test_prepare_never_reads_a_half_written_cache(tiny_config, tmp_path):
     rebuilt = prepare(config, log=messages.append)
     assert messages[-1].startswith("preprocessed")
     assert create_dataset(rebuilt.mindrecord("test"), 500, 64).get_dataset_size() == 1
-    assert not list((tmp_path / "pp").glob("*.building-*"))
+    assert not list((tmp_path / "pp").glob(".*.tmp-*"))
 
 
 @pytest.mark.parametrize("layout, message", [

@@ -12,7 +12,8 @@ import termios
 import pytest
 
 from conftest import ROOT, run_script, tiny_args
-from src.config import UserError, load_config
+from src.config import load_config
+from src.errors import UserError
 from src.tracking import AIM_RUN_FILE, AimTracker, RunLog
 
 

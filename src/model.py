@@ -1,4 +1,4 @@
-"""SentimentNet: embedding -> (bi)LSTM layers -> length-aware pooling -> dense.
+"""SentimentNet, the zoo's src/lstm.py: embedding -> (bi)LSTM -> length-aware pooling -> dense.
 
 Padding never reaches the encoding. MindSpore's `seq_length=` argument would mask, but in
 GRAPH_MODE on CPU it unrolls the time loop and does not compile at 500 steps. Instead each

@@ -1,0 +1,181 @@
+"""Inference: raw reviews -> labels and probabilities, from a checkpoint (MindSpore or
+onnxruntime) or from an exported MINDIR.
+
+Reviews go through `src.text.tokenize` and the training run's vocab.json exactly as in
+training. Work is batched: reviews are sorted by length, cut into batches of at most
+batch_size, and each batch is padded to a small set of fixed shapes so the compiled graph is
+reused. Padding never changes a review's result (SentimentNet masks by the true lengths);
+padded rows are dropped.
+"""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from src.errors import UserError, first_line
+from src.review import label_names
+from src.run_folder import BEST, VOCAB, run_folder
+from src.text import Vocab, tokenize
+
+__all__ = ["Predictor", "Prediction", "load_predictor", "mindir_forward"]
+
+
+@dataclass
+class Prediction:
+    """One review's result: the winning label and every class probability."""
+    label: str
+    probabilities: dict
+
+    def as_dict(self):
+        return {"label": self.label, "probabilities": self.probabilities}
+
+
+def _softmax(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _round_up(value, step):
+    return -(-value // step) * step
+
+
+class Predictor:
+    """Batches encoded reviews through a forward function and turns logits into predictions.
+
+    Args:
+        config: the run's Config (max_len, batch_size, bucket_width, num_classes).
+        vocab: the run's Vocab.
+        forward: callable (ids [B, T] int32, length [B] int32) -> logits numpy [B, C].
+        fixed_shape: (batch, steps) every call must use (an exported MINDIR), or None to pad
+            batches to powers of two and steps to multiples of bucket_width (a checkpoint).
+        name: how the page and logs name the model (the checkpoint or MINDIR file).
+    """
+
+    def __init__(self, config, vocab, forward, fixed_shape=None, name="model"):
+        self.config, self.vocab, self.forward = config, vocab, forward
+        self.fixed_shape, self.name = fixed_shape, name
+        self.labels = label_names(config)
+
+    def encode(self, texts):
+        """Token ids (int32 arrays, 1..max_len long) of each text, as in training."""
+        return [self.vocab.encode(tokenize(text), self.config.max_len, self.config.truncate)
+                for text in texts]
+
+    def _shape(self, rows, longest):
+        if self.fixed_shape:
+            return self.fixed_shape
+        batch = 1 << (rows - 1).bit_length()
+        width = self.config.bucket_width or self.config.max_len
+        return min(batch, self.config.batch_size), min(_round_up(longest, width),
+                                                       self.config.max_len)
+
+    def _batch_logits(self, encoded):
+        batch, steps = self._shape(len(encoded), max(len(ids) for ids in encoded))
+        ids = np.zeros((batch, steps), np.int32)
+        length = np.ones((batch,), np.int32)
+        for row, review in enumerate(encoded):
+            ids[row, :len(review)] = review
+            length[row] = len(review)
+        return np.asarray(self.forward(ids, length))[:len(encoded)]
+
+    def logits(self, encoded):
+        """Logits [N, num_classes] of encoded reviews, computed in length-sorted batches."""
+        if not encoded:
+            return np.zeros((0, self.config.num_classes), np.float32)
+        size = self.fixed_shape[0] if self.fixed_shape else self.config.batch_size
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        result = np.zeros((len(encoded), self.config.num_classes), np.float32)
+        for start in range(0, len(order), size):
+            chosen = order[start:start + size]
+            result[chosen] = self._batch_logits([encoded[i] for i in chosen])
+        return result
+
+    def predict(self, texts):
+        """[Prediction] for each text (str), in input order."""
+        probabilities = _softmax(self.logits(self.encode(texts)))
+        return [Prediction(self.labels[int(row.argmax())],
+                           {name: round(float(p), 6) for name, p in zip(self.labels, row)})
+                for row in probabilities]
+
+
+def _checkpoint_forward(config, checkpoint, vocab_rows):
+    import mindspore as ms
+    from src.checkpoint import load_network
+    network = load_network(config, checkpoint)
+    table_rows = network.embedding.embedding_table.shape[0]
+    if table_rows != vocab_rows:
+        raise UserError(f"checkpoint {checkpoint} has a {table_rows}-word vocabulary but "
+                        f"{run_folder(config) / VOCAB} has {vocab_rows}; use the "
+                        f"vocab.json of the run that wrote the checkpoint (--ckpt_path RUN_DIR)")
+    if config.backend == "onnxruntime":
+        from src.onnx_backend import OnnxForward
+        return OnnxForward(network, config.quantize)
+    return lambda ids, length: network(ms.Tensor(ids), ms.Tensor(length)).asnumpy()
+
+
+def _load_graph(path):
+    import mindspore as ms
+    from mindspore import nn
+    from src.mindir import read_mindir
+    _, shapes = read_mindir(path)
+    if [name for name, _ in shapes] != ["ids", "length"] or len(shapes[0][1]) != 2:
+        raise UserError(f"MINDIR {path} does not take (ids [batch, steps], length [batch]); "
+                        f"use a file written by this project's export.py")
+    try:
+        graph = nn.GraphCell(ms.load(str(path)))
+    except (RuntimeError, ValueError) as err:
+        raise UserError(f"MindSpore cannot load {path} ({first_line(err, 80)}); export it "
+                        f"again with export.py") from None
+    return graph, shapes[0][1]
+
+
+def mindir_forward(path, config, vocab, device=None):
+    """(forward, fixed input shape) of the MINDIR at path, once it is known to fit this run's
+    vocabulary and device (src/mindir.py)."""
+    import mindspore as ms
+    from src.mindir import check_fits
+    check_fits(path, config, vocab, device)
+    graph, shape = _load_graph(path)
+    return (lambda ids, length: graph(ms.Tensor(ids), ms.Tensor(length)).asnumpy()), shape
+
+
+def _limit_cpu_threads(config):
+    """One CPU kernel thread per usable core (MindSpore's default is 25 threads, whatever the
+    core count: on 2 cores that more than doubles the latency of one small review)."""
+    from mindspore.device_context.cpu.op_tuning import RuntimeConf, threads_num
+    configured = RuntimeConf.get_instance().is_op_threads_num_configured()
+    if config.device_target == "CPU" and not configured:
+        threads_num(len(os.sched_getaffinity(0)))
+
+
+def load_predictor(config):
+    """A Predictor for config.mindir_path if set, else for the run's checkpoint.
+
+    The checkpoint is config.checkpoint_path, or ckpt_path/lstm-best.ckpt; the vocabulary is
+    vocab.json of the run folder (see run_folder). Sets up the device (CPU/GPU/Ascend).
+    """
+    from src.device import init_device
+    if config.quantize != "none" and config.backend != "onnxruntime":
+        raise UserError(f"quantize: {config.quantize} applies to --backend onnxruntime only; "
+                        f"add --backend onnxruntime or drop --quantize")
+    if config.mindir_path and config.backend == "onnxruntime":
+        raise UserError("a MINDIR runs on MindSpore only; drop --mindir_path to run the "
+                        "checkpoint with --backend onnxruntime")
+    _limit_cpu_threads(config)
+    init_device(config)
+    vocab = Vocab.load(run_folder(config) / VOCAB)
+    if config.mindir_path:
+        forward, shape = mindir_forward(config.mindir_path, config, vocab)
+        return Predictor(config, vocab, forward, shape, name=Path(config.mindir_path).name)
+    checkpoint = Path(config.checkpoint_path or Path(config.ckpt_path) / BEST)
+    return Predictor(config, vocab, _checkpoint_forward(config, checkpoint, len(vocab)),
+                     name=f"{checkpoint.parent.name}/{checkpoint.name}"
+                     + _backend_suffix(config))
+
+
+def _backend_suffix(config):
+    if config.backend == "mindspore":
+        return ""
+    return f" ({config.backend}{'' if config.quantize == 'none' else ' ' + config.quantize})"
