@@ -2,21 +2,48 @@
 import dataclasses
 
 import pytest
+import yaml
 
 from conftest import ROOT, run_script
-from src.config import Config, UserError, load_config
+from src.config import Config, load_config
+from src.errors import UserError
 
 
 def test_dataclass_defaults_equal_default_config_yaml():
     assert dataclasses.replace(load_config([]), config_path="") == Config(config_path="")
 
 
-@pytest.mark.parametrize("name", ["config_ascend.yaml", "config_ascend_8p.yaml",
-                                  "config_original.yaml"])
-def test_every_shipped_config_loads(name):
-    if not (ROOT / name).exists():
-        pytest.fail(f"{name} is missing")
-    assert load_config(["--config_path", str(ROOT / name)]).config_path.endswith(name)
+SHIPPED = sorted(path.name for path in ROOT.glob("*.yaml"))
+# what the dataset configs read: they name no data of their own
+DATA_FOR = {"config_phrases.yaml": ["--data_path", str(ROOT / "data" / "phrases_sample"),
+                                    "--glove_path", str(ROOT / "data" / "glove_sample.50d.txt.gz")],
+            "config_sst.yaml": ["--data_path", str(ROOT / "data" / "sst_sample"),
+                                "--glove_path", str(ROOT / "data" / "glove_sample.50d.txt.gz")]}
+
+
+def test_six_yaml_files_ship():
+    assert SHIPPED == ["config_ascend.yaml", "config_ascend_8p.yaml", "config_original.yaml",
+                       "config_phrases.yaml", "config_sst.yaml", "default_config.yaml"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_config_loads_and_says_only_what_it_changes(name):
+    config = load_config(["--config_path", str(ROOT / name), *DATA_FOR.get(name, [])])
+    assert config.config_path.endswith(name)
+    listed = yaml.safe_load((ROOT / name).read_text())
+    defaults = dataclasses.asdict(Config())
+    if name == "default_config.yaml":
+        assert set(listed) == set(defaults) - {"config_path"}
+    else:
+        same = [key for key, value in listed.items() if defaults[key] == value and
+                key not in ("data_path", "glove_path")]
+        assert not same, f"{name} repeats defaults: {same}"
+
+
+def test_default_config_yaml_is_generated_from_the_config_fields():
+    from src.config import default_yaml
+    assert (ROOT / "default_config.yaml").read_text() == default_yaml(), \
+        "regenerate it: python -m src.config > default_config.yaml"
 
 
 def test_command_line_overrides_yaml_with_types():
