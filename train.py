@@ -34,7 +34,7 @@ def main(config, log=print):
     step = train.train_step(network, optimizer)
 
     with open_run(config, prepared.vocab_file, rank, log) as run:
-        state = train.restore(config, step, run)       # --pre_trained or --resume
+        state = train.restore(config, step, run, prepared.vocab)  # --pretrained_encoder ...
         distribute.broadcast_weights(network, rank)     # every worker starts from rank 0's
         train.fit(config, step, rates, prepared, run, state, rank, steps_per_epoch)
     log.close()

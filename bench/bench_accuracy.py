@@ -120,7 +120,7 @@ def run(name, seed, options, curve):
     shutil.rmtree(run_dir, ignore_errors=True)
     args = [*RUNS[name], "--aclimdb_path", str(options.source), "--seed", str(seed),
             "--preprocess_path", str(options.workdir / "preprocess"), "--ckpt_path", str(run_dir),
-            "--w2v_extra_path", str(options.unsup), *options.overrides]
+            "--unlabelled_path", str(options.unsup), *options.overrides]
     if name == "original" and options.original_epochs:
         args += ["--num_epochs", str(options.original_epochs)]
     if curve:

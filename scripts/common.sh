@@ -129,3 +129,15 @@ run_eval() {
     --device_target "$device" --device_id "${DEVICE_INDEX:-0}" "${source[@]}" \
     --checkpoint_path "$checkpoint" "$@"
 }
+
+run_pretrain() {  # run_pretrain DEVICE CONFIG ACLIMDB_PATH UNLABELLED_PATH [--key value ...]
+  local device="$1" config="$2" data="${3:-}" unlabelled="${4:-}"
+  shift 2; shift || true; shift || true
+  need_path "aclImdb path" "$data"
+  need_path "unlabelled reviews folder" "$unlabelled"
+  local run_dir="${RUN_DIR:-$ROOT/pretrain_${device,,}}"
+  run_logged "$run_dir/pretrain.log" pretrain.py --config_path "$ROOT/$config" \
+    --device_target "$device" --device_id "${DEVICE_INDEX:-0}" \
+    --aclimdb_path "$(realpath "$data")" --unlabelled_path "$(realpath "$unlabelled")" \
+    --pretrain_path "$run_dir" "$@"
+}

@@ -1,6 +1,8 @@
 """Cut the bundled aclImdb sample out of the full aclImdb_v1.tar.gz (maintainers only).
 
 Usage: python scripts/make_sample.py ../shared/data/aclImdb_v1.tar.gz data/aclImdb_sample
+       python scripts/make_sample.py unsup ../shared/data/aclImdb_v1_unsup.tar.gz \
+           data/aclImdb_sample
        python scripts/make_sample.py glove ../shared/data/glove.6B.50d.imdb.txt.gz \
            data/aclImdb_sample data/glove_sample.50d.txt.gz
 Picks a fixed, seeded set of reviews per split and label, keeping the original file names;
@@ -12,6 +14,7 @@ import tarfile
 from pathlib import Path
 
 PER_LABEL = {"train": 500, "test": 250}
+UNSUP = 1000  # unlabelled reviews (train/unsup), for word2vec and pretraining on the sample
 
 
 def main(archive: str, out_dir: str) -> None:
@@ -28,6 +31,17 @@ def main(archive: str, out_dir: str) -> None:
                     target.write_bytes(tar.extractfile(members[name]).read())
 
 
+def unsup_sample(archive: str, out_dir: str) -> None:
+    """A fixed, seeded set of the unlabelled reviews, keeping their file names."""
+    with tarfile.open(archive) as tar:
+        members = {m.name: m for m in tar.getmembers()
+                   if m.isfile() and m.name.startswith("aclImdb/train/unsup/")}
+        for name in random.Random("unsup").sample(sorted(members), UNSUP):
+            target = Path(out_dir) / "train" / "unsup" / Path(name).name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(tar.extractfile(members[name]).read())
+
+
 def glove_sample(glove_gz: str, reviews_dir: str, out_file: str, words: int = 1500) -> None:
     """The GloVe lines of the sample's most frequent words, unchanged (for tests and demos)."""
     import collections
@@ -35,7 +49,9 @@ def glove_sample(glove_gz: str, reviews_dir: str, out_file: str, words: int = 15
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from src.text import tokenize
     counts = collections.Counter()
-    for path in Path(reviews_dir).rglob("*.txt"):
+    labelled = [path for split in PER_LABEL for label in ("pos", "neg")
+                for path in (Path(reviews_dir) / split / label).glob("*.txt")]
+    for path in labelled:
         counts.update(tokenize(path.read_text(encoding="utf-8")))
     wanted = {word for word, _ in counts.most_common(words)}
     with gzip.open(glove_gz, "rt", encoding="utf-8") as source, \
@@ -48,5 +64,7 @@ def glove_sample(glove_gz: str, reviews_dir: str, out_file: str, words: int = 15
 if __name__ == "__main__":
     if sys.argv[1] == "glove":
         glove_sample(*sys.argv[2:5])
+    elif sys.argv[1] == "unsup":
+        unsup_sample(*sys.argv[2:4])
     else:
         main(*sys.argv[1:3])

@@ -98,7 +98,7 @@ def read_aclimdb(path):
     return splits
 
 
-def read_text_folder(folder, key="w2v_extra_path"):
+def read_text_folder(folder, key="unlabelled_path"):
     """The texts of every *.txt file in folder (unlabelled reviews such as aclImdb/train/unsup),
     in name order; bytes that are not UTF-8 are replaced."""
     paths = sorted(Path(folder).glob("*.txt"))

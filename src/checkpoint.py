@@ -14,8 +14,8 @@ from src.errors import UserError, first_line
 from src.files import atomic_path
 from src.model import build_network
 
-__all__ = ["save_atomic", "load_params", "load_into", "load_network", "latest_checkpoint",
-           "CheckpointRing", "weights_finite", "weights_digest"]
+__all__ = ["save_atomic", "load_params", "load_into", "load_network", "load_encoder",
+           "latest_checkpoint", "CheckpointRing", "weights_finite", "weights_digest"]
 
 _NAME = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d+)_(?P<step>\d+)\.ckpt$")
 
@@ -86,6 +86,28 @@ def load_network(config, checkpoint_path):
     load_into(network, params, checkpoint_path)
     network.set_train(False)
     return network
+
+
+def load_encoder(network, path, vocab):
+    """Load an encoder.ckpt of pretrain.py (embedding, first LSTM layer of each direction)
+    into network; the rest keeps its initial weights. Returns the names loaded."""
+    params = load_params(path)
+    if "vocab_digest" not in params:
+        raise UserError(f"{path} is not an encoder written by pretrain.py; pass its "
+                        f"PRETRAIN_PATH/encoder.ckpt")
+    if params["vocab_digest"] != vocab.digest():
+        raise UserError(f"encoder {path} was pretrained with another vocabulary; pretrain "
+                        f"with this run's data settings (the same --aclimdb_path, min_freq, "
+                        f"vocab_size, seed ...)")
+    own = {param.name: param for param in network.get_parameters()}
+    weights = {name: value for name, value in params.items() if name in own}
+    for name, value in weights.items():
+        if tuple(value.shape) != tuple(own[name].shape):
+            raise UserError(f"encoder {path} does not fit this network: {name} is "
+                            f"{tuple(value.shape)} there but {tuple(own[name].shape)} here; "
+                            f"pass the embed_size and num_hiddens it was pretrained with")
+    ms.load_param_into_net(network, weights, strict_load=False)
+    return sorted(weights)
 
 
 def weights_finite(cell):

@@ -79,10 +79,10 @@ class Config:
     embed_size: int = key(50, "width of word2vec and random vectors (GloVe files set their own)",
                           check="positive")
     freeze_embedding: bool = key(False, "keep the embedding table fixed while training")
-    w2v_epochs: int = key(5, "word2vec: passes over the training reviews (+ w2v_extra_path)",
+    w2v_epochs: int = key(5, "word2vec: passes over the training reviews (+ unlabelled_path)",
                           check="positive")
-    w2v_extra_path: str = key("", "word2vec: a folder of unlabelled reviews to learn from too "
-                              "(aclImdb/train/unsup)")
+    unlabelled_path: str = key("", "a folder of unlabelled reviews (aclImdb/train/unsup) that "
+                               "word2vec and pretrain.py learn from too")
     w2v_workers: int = key(0, "word2vec: threads (0: one per core; 1: the same vectors every "
                            "run)", check="not_negative")
     # model
@@ -121,6 +121,25 @@ class Config:
     resume: bool = key(False, "continue the run in ckpt_path from its newest checkpoint")
     aim_repo: str = key("", "track hyperparameters and metrics to this Aim repo (aim up --repo "
                         "PATH)")
+    # pretraining (pretrain.py): the encoder as a language model on train + unlabelled text
+    pretrain_path: str = key("./pretrain", "pretrain.py's folder: encoder.ckpt, snapshots, "
+                             "lm-EPOCH_STEP.ckpt for --resume, metrics.jsonl, run.log")
+    pretrain_epochs: float = key(1.0, "passes over the training and unlabelled reviews",
+                                 check="positive")
+    pretrain_minutes: float = key(0.0, "stop pretraining after this many minutes (0: after "
+                                  "pretrain_epochs)", check="not_negative")
+    pretrain_save_minutes: float = key(10.0, "write an encoder snapshot encoder-MMmin.ckpt "
+                                       "every this many minutes", check="positive")
+    pretrain_window: int = key(70, "tokens each step predicts per window", check="positive")
+    pretrain_batch_size: int = key(64, "windows per pretraining step", check="positive")
+    pretrain_learning_rate: float = key(0.002, "peak learning rate of pretraining (Adam, "
+                                        "warm-up + cosine)", check="positive")
+    pretrain_samples: int = key(1024, "sampled softmax: words each prediction is scored "
+                                "against", check="positive")
+    pretrain_dropout: float = key(0.1, "dropout on the language model's embeddings and LSTM "
+                                  "outputs", check="fraction")
+    pretrained_encoder: str = key("", "train.py: start the embedding and the first LSTM layer "
+                                  "from this encoder.ckpt of pretrain.py")
     # evaluation and export
     checkpoint_path: str = key("", "eval/export/predict: the .ckpt (default: "
                                "ckpt_path/lstm-best.ckpt)")
@@ -168,7 +187,7 @@ class Config:
 
 
 GROUPS = {"device_target": "where it runs", "dataset": "data", "embedding": "embeddings",
-          "num_classes": "model", "batch_size": "training",
+          "num_classes": "model", "batch_size": "training", "pretrain_path": "pretraining",
           "checkpoint_path": "evaluation and export", "mindir_path": "inference",
           "run_distribute": "data-parallel training and ModelArts-style object-store sync"}
 
@@ -249,6 +268,9 @@ def validate(config):
         raise UserError("embedding is 'glove' but glove_path is empty; pass --glove_path FILE "
                         "or use --embedding word2vec")
     _check_dataset(config)
+    if config.pre_trained and config.pretrained_encoder:
+        raise UserError("--pre_trained loads a whole network and --pretrained_encoder its "
+                        "encoder; pass one of them")
     if config.resume and config.pre_trained:
         raise UserError("--resume continues a run from its own checkpoints; do not combine it "
                         "with --pre_trained")

@@ -16,18 +16,21 @@ import mindspore.dataset as ds
 import numpy as np
 from mindspore.mindrecord import FileWriter
 
+from src.aclimdb import LABELS, SPLITS, read_text_folder
 from src.datasets import dataset_settings, labelled_parts
 from src.errors import UserError
-from src.files import remove_temp_files, temp_path
+from src.files import atomic_path, remove_temp_files, temp_path
 from src.glove import glove_words
 from src.progress import progress
 from src.text import UNK, Vocab, tokenize
 
-__all__ = ["prepare", "Prepared", "create_dataset", "data_key", "steps_per_epoch"]
+__all__ = ["prepare", "Prepared", "create_dataset", "data_key", "steps_per_epoch",
+           "unlabelled_tokens", "bucket_length", "padded_lengths"]
 
 SCHEMA = {"ids": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"},
           "label": {"type": "int32"}}
 FORMAT_VERSION = 2  # bump when the cache's files, the MindRecord layout or the tokenizer change
+LABELLED = tuple(f"{split}/{label}/*.txt" for split in SPLITS for label in LABELS)
 
 
 @dataclass
@@ -50,21 +53,24 @@ class Prepared:
     def embedding_file(self, kind, key):
         return self.folder / f"embedding-{kind}-{key}.npy"
 
+    def unlabelled_token_file(self, key):
+        """The unlabelled reviews of one folder as token ids (its key: the folder's identity)."""
+        return self.folder / f"unlabelled-{key}.tokens.npz"
+
     def token_lists(self, split):
         """The ids of each review of split, full length, unknown words as <unk>."""
-        with np.load(self.token_file(split), allow_pickle=False) as stored:
-            ids, offsets = stored["ids"], stored["offsets"]
-        return np.split(ids, offsets[1:-1])
+        return _read_tokens(self.token_file(split))
 
 
-def _source_fingerprint(path, pattern="*.txt"):
+def _source_fingerprint(path, patterns=("**/*.txt",)):
     """Cheap identity of the raw data: names, sizes and mtimes (not contents)."""
     path = Path(path).resolve()
     if not path.exists():
         raise UserError(f"dataset path {path} does not exist; pass --aclimdb_path (aclimdb) "
                         f"or --data_path (other datasets) to the data")
     digest = hashlib.sha256(str(path).encode())
-    files = sorted(path.rglob(pattern)) if path.is_dir() else [path]
+    files = sorted({file for pattern in patterns for file in path.glob(pattern)}) \
+        if path.is_dir() else [path]
     for file in files:
         stat = file.stat()
         digest.update(f"{file.relative_to(path.parent)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
@@ -77,10 +83,11 @@ def data_key(config):
                 "truncate": config.truncate, "min_freq": config.min_freq,
                 "vocab_size": config.vocab_size, "valid_split": config.valid_split,
                 "seed": config.seed}
-    if config.dataset == "aclimdb":
-        settings["source"] = _source_fingerprint(config.aclimdb_path)
+    if config.dataset == "aclimdb":  # the labelled reviews only (train/unsup is not read)
+        settings["source"] = _source_fingerprint(config.aclimdb_path, LABELLED)
     else:
-        settings.update(dataset_settings(config), source=_source_fingerprint(config.data_path, "*"))
+        settings.update(dataset_settings(config),
+                        source=_source_fingerprint(config.data_path, ("**/*",)))
     if config.vocab_from_glove and config.embedding == "glove":
         glove = Path(config.glove_path).resolve()
         stat = glove.stat() if glove.exists() else None  # a missing file fails later, clearly
@@ -119,6 +126,31 @@ def _write_tokens(path, token_lists, vocab):
            for tokens in token_lists]
     offsets = np.cumsum([0] + [len(row) for row in ids]).astype(np.int64)
     np.savez(path, ids=np.concatenate(ids) if ids else np.zeros(0, np.int32), offsets=offsets)
+
+
+def _read_tokens(path):
+    with np.load(path, allow_pickle=False) as stored:
+        ids, offsets = stored["ids"], stored["offsets"]
+    return np.split(ids, offsets[1:-1])
+
+
+def unlabelled_tokens(config, prepared, log=print):
+    """The reviews of config.unlabelled_path as token id lists of the prepared vocabulary
+    (unknown words as <unk>), tokenized once and cached in the prepared folder."""
+    if not Path(config.unlabelled_path).is_dir():
+        raise UserError(f"unlabelled_path {config.unlabelled_path} is not a folder; pass the "
+                        f"folder of unlabelled reviews (aclImdb/train/unsup) or leave it empty")
+    key = hashlib.sha256(_source_fingerprint(config.unlabelled_path).encode()).hexdigest()[:12]
+    path = prepared.unlabelled_token_file(key)
+    if path.exists():
+        log(f"reusing the unlabelled reviews' tokens {path}")
+    else:
+        texts = read_text_folder(config.unlabelled_path, "unlabelled_path")
+        tokens = [tokenize(text) for text in progress(texts, "tokenize unlabelled")]
+        with atomic_path(path, suffix=".npz", what="--preprocess_path") as tmp:
+            _write_tokens(tmp, tokens, prepared.vocab)
+        log(f"tokenized {len(texts)} unlabelled reviews into {path}")
+    return _read_tokens(path)
 
 
 def _build(config, folder, key):
@@ -234,8 +266,25 @@ def _load(folder):
     return Prepared(folder, Vocab.load(Prepared(folder, None).vocab_file))
 
 
+def padded_lengths(width, max_len):
+    """The lengths batches are padded to: multiples of width up to 10 widths, then doubling
+    (few reviews are that long, and each length is one more compiled graph), then max_len."""
+    if not width:
+        return [max_len]
+    lengths, length = [], width
+    while length < max_len:
+        lengths.append(length)
+        length = length + width if length < 10 * width else length * 2
+    return lengths + [max_len]
+
+
+def bucket_length(tokens, width, max_len):
+    """The padded length of a batch whose longest review has this many tokens."""
+    return next(length for length in padded_lengths(width, max_len) if length >= tokens)
+
+
 def _bucket_boundaries(width, max_len):
-    return list(range(width + 1, max_len + 1, width)) + [max_len + 1]
+    return [length + 1 for length in padded_lengths(width, max_len)]
 
 
 def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, seed=0,
@@ -246,8 +295,8 @@ def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, see
         path: a .mindrecord file written by prepare().
         batch_size: reviews per batch.
         max_len: reviews were cut to this many tokens; batches are padded with 0 up to it,
-            or, with bucket_width > 0, only up to the next multiple of bucket_width above
-            the longest review of similar length (far less padding, same results).
+            or, with bucket_width > 0, only up to the next of padded_lengths() above the
+            longest review of similar length (far less padding, same results).
         shuffle, seed: a seeded global shuffle, so an epoch's order can be replayed exactly.
         drop_remainder: drop the last incomplete batch of each length bucket.
         skip_batches: leave out the first batches (to resume mid-epoch).

@@ -11,12 +11,12 @@ import time
 
 import numpy as np
 
-from src.aclimdb import read_text_folder
+from src.data import unlabelled_tokens
 from src.errors import UserError
 from src.files import atomic_path
 from src.glove import glove_source, load_glove
-from src.progress import interactive, progress
-from src.text import UNK, tokenize
+from src.progress import interactive
+from src.text import UNK
 
 __all__ = ["build_embedding", "embedding_key", "ASCEND_MULTIPLE"]
 
@@ -76,21 +76,19 @@ class _Word2VecProgress:
             self.bar.close()
 
 
-def _sentences(config, prepared):
-    """The training reviews as word lists (from the cache: tokenized once, by prepare) and
-    the reviews of w2v_extra_path. Words outside the vocabulary are left out, as word2vec's
-    min_count would leave them out."""
+def _sentences(config, prepared, log):
+    """The training reviews as word lists (tokenized once, by prepare) and the reviews of
+    unlabelled_path. Words outside the vocabulary are left out: they get no row anyway."""
+    token_lists = prepared.token_lists("train")
+    if config.unlabelled_path:
+        token_lists += unlabelled_tokens(config, prepared, log)
     words, unk = prepared.vocab.tokens, prepared.vocab.index[UNK]
-    sentences = [[words[i] for i in ids if i != unk] for ids in prepared.token_lists("train")]
-    if config.w2v_extra_path:
-        extra = read_text_folder(config.w2v_extra_path)
-        sentences += [tokenize(t) for t in progress(extra, "tokenize unlabelled")]
-    return sentences
+    return [[words[i] for i in ids if i != unk] for ids in token_lists]
 
 
 def _word2vec_table(config, prepared, rng, log):
     from gensim.models import Word2Vec
-    sentences = _sentences(config, prepared)
+    sentences = _sentences(config, prepared, log)
     log(f"training word2vec ({config.embed_size}-d, {config.w2v_epochs} epochs) on "
         f"{len(sentences)} reviews")
     logging.getLogger("gensim").setLevel(logging.WARNING)
@@ -130,7 +128,7 @@ def embedding_key(config):
     else:
         settings["embed_size"] = config.embed_size
     if config.embedding == "word2vec":
-        settings.update(w2v_epochs=config.w2v_epochs, extra=config.w2v_extra_path)
+        settings.update(w2v_epochs=config.w2v_epochs, extra=config.unlabelled_path)
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -59,8 +59,11 @@ class SentimentNet(nn.Cell):
         self.decoder = nn.Dense(pooled, num_classes)
 
     def construct(self, ids, length):
-        batch, steps = ids.shape
-        x = self.embedding(ids.transpose(1, 0))
+        return self.classify(self.embedding(ids.transpose(1, 0)), length)
+
+    def classify(self, x, length):
+        """Logits of embedded reviews: x [T, B, E], the embedding of the transposed ids."""
+        steps, batch = x.shape[0], x.shape[1]
         positions = ops.arange(steps, dtype=ms.int32).reshape(steps, 1)
         lengths = length.reshape(1, batch)
         mask = positions < lengths

@@ -37,10 +37,6 @@ def _softmax(logits):
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def _round_up(value, step):
-    return -(-value // step) * step
-
-
 class Predictor:
     """Batches encoded reviews through a forward function and turns logits into predictions.
 
@@ -49,7 +45,7 @@ class Predictor:
         vocab: the run's Vocab.
         forward: callable (ids [B, T] int32, length [B] int32) -> logits numpy [B, C].
         fixed_shape: (batch, steps) every call must use (an exported MINDIR), or None to pad
-            batches to powers of two and steps to multiples of bucket_width (a checkpoint).
+            batches to powers of two and steps to data.padded_lengths (a checkpoint).
         name: how the page and logs name the model (the checkpoint or MINDIR file).
     """
 
@@ -66,10 +62,10 @@ class Predictor:
     def _shape(self, rows, longest):
         if self.fixed_shape:
             return self.fixed_shape
+        from src.data import bucket_length
         batch = 1 << (rows - 1).bit_length()
-        width = self.config.bucket_width or self.config.max_len
-        return min(batch, self.config.batch_size), min(_round_up(longest, width),
-                                                       self.config.max_len)
+        return min(batch, self.config.batch_size), bucket_length(
+            min(longest, self.config.max_len), self.config.bucket_width, self.config.max_len)
 
     def _batch_logits(self, encoded):
         batch, steps = self._shape(len(encoded), max(len(ids) for ids in encoded))

@@ -82,34 +82,38 @@ class Run:
     log: object
 
 
-def _start_fresh(run_dir):
+def _start_fresh(run_dir, checkpoints):
     """Remove what an earlier run in this folder left (a new run, not --resume)."""
     for stale in [run_dir / METRICS, run_dir / AIM_RUN, run_dir / CURVES,
-                  *run_dir.glob(f"{PREFIX}-*.ckpt")]:
+                  *(path for pattern in checkpoints for path in run_dir.glob(pattern))]:
         stale.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
-def open_run(config, vocab_file, rank, log):
-    """The run folder, locked for this process, with config.yaml and vocab.json written and
-    log attached to run.log; yields a Run and unlocks when the block ends."""
-    run_dir = Path(config.ckpt_path)
+def open_run(config, vocab_file, rank, log, key="ckpt_path", checkpoints=(f"{PREFIX}-*.ckpt",)):
+    """The run folder config.<key>, locked for this process, with config.yaml and vocab.json
+    written and log attached to run.log; yields a Run and unlocks when the block ends.
+
+    A new run (not --resume) first removes the metrics, curves and the checkpoints matching
+    the `checkpoints` patterns that an earlier run left there.
+    """
+    run_dir = Path(getattr(config, key))
     if not rank.is_main:
         run_dir = run_dir / f"rank_{rank.id}"
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        lock = FolderLock(run_dir).acquire()
+        lock = FolderLock(run_dir, key).acquire()
         save_config(config, run_dir / CONFIG)
         shutil.copyfile(vocab_file, run_dir / VOCAB)
     except OSError as err:
-        raise UserError(f"cannot write to ckpt_path {run_dir} ({err.strerror}); pass "
-                        f"--ckpt_path to a writable folder") from None
+        raise UserError(f"cannot write to {key} {run_dir} ({err.strerror}); pass "
+                        f"--{key} to a writable folder") from None
     try:
         remove_temp_files(run_dir)
         if not config.resume:
-            _start_fresh(run_dir)
+            _start_fresh(run_dir, checkpoints)
         log.attach(run_dir / RUN_LOG, append=config.resume)
-        yield Run(run_dir, Path(config.ckpt_path), log)
+        yield Run(run_dir, Path(getattr(config, key)), log)
     finally:
         lock.release()
 

@@ -12,7 +12,8 @@ from mindspore import nn
 from mindspore.train import Accuracy, Loss, Model
 
 from src.callbacks import DivergenceGuard, MetricsLog, StepCheckpoint, TrainState, ValidationWatch
-from src.checkpoint import CheckpointRing, latest_checkpoint, load_into, load_params, weights_digest
+from src.checkpoint import (CheckpointRing, latest_checkpoint, load_encoder, load_into, load_params,
+                            weights_digest)
 from src.data import create_dataset
 from src.distribute import common_steps
 from src.errors import UserError
@@ -23,7 +24,20 @@ from src.progress import interactive
 from src.run_folder import METRICS, PREFIX
 from src.tracking import AimTracker, CurvePlot, EpochBar
 
-__all__ = ["learning_rates", "build_optimizer", "train_step", "check_inputs", "restore", "fit"]
+__all__ = ["cosine_rates", "learning_rates", "build_optimizer", "train_step", "check_inputs",
+           "restore", "fit"]
+
+
+def cosine_rates(peak, total, warmup):
+    """Per-step learning rates: linear warm-up over `warmup` steps, then cosine decay to 0."""
+    rates = []
+    for step in range(total):
+        if step < warmup:
+            rates.append(peak * (step + 1) / warmup)
+        else:
+            done = (step - warmup) / max(total - warmup, 1)
+            rates.append(0.5 * peak * (1 + math.cos(math.pi * done)))
+    return rates
 
 
 def learning_rates(config, steps_per_epoch):
@@ -35,15 +49,8 @@ def learning_rates(config, steps_per_epoch):
     total = config.num_epochs * steps_per_epoch
     if config.lr_schedule == "fixed":
         return [config.learning_rate] * total
-    warmup = max(int(config.warmup_epochs * steps_per_epoch), 1)
-    rates = []
-    for step in range(total):
-        if step < warmup:
-            rates.append(config.learning_rate * (step + 1) / warmup)
-        else:
-            done = (step - warmup) / max(total - warmup, 1)
-            rates.append(0.5 * config.learning_rate * (1 + math.cos(math.pi * done)))
-    return rates
+    return cosine_rates(config.learning_rate, total,
+                        max(int(config.warmup_epochs * steps_per_epoch), 1))
 
 
 def build_optimizer(config, network, steps_per_epoch):
@@ -72,6 +79,12 @@ def check_inputs(config):
     if config.pre_trained and not Path(config.pre_trained).is_file():
         raise UserError(f"--pre_trained {config.pre_trained} not found; pass a .ckpt file "
                         f"written by train.py")
+    if config.pretrained_encoder and not Path(config.pretrained_encoder).is_file():
+        raise UserError(f"--pretrained_encoder {config.pretrained_encoder} not found; pass "
+                        f"the encoder.ckpt pretrain.py wrote (PRETRAIN_PATH/encoder.ckpt)")
+    if config.unlabelled_path and not Path(config.unlabelled_path).is_dir():
+        raise UserError(f"unlabelled_path {config.unlabelled_path} is not a folder; pass the "
+                        f"folder of unlabelled reviews (aclImdb/train/unsup) or leave it empty")
     if config.embedding == "glove":
         check_glove_path(config.glove_path)
 
@@ -97,8 +110,14 @@ def _trim_metrics(path, state):
         write_text(path, "".join(line + "\n" for line in kept))
 
 
-def restore(config, step, run):
-    """Load --pre_trained weights, or the --resume state of run; returns the TrainState."""
+def restore(config, step, run, vocab):
+    """Load --pre_trained weights, a --pretrained_encoder, or the --resume state of run;
+    returns the TrainState to start from."""
+    if config.pretrained_encoder and not config.resume:
+        names = load_encoder(step.network, config.pretrained_encoder, vocab)
+        run.log(f"started the embedding and LSTM layer 0 from {config.pretrained_encoder} "
+                f"({len(names)} weights)")
+        return TrainState()
     if config.pre_trained:
         load_into(step.network, load_params(config.pre_trained), config.pre_trained)
         run.log(f"started from weights in {config.pre_trained}")

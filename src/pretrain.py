@@ -1,0 +1,174 @@
+"""Pretraining SentimentNet's encoder as a language model (src/lm.py) on the training reviews
+and the unlabelled ones (never the test reviews).
+
+The reviews' token ids (cached by src/data.py) are shuffled and joined into one stream, each
+review ended by <pad>, and cut into windows of pretrain_window + 1 tokens. Every step takes
+pretrain_batch_size windows in a seeded order, so --resume replays the same steps. The loop
+is a plain one rather than Model.train: the windows come from memory, and MindSpore's
+in-memory datasets (GeneratorDataset, NumpySlicesDataset) fail under numpy 2.
+
+The pretrain folder (pretrain_path) receives config.yaml, vocab.json, metrics.jsonl, run.log,
+lm-EPOCH_STEP.ckpt (the whole language model and its optimizer, for --resume), an encoder
+snapshot encoder-MMmin.ckpt every pretrain_save_minutes, and encoder.ckpt at the end: the
+embedding and both LSTMs under SentimentNet's names, for train.py --pretrained_encoder.
+"""
+import json
+import math
+import time
+from pathlib import Path
+
+import mindspore as ms
+import numpy as np
+from mindspore import nn
+
+from src.checkpoint import CheckpointRing, latest_checkpoint, load_into, load_params
+from src.data import unlabelled_tokens
+from src.errors import UserError
+from src.files import atomic_path
+from src.lm import BiLanguageModel, NegativeSampler, encoder_params
+from src.progress import bar
+from src.run_folder import METRICS
+from src.train import cosine_rates
+
+__all__ = ["corpus", "Windows", "build_language_model", "pretrain", "ENCODER", "LM_PREFIX"]
+
+ENCODER = "encoder.ckpt"
+LM_PREFIX = "lm"
+
+
+def corpus(config, prepared, log=print):
+    """One stream of token ids: the training reviews and those of unlabelled_path, shuffled
+    (seeded), each followed by <pad> (id 0) so no window reads across reviews unmarked."""
+    reviews = prepared.token_lists("train")
+    if config.unlabelled_path:
+        reviews += unlabelled_tokens(config, prepared, log)
+    order = np.random.default_rng(config.seed).permutation(len(reviews))
+    pieces = []
+    for index in order:
+        pieces += [reviews[index], np.zeros(1, np.int32)]
+    stream = np.concatenate(pieces).astype(np.int32)
+    log(f"language-model corpus: {len(reviews)} reviews, {len(stream):,} tokens")
+    return stream
+
+
+class Windows:
+    """The stream cut into windows of length + 1 tokens; batch(step) -> [length + 1, batch]."""
+
+    def __init__(self, stream, length, batch_size, seed):
+        self.count = (len(stream) - 1) // (length + 1)
+        if self.count < batch_size:
+            raise UserError(f"the pretraining corpus holds {self.count} windows of "
+                            f"{length + 1} tokens, fewer than pretrain_batch_size "
+                            f"{batch_size}; lower --pretrain_window or --pretrain_batch_size, "
+                            f"or pass --unlabelled_path")
+        self.windows = stream[:self.count * (length + 1)].reshape(self.count, length + 1)
+        self.batch_size, self.seed = batch_size, seed
+        self.steps_per_epoch = self.count // batch_size
+        self._epoch, self._order = None, None
+
+    def batch(self, step):
+        epoch, index = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._order = np.random.default_rng(self.seed + epoch).permutation(self.count)
+        chosen = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        return self.windows[chosen].T.copy()
+
+
+def build_language_model(config, table, vocab_size):
+    """(the bidirectional language model, its negative-word sampler)."""
+    sampler = NegativeSampler(vocab_size, min(config.pretrain_samples, vocab_size - 1),
+                              config.seed)
+    model = BiLanguageModel(table, config.num_hiddens, sampler.log_expected,
+                            config.pretrain_dropout)
+    return model, sampler
+
+
+def _save_encoder(model, path, vocab, record):
+    params = [{"name": name, "data": ms.Tensor(value)}
+              for name, value in encoder_params(model).items()]
+    with atomic_path(path, suffix=".ckpt", what="--pretrain_path", kind="encoder") as tmp:
+        ms.save_checkpoint(params, str(tmp), append_dict={"vocab_digest": vocab.digest(),
+                                                          **record})
+
+
+def _resume(config, step, run):
+    """(first step, seconds already spent) from the newest lm-EPOCH_STEP.ckpt of run."""
+    path = latest_checkpoint(run.dir, LM_PREFIX)
+    if path is None:
+        raise UserError(f"--resume: no {LM_PREFIX}-EPOCH_STEP.ckpt in {run.dir}; pretrain "
+                        f"without --resume first, or pass the run's --pretrain_path")
+    params = load_params(path)
+    load_into(step, params, path)
+    done, spent = int(params["lm_step"].asnumpy()), float(params["lm_seconds"].asnumpy())
+    run.log(f"resuming from {path}: step {done}, {spent / 60:.1f} min done")
+    return done, spent
+
+
+class _Progress:
+    """metrics.jsonl every 50 steps, a log line every 200, a bar on a terminal."""
+
+    def __init__(self, run, total, done):
+        self.run, self.losses, self.started = run, [], time.perf_counter()
+        self.bar = bar(total, "pretrain", "step", initial=done)
+
+    def step(self, step, loss, lr, tokens):
+        self.losses.append(loss)
+        self.bar.update(1)
+        if (step + 1) % 50 == 0:
+            seconds = time.perf_counter() - self.started
+            record = {"step": step + 1, "loss": round(float(np.mean(self.losses)), 5),
+                      "lr": lr, "tokens_per_s": round(tokens * len(self.losses) / seconds, 1)}
+            with (self.run.dir / METRICS).open("a", encoding="utf-8") as stream:
+                stream.write(json.dumps(record) + "\n")
+            if (step + 1) % 200 == 0:
+                self.run.log(f"pretrain step {step + 1} loss {record['loss']:.4f} "
+                             f"{record['tokens_per_s']:.0f} tokens/s")
+            self.losses, self.started = [], time.perf_counter()
+
+
+def pretrain(config, model, sampler, windows, vocab, run):
+    """Train the language model for pretrain_epochs passes or pretrain_minutes, whichever
+    ends first; returns the path of encoder.ckpt."""
+    total = max(int(config.pretrain_epochs * windows.steps_per_epoch), 1)
+    rates = cosine_rates(config.pretrain_learning_rate, total,
+                         max(int(0.02 * total), 1))
+    step = nn.TrainOneStepCell(model, nn.Adam(model.trainable_params(), learning_rate=rates))
+    done, spent = _resume(config, step, run) if config.resume else (0, 0.0)
+    ring = CheckpointRing(run.dir, LM_PREFIX, config.keep_checkpoint_max)
+    budget = config.pretrain_minutes * 60 or math.inf
+    started, last_finite = time.perf_counter() - spent, None
+    next_snapshot = (int(spent / 60 / config.pretrain_save_minutes) + 1) * \
+        config.pretrain_save_minutes
+    progress = _Progress(run, total, done)
+    tokens = windows.batch_size * (windows.windows.shape[1] - 1)
+    for index in range(done, total):
+        elapsed = time.perf_counter() - started
+        if elapsed >= budget:
+            run.log(f"pretrain_minutes {config.pretrain_minutes} reached at step {index}")
+            break
+        if elapsed >= next_snapshot * 60:
+            _save_encoder(model, run.dir / f"encoder-{next_snapshot:g}min.ckpt", vocab,
+                          {"minutes": float(next_snapshot), "lm_step": index})
+            next_snapshot += config.pretrain_save_minutes
+        loss = float(step(ms.Tensor(windows.batch(index)), ms.Tensor(sampler.draw(index))).asnumpy())
+        if not math.isfinite(loss):
+            raise UserError(f"pretraining diverged at step {index + 1}: the loss is {loss} "
+                            f"(last finite {last_finite}); lower --pretrain_learning_rate (it "
+                            f"is {config.pretrain_learning_rate:g}) or resume from the last "
+                            f"{LM_PREFIX}-EPOCH_STEP.ckpt")
+        last_finite = round(loss, 4)
+        progress.step(index, loss, rates[index], tokens)
+        if (index + 1) % config.save_checkpoint_steps == 0:
+            epoch, in_epoch = divmod(index + 1, windows.steps_per_epoch)
+            ring.save(step, epoch + 1, in_epoch, {"lm_step": index + 1,
+                                                  "lm_seconds": time.perf_counter() - started})
+    else:
+        index = total
+    progress.bar.close()
+    minutes = (time.perf_counter() - started) / 60
+    path = run.dir / ENCODER
+    _save_encoder(model, path, vocab, {"minutes": minutes, "lm_step": index})
+    run.log(f"pretrained for {minutes:.1f} min, {index} steps "
+            f"({index / windows.steps_per_epoch:.2f} passes); encoder in {path}")
+    return Path(path)

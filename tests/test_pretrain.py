@@ -1,0 +1,119 @@
+"""pretrain.py on the bundled sample: the language model, its encoder for train.py, resume."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SAMPLE, run_script, tiny_args
+from src.checkpoint import load_params
+
+pytestmark = pytest.mark.slow
+
+UNSUP = SAMPLE / "train" / "unsup"
+
+
+def pretrain_args(workdir, name="pretrain", *more):
+    """tiny_args' data and shapes, a small language model: 20-token windows, batch 16."""
+    return tiny_args(workdir) + ["--unlabelled_path", str(UNSUP), "--pretrain_path",
+                                 str(Path(workdir) / name), "--pretrain_window", "20",
+                                 "--pretrain_batch_size", "16", "--pretrain_epochs", "0.1",
+                                 "--pretrain_samples", "256", "--num_layers", "1", *more]
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("pretrain")
+    done = run_script("pretrain.py", *pretrain_args(workdir, "pretrain",
+                                                    "--save_checkpoint_steps", "50"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return workdir, workdir / "pretrain"
+
+
+def _losses(folder):
+    return [json.loads(line)["loss"] for line in (folder / "metrics.jsonl").open()]
+
+
+def test_pretraining_lowers_the_language_models_loss(pretrained):
+    losses = _losses(pretrained[1])
+    assert len(losses) >= 3 and losses[-1] < losses[0] - 0.3, losses
+
+
+def test_encoder_holds_the_classifiers_embedding_and_first_lstm_layer(pretrained):
+    encoder = load_params(pretrained[1] / "encoder.ckpt")
+    assert tuple(encoder["embedding.embedding_table"].shape)[1] == 16
+    for direction in ("forward_layers", "backward_layers"):
+        assert tuple(encoder[f"{direction}.0.weight_hh_l0"].shape) == (64, 16)
+    assert not [name for name in encoder if name.startswith(("decoder", "forward_layers.1"))]
+    from src.text import Vocab
+    vocab = Vocab.load(pretrained[1] / "vocab.json")
+    assert encoder["vocab_digest"] == vocab.digest()
+
+
+def test_train_starts_from_the_encoder_and_learns_from_it(pretrained):
+    from src.checkpoint import load_encoder
+    from src.config import load_config
+    from src.data import prepare
+    from src.model import build_network
+    workdir, folder = pretrained
+    config = load_config(tiny_args(workdir) + ["--num_layers", "1"])
+    prepared = prepare(config, log=lambda *_: None)
+    network = build_network(config, np.zeros((len(prepared.vocab), 16), np.float32))
+    loaded = load_encoder(network, folder / "encoder.ckpt", prepared.vocab)
+    encoder = load_params(folder / "encoder.ckpt")
+    assert "embedding.embedding_table" in loaded and len(loaded) == 9
+    for name in loaded:
+        np.testing.assert_array_equal(dict(network.parameters_and_names())[name].asnumpy(),
+                                      encoder[name].asnumpy())
+    done = run_script("train.py", *tiny_args(workdir), "--num_layers", "1",
+                      "--pretrained_encoder", folder / "encoder.ckpt")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "started the embedding and LSTM layer 0 from" in done.stdout
+
+
+def test_resumed_pretraining_ends_with_the_uninterrupted_weights(pretrained, tmp_path):
+    workdir, _ = pretrained
+    args = pretrain_args(workdir, "whole", "--pretrain_dropout", "0",
+                         "--save_checkpoint_steps", "40")
+    assert run_script("pretrain.py", *args).returncode == 0
+    cut = Path(workdir) / "cut"
+    shutil.copytree(Path(workdir) / "whole", cut)
+    ring = sorted(cut.glob("lm-*.ckpt"), key=lambda p: int(p.stem.split("_")[1]))
+    for later in ring[1:]:                       # as if killed after the first checkpoint
+        later.unlink()
+    (cut / "encoder.ckpt").unlink()
+    args[args.index("--pretrain_path") + 1] = str(cut)
+    done = run_script("pretrain.py", *args, "--resume", "true")
+    assert done.returncode == 0 and "resuming from" in done.stdout, done.stderr[-3000:]
+    whole, resumed = (load_params(Path(workdir) / name / "encoder.ckpt")
+                      for name in ("whole", "cut"))
+    for name in ("embedding.embedding_table", "forward_layers.0.weight_ih_l0"):
+        np.testing.assert_allclose(resumed[name].asnumpy(), whole[name].asnumpy(), atol=1e-6)
+
+
+def test_a_time_budget_stops_pretraining_and_snapshots_are_written(tmp_path):
+    args = pretrain_args(tmp_path, "budget", "--pretrain_epochs", "50",
+                         "--pretrain_minutes", "0.3", "--pretrain_save_minutes", "0.1")
+    done = subprocess.run([sys.executable, str(ROOT / "pretrain.py"), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "pretrain_minutes 0.3 reached" in done.stdout
+    folder = tmp_path / "budget"
+    assert (folder / "encoder.ckpt").exists()
+    assert sorted(p.name for p in folder.glob("encoder-*min.ckpt")) == [
+        "encoder-0.1min.ckpt", "encoder-0.2min.ckpt"]
+
+
+@pytest.mark.parametrize("change, words", [
+    (["--num_hiddens", "24"], ["does not fit this network", "num_hiddens"]),
+    (["--min_freq", "3"], ["pretrained with another vocabulary", "data settings"]),
+])
+def test_an_encoder_that_does_not_fit_is_one_line(change, words, pretrained, tmp_path):
+    done = run_script("train.py", *tiny_args(tmp_path), "--num_layers", "1", *change,
+                      "--pretrained_encoder", pretrained[1] / "encoder.ckpt")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert all(word in done.stderr for word in words), done.stderr
