@@ -18,7 +18,7 @@ from src.model import NetWithEval
 from src.report import class_scores, format_scores, plot_confusion
 from src.review import label_names
 from src.run_folder import BEST, EVAL
-from src.tracking import track_evaluation
+from src.tracking import EvalBar, track_evaluation
 
 __all__ = ["evaluate", "checkpoint_of"]
 
@@ -56,7 +56,8 @@ def evaluate(config, split="test", log=print):
                   metrics={"acc": Accuracy(), "loss": Loss(),
                            "confusion": ConfusionMatrix(config.num_classes)})
     with np.errstate(invalid="ignore"):  # ConfusionMatrix divides by empty columns
-        scores = model.eval(dataset, dataset_sink_mode=False)
+        scores = model.eval(dataset, callbacks=[EvalBar(dataset.get_dataset_size())],
+                            dataset_sink_mode=False)
     matrix = np.asarray(scores["confusion"]).astype(int)
     names = list(label_names(config))
     result = {"checkpoint": str(checkpoint), "split": split, "accuracy": float(scores["acc"]),

@@ -16,6 +16,7 @@ from src.device import init_device
 from src.errors import UserError
 from src.files import atomic_path, remove_temp_files, temp_path, write_json, write_text
 from src.predictor import mindir_forward
+from src.progress import progress
 from src.run_folder import VOCAB, run_folder
 from src.text import Vocab
 
@@ -50,7 +51,9 @@ def write_bin_files(config, log=print):
             (building / folder).mkdir(parents=True)
         dataset = create_dataset(prepared.mindrecord("test"), config.batch_size, config.max_len)
         count = 0
-        for index, batch in enumerate(dataset.create_dict_iterator(output_numpy=True)):
+        batches = dataset.create_dict_iterator(output_numpy=True)
+        for index, batch in enumerate(progress(batches, "write .bin", dataset.get_dataset_size(),
+                                               "batch")):
             count += _write_bin_batch(config, building, index, batch)
         shutil.rmtree(target, ignore_errors=True)
         building.rename(target)
@@ -97,7 +100,7 @@ def infer_bin_files(config, log=print):
     forward, shape = mindir_forward(config.mindir_path, config, vocab)
     target = Path(config.result_dir)
     target.mkdir(parents=True, exist_ok=True)
-    for path in _bin_batches(config.result_path):
+    for path in progress(_bin_batches(config.result_path), "infer", unit="batch"):
         ids = np.fromfile(path, np.int32)
         length = np.fromfile(Path(config.result_path) / BIN_FOLDERS["length"] / path.name,
                              np.int32)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from src.errors import UserError, first_line
+from src.progress import progress
 from src.review import label_names
 from src.run_folder import BEST, VOCAB, run_folder
 from src.text import Vocab, tokenize
@@ -83,7 +84,8 @@ class Predictor:
         size = self.fixed_shape[0] if self.fixed_shape else self.config.batch_size
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         result = np.zeros((len(encoded), self.config.num_classes), np.float32)
-        for start in range(0, len(order), size):
+        starts = range(0, len(order), size)
+        for start in progress(starts, "classify", unit="batch") if len(starts) > 1 else starts:
             chosen = order[start:start + size]
             result[chosen] = self._batch_logits([encoded[i] for i in chosen])
         return result

@@ -16,9 +16,9 @@ from tqdm import tqdm
 
 from src.errors import UserError
 from src.run_folder import AIM_RUN
-from src.progress import interactive
+from src.progress import bar, interactive
 
-__all__ = ["RunLog", "EpochBar", "CurvePlot", "AimTracker", "track_evaluation", "EXPERIMENT",
+__all__ = ["RunLog", "EpochBar", "EvalBar", "CurvePlot", "AimTracker", "track_evaluation", "EXPERIMENT",
            "AIM_RUN_FILE"]
 
 EXPERIMENT = "lstm-sentiment"
@@ -86,6 +86,23 @@ class EpochBar(Callback):
         self.bar.update(1)
 
     def on_train_epoch_end(self, run_context):
+        self.bar.close()
+
+
+class EvalBar(Callback):
+    """A bar over the batches of an evaluation, on a terminal only (src.progress)."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches, self.bar = batches, None
+
+    def on_eval_begin(self, run_context):
+        self.bar = bar(self.batches, "evaluate", "batch")
+
+    def on_eval_step_end(self, run_context):
+        self.bar.update(1)
+
+    def on_eval_end(self, run_context):
         self.bar.close()
 
 

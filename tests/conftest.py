@@ -1,6 +1,11 @@
 """Shared fixtures: tiny, fast settings on the bundled real sample, trained once per session."""
+import fcntl
+import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -48,6 +53,29 @@ def run_script(script, *args, timeout=600):
     """Run an entry script of the project with the test interpreter; returns CompletedProcess."""
     return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_on_terminal(script, *args, timeout=600):
+    """Run an entry script with a 120-column pseudo-terminal as stdin/stdout/stderr and CI
+    unset, as a person at a terminal would; returns (exit code, everything it drew)."""
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    leader, follower = pty.openpty()
+    # A new pty is 0 columns wide, and tqdm would draw an empty bar.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    process = subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT,
+                               env=env, stdin=follower, stdout=follower, stderr=follower)
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    return process.wait(timeout=timeout), screen.decode("utf-8", errors="replace")
 
 
 @pytest.fixture(scope="session")

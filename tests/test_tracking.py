@@ -1,17 +1,11 @@
 """Aim experiment tracking (read back through Aim's own API), run.log, and the epoch bar."""
 import dataclasses
-import fcntl
 import json
-import os
-import pty
-import struct
-import subprocess
 import sys
-import termios
 
 import pytest
 
-from conftest import ROOT, run_script, tiny_args
+from conftest import run_on_terminal, run_script, tiny_args
 from src.config import load_config
 from src.errors import UserError
 from src.tracking import AIM_RUN_FILE, AimTracker, RunLog
@@ -134,25 +128,8 @@ def test_run_log_in_unwritable_place_is_a_user_error(tmp_path):
 @pytest.mark.slow
 def test_epoch_bar_on_a_terminal_plain_lines_in_run_log(session_dir, prepared, tmp_path):
     run_dir = tmp_path / "run"
-    args = tiny_args(session_dir) + ["--ckpt_path", str(run_dir)]
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    leader, follower = pty.openpty()
-    # A new pty is 0 columns wide, and tqdm would draw an empty bar.
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT,
-                               env=env, stdin=follower, stdout=follower, stderr=follower)
-    os.close(follower)
-    screen = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        screen += chunk
-    assert process.wait(timeout=600) == 0
-    text = screen.decode("utf-8", errors="replace")
+    code, text = run_on_terminal("train.py", *tiny_args(session_dir), "--ckpt_path", run_dir)
+    assert code == 0, text[-2000:]
     assert "epoch 1:" in text and "step/s" in text
     log = (run_dir / "run.log").read_text()
     assert "step/s" not in log and "\r" not in log
