@@ -1,0 +1,209 @@
+"""Recipes on the full aclImdb, side by side with the TF-IDF peer: test accuracy (overall and
+per length quartile) and time, pretraining included.
+
+Usage: .venv/bin/python bench/bench_recipes.py [--recipes best,fast,default_v1,tfidf]
+           [--seeds 1,2] [--curve 0,10,20,40,60] [--source PATH] [--unsup DIR]
+           [--workdir DIR] [--peer_python PY] [-- --KEY VALUE ...overrides for every run]
+
+Recipes (RECIPES below): a pretraining stage (pretrain.py's flow; run once, cached in
+--workdir and reused by every seed: its time is reported once) and the classifier's training
+(train.py's flow, once per seed). The checkpoint is chosen on validation; the test split is
+read only to report, through the onnxruntime backend (the same probabilities as MindSpore).
+Quartiles are by the words of each test review (text.split()), fixed over all recipes.
+tfidf runs bench/sklearn_peer.py with --peer_python (scikit-learn lives there, not in the
+project) on all 25,000 training reviews. --curve fine-tunes the first recipe (seed 1) from the pretraining snapshots taken
+after those minutes (0: no pretraining), so test accuracy against pretraining time is on
+record. Writes bench/results/recipes.json (rows of earlier invocations are kept).
+"""
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.benchlib import DATA, RESULTS, ROOT, load_average, machine, print_table, write_result  # noqa: E402
+
+# --pretrain: the keys of pretrain.py's run (None: no pretraining); --train: train.py's.
+ENCODER = ["--num_layers", "1", "--num_hiddens", "256", "--embed_size", "100",
+           "--embedding", "random"]
+RECIPES = {
+    "best": {"pretrain": [*ENCODER, "--pretrain_minutes", "60", "--pretrain_epochs", "10"],
+             "train": [*ENCODER, "--max_len", "3000", "--truncate", "head",
+                       "--num_epochs", "3", "--learning_rate", "0.001"]},
+    "fast": {"pretrain": [*ENCODER, "--pretrain_minutes", "8", "--pretrain_epochs", "10"],
+             "train": [*ENCODER, "--max_len", "3000", "--truncate", "head",
+                       "--num_epochs", "2", "--learning_rate", "0.001"]},
+    "default_v1": {"pretrain": None,  # the default before pretraining: word2vec, 2 layers
+                   "train": ["--embedding", "word2vec", "--num_layers", "2",
+                             "--num_hiddens", "100", "--embed_size", "50", "--max_len", "500",
+                             "--truncate", "head_tail", "--num_epochs", "4",
+                             "--learning_rate", "0.002"]},
+}
+
+
+def _quiet(*_):
+    pass
+
+
+def _common(options, seed):
+    return ["--aclimdb_path", str(options.source), "--unlabelled_path", str(options.unsup),
+            "--preprocess_path", str(options.workdir / "preprocess"), "--seed", str(seed)]
+
+
+def _test_reviews(options):
+    from src.aclimdb import read_aclimdb
+    return read_aclimdb(options.source)["test"]
+
+
+def _quartiles(reviews):
+    """Word-count bounds of the test reviews' length quartiles, and each review's quartile."""
+    words = sorted(len(r.text.split()) for r in reviews)
+    bounds = [words[len(words) * q // 4] for q in (1, 2, 3)]
+    return bounds, [sum(len(r.text.split()) > b for b in bounds) for r in reviews]
+
+
+def _scores(predicted, reviews, quartile_of):
+    right = [int(p) == r.label for p, r in zip(predicted, reviews)]
+    by_quartile = [statistics.mean(ok for ok, q in zip(right, quartile_of) if q == quarter)
+                   for quarter in range(4)]
+    return {"test_acc": round(statistics.mean(right), 4),
+            "test_acc_by_length_quartile": [round(a, 4) for a in by_quartile]}
+
+
+def _predict(config, run_dir, reviews):
+    import dataclasses
+    from src.predictor import load_predictor
+    predictor = load_predictor(dataclasses.replace(
+        config, ckpt_path=str(run_dir), checkpoint_path=str(run_dir / "lstm-best.ckpt"),
+        backend="onnxruntime"))
+    return predictor.logits(predictor.encode([r.text for r in reviews])).argmax(axis=1)
+
+
+def _pretrained(name, options, log):
+    """(encoder.ckpt, one-off seconds, snapshot folder) of the recipe's pretraining, cached."""
+    from src.config import load_config
+    import pretrain
+    folder = options.workdir / f"pretrain-{name}"
+    config = load_config([*_common(options, 1), *RECIPES[name]["pretrain"],
+                          "--pretrain_path", str(folder), *options.overrides])
+    done = folder / "encoder.ckpt"
+    record = folder / "bench.json"
+    if done.exists() and record.exists():
+        seconds = json.loads(record.read_text())["seconds"]
+        log(f"{name}: reusing the pretrained encoder in {folder} ({seconds} s when built)")
+        return done, seconds, folder
+    started = time.time()
+    pretrain.main(config, _quiet)
+    seconds = round(time.time() - started, 1)
+    record.write_text(json.dumps({"seconds": seconds}))
+    return done, seconds, folder
+
+
+def run(name, seed, options, reviews, quartile_of, encoder="recipe"):
+    """Train one recipe and seed; returns its row (times, validation, test, quartiles).
+
+    encoder: "recipe" (the recipe's own pretraining, built once), None (no pretraining) or
+    the path of an encoder snapshot.
+    """
+    from src.config import load_config
+    import train
+    recipe = RECIPES[name]
+    run_dir = options.workdir / f"{name}-seed{seed}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    args = [*_common(options, seed), *recipe["train"], "--ckpt_path", str(run_dir),
+            *options.overrides]
+    pretrain_s = None
+    if encoder == "recipe" and recipe["pretrain"] is not None:
+        encoder, pretrain_s, _ = _pretrained(name, options, print)
+    if encoder not in (None, "recipe"):
+        args += ["--pretrained_encoder", str(encoder)]
+    config = load_config(args)
+    load_before, started = load_average(), time.time()
+    train.main(config, _quiet)
+    seconds = round(time.time() - started, 1)
+    valid = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
+    row = {"recipe": name, "seed": seed,
+           "encoder": Path(encoder).name if encoder not in (None, "recipe") else None,
+           "pretrain_s": pretrain_s, "train_s": seconds,
+           "valid_by_epoch": [r["valid_acc"] for r in valid if "valid_acc" in r],
+           **_scores(_predict(config, run_dir, reviews), reviews, quartile_of),
+           "config_args": args, "load_before": load_before, "load_after": load_average()}
+    print(f"{name} seed {seed}: test {row['test_acc']:.4f} quartiles "
+          f"{row['test_acc_by_length_quartile']} ({seconds} s training)", flush=True)
+    return row
+
+
+def _tfidf(options, reviews, quartile_of):
+    from src.aclimdb import read_aclimdb
+    train = read_aclimdb(options.source)["train"]  # all 25,000: the peer needs no validation
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "reviews.json"
+        path.write_text(json.dumps({"train": [[r.text, r.label] for r in train],
+                                    "test": [[r.text, r.label] for r in reviews]}))
+        done = subprocess.run([str(options.peer_python), str(ROOT / "bench" / "sklearn_peer.py"),
+                               str(path)], capture_output=True, text=True, check=True)
+    peer = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"recipe": "tfidf", "seed": 0, "train_s": peer["seconds"],
+            "features": peer["features"], "train_reviews": len(train),
+            **_scores(peer["predicted"], reviews, quartile_of)}
+
+
+def _curve(options, reviews, quartile_of, minutes):
+    """Test accuracy of the first recipe (seed 1) from each pretraining snapshot."""
+    name = options.recipes.split(",")[0]
+    _, _, folder = _pretrained(name, options, print)
+    rows = []
+    for mark in minutes:
+        snapshot = folder / f"encoder-{mark:g}min.ckpt" if mark else None
+        row = run(name, 1, options, reviews, quartile_of, encoder=snapshot)
+        rows.append({**row, "recipe": f"{name}_curve", "pretrain_minutes": mark})
+    return rows
+
+
+def _merge(new_rows, extra):
+    path = RESULTS / "recipes.json"
+    earlier = json.loads(path.read_text()) if path.exists() else {}
+    keys = {(r["recipe"], r["seed"], r.get("pretrain_minutes")) for r in new_rows}
+    rows = [r for r in earlier.get("rows", [])
+            if (r["recipe"], r["seed"], r.get("pretrain_minutes")) not in keys] + new_rows
+    return write_result("recipes", {**earlier, **extra, "rows": rows, "machine": machine()})
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipes", default="best,fast,default_v1,tfidf")
+    parser.add_argument("--seeds", default="1,2")
+    parser.add_argument("--curve", default="", help="pretraining minutes, e.g. 0,10,20,40,60")
+    parser.add_argument("--source", type=Path, default=DATA / "aclImdb_v1.tar.gz")
+    parser.add_argument("--unsup", type=Path, default=Path("/tmp/data/aclImdb/train/unsup"))
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_recipes"))
+    parser.add_argument("--peer_python", type=Path, default=Path("/tmp/torchvenv/bin/python"))
+    parser.add_argument("overrides", nargs="*", help="config overrides, after --")
+    options = parser.parse_args()
+    reviews = _test_reviews(options)
+    bounds, quartile_of = _quartiles(reviews)
+    rows = []
+    for name in options.recipes.split(","):
+        if name == "tfidf":
+            rows.append(_tfidf(options, reviews, quartile_of))
+            _merge(rows, {"quartile_word_bounds": bounds})
+            continue
+        for seed in [int(s) for s in options.seeds.split(",")]:
+            rows.append(run(name, seed, options, reviews, quartile_of))
+            _merge(rows, {"quartile_word_bounds": bounds})
+    if options.curve:
+        rows += _curve(options, reviews, quartile_of, [float(m) for m in options.curve.split(",")])
+        _merge(rows, {"quartile_word_bounds": bounds})
+    print(f"length quartiles by words: <= {bounds[0]}, <= {bounds[1]}, <= {bounds[2]}, more")
+    print_table(rows, ["recipe", "seed", "pretrain_minutes", "pretrain_s", "train_s",
+                       "test_acc", "test_acc_by_length_quartile"])
+
+
+if __name__ == "__main__":
+    main()
