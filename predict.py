@@ -5,7 +5,8 @@
     cat reviews.txt | python predict.py --ckpt_path RUN_DIR --backend onnxruntime
 
 One line per review: the label, every class probability and the review's start (or one JSON
-object). The run's config.yaml is the base config; any --KEY VALUE still applies.
+object); --explain true adds why: the words that pushed hardest toward the label (JSON: every
+token with its score). The run's config.yaml is the base config; any --KEY VALUE applies.
 """
 import sys
 
@@ -14,12 +15,13 @@ from src.config import format_help
 from src.predict_io import split_arguments, with_run_config
 
 USAGE = ("usage: predict.py --ckpt_path RUN_DIR [--checkpoint_path X.ckpt | --mindir_path "
-         "X.mindir] [--input_file FILE|-] [--output_format text|json] [--KEY VALUE ...] [--] "
-         "[REVIEW ...]")
+         "X.mindir] [--input_file FILE|-] [--output_format text|json] [--explain true] "
+         "[--KEY VALUE ...] [--] [REVIEW ...]")
 
 
 def predict(config, texts, out):
     """Reviews -> predictor -> one output line each (or a Kaggle submission file)."""
+    from src.explain import explain
     from src.predict_io import format_prediction, read_reviews, submission_from
     from src.predictor import load_predictor
     if config.submission:
@@ -28,8 +30,11 @@ def predict(config, texts, out):
         return 0
     reviews = read_reviews(texts, config.input_file)   # arguments, a file or stdin
     predictor = load_predictor(config)                  # checkpoint, MINDIR or onnxruntime
-    for review, prediction in zip(reviews, predictor.predict(reviews)):
-        print(format_prediction(prediction, review, config.output_format), file=out)
+    predictions = predictor.predict(reviews)
+    reasons = explain(predictor, reviews, config.explain_tokens) if config.explain \
+        else [None] * len(reviews)                      # each token's score, --explain
+    for review, prediction, reason in zip(reviews, predictions, reasons):
+        print(format_prediction(prediction, review, config.output_format, reason), file=out)
     return 0
 
 

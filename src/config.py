@@ -21,6 +21,7 @@ __all__ = ["Config", "load_config", "save_config", "format_help", "default_yaml"
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "default_config.yaml"
 MAX_SEED = 2**31 - 1  # MindSpore takes seeds below 2**32; runs add epoch numbers to it
 MIN_VOCAB = 3  # <pad>, <unk> and at least one word
+RENAMED = {"w2v_extra_path": "unlabelled_path"}  # old key -> its name now
 
 
 def key(default, help, choices=None, check=None):
@@ -156,6 +157,11 @@ class Config:
     input_file: str = key("", "predict.py: one review per line (\"-\": stdin)")
     output_format: str = key("text", "predict.py: text, or json (one object per line)",
                              ("text", "json"))
+    explain: bool = key(False, "predict.py: also give each token's score toward the predicted "
+                        "class (the drop of its probability when the token is deleted)")
+    explain_tokens: int = key(50000, "predict.py/app.py: the most tokens one explanation runs "
+                              "through the network; longer reviews are explained by spans",
+                              check="positive")
     submission: str = key("", "predict.py: write a Kaggle PhraseId,Sentiment CSV for "
                           "data_path's test.tsv")
     result_path: str = key("./preprocess_Result", "310 flow: preprocess.py writes 00_data/ "
@@ -302,6 +308,7 @@ def load_config(argv=()):
     for source, pairs in ((config_path, read_yaml(config_path)),
                           ("the command line", overrides)):
         for name, value in pairs.items():
+            name = RENAMED.get(name, name)  # a run folder's config.yaml from before a rename
             if name not in types:
                 raise _unknown_key(name, source)
             values[name] = coerce(name, value, types[name], _example(name))

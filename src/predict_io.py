@@ -62,15 +62,26 @@ def read_reviews(texts, input_file, stdin=None):
     return [_decode_line(line, number, source) for number, line in enumerate(lines, 1)]
 
 
-def format_prediction(prediction, text, output_format):
-    """One output line: JSON, or 'label  p(name)=0.1234 ...  review start'."""
+def format_prediction(prediction, text, output_format, explanation=None):
+    """One output line: JSON, or 'label  p(name)=0.1234 ...  [strongest words]  review start'.
+
+    With an explanation (src/explain.py), JSON holds every token and its score and the text
+    line the words that pushed hardest toward the label.
+    """
     if output_format == "json":
-        return json.dumps(prediction.as_dict(), ensure_ascii=False)
+        record = prediction.as_dict()
+        if explanation is not None:
+            record["explanation"] = explanation.as_dict()["tokens"]
+        return json.dumps(record, ensure_ascii=False)
     probabilities = " ".join(f"p({name})={p:.4f}" for name, p in
                              prediction.probabilities.items())
     snippet = " ".join(text.split())
     snippet = snippet if len(snippet) <= 60 else snippet[:57] + "..."
-    return f"{prediction.label}\t{probabilities}\t{snippet}"
+    fields = [prediction.label, probabilities]
+    if explanation is not None:
+        fields.append(", ".join(f"{token} {score:+.3f}" for token, score in
+                                explanation.strongest()) or "(no single word decides)")
+    return "\t".join(fields + [snippet])
 
 
 def split_arguments(argv):

@@ -19,7 +19,7 @@ from src.review import label_names
 from src.run_folder import BEST, VOCAB, run_folder
 from src.text import Vocab, tokenize
 
-__all__ = ["Predictor", "Prediction", "load_predictor", "mindir_forward"]
+__all__ = ["Predictor", "Prediction", "load_predictor", "mindir_forward", "softmax"]
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Prediction:
         return {"label": self.label, "probabilities": self.probabilities}
 
 
-def _softmax(logits):
+def softmax(logits):
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=1, keepdims=True)
@@ -92,7 +92,7 @@ class Predictor:
 
     def predict(self, texts):
         """[Prediction] for each text (str), in input order."""
-        probabilities = _softmax(self.logits(self.encode(texts)))
+        probabilities = softmax(self.logits(self.encode(texts)))
         return [Prediction(self.labels[int(row.argmax())],
                            {name: round(float(p), 6) for name, p in zip(self.labels, row)})
                 for row in probabilities]

@@ -1,4 +1,5 @@
-"""The Gradio page: type a review, get Positive/Negative with probabilities.
+"""The Gradio page: type a review, get Positive/Negative with probabilities and the words
+that decided (src/explain.py).
 
 Shows the model's name and its test accuracy (eval.json of the run, when eval.py wrote one),
 binds config.serve_host (127.0.0.1 unless told otherwise), refuses reviews longer than
@@ -10,10 +11,11 @@ import os
 import threading
 
 from src.errors import UserError
+from src.explain import explain
 from src.predictor import load_predictor
 from src.run_folder import EVAL, run_folder
 
-__all__ = ["build_page", "model_summary", "classify_batch", "serve", "EXAMPLES"]
+__all__ = ["build_page", "model_summary", "classify_batch", "highlighted", "serve", "EXAMPLES"]
 
 EXAMPLES = [
     "One of the best films I have seen in years. The acting is superb, the story moving and "
@@ -42,26 +44,36 @@ def model_summary(config, predictor):
     return line
 
 
-def classify_batch(predictor, lock, max_chars, texts):
-    """Gradio batch function: lists of texts -> ([label confidences], [status messages])."""
-    outputs = [None] * len(texts)
-    messages = [""] * len(texts)
+def highlighted(explanation):
+    """HighlightedText's value: each token with its score scaled into [-1, 1]."""
+    peak = max((abs(score) for score in explanation.scores), default=0.0) or 1.0
+    return [(f"{token} ", round(score / peak, 3))
+            for token, score in zip(explanation.tokens, explanation.scores)]
+
+
+def classify_batch(predictor, lock, config, texts):
+    """Gradio batch function: lists of texts -> ([label confidences], [highlighted words],
+    [status messages]). Explanations cost at most config.explain_tokens tokens a review."""
+    outputs, words, messages = [None] * len(texts), [None] * len(texts), [""] * len(texts)
     valid = []
     for i, text in enumerate(texts):
         text = text or ""
         if not text.strip():
             messages[i] = "Type or paste a review first."
-        elif len(text) > max_chars:
+        elif len(text) > config.max_review_chars:
             messages[i] = (f"This review has {len(text):,} characters; the limit is "
-                           f"{max_chars:,}. Shorten it.")
+                           f"{config.max_review_chars:,}. Shorten it.")
         else:
             valid.append(i)
     if valid:
+        chosen = [texts[i] for i in valid]
         with lock:
-            predictions = predictor.predict([texts[i] for i in valid])
-        for i, prediction in zip(valid, predictions):
+            predictions = predictor.predict(chosen)
+            reasons = explain(predictor, chosen, config.explain_tokens)
+        for i, prediction, reason in zip(valid, predictions, reasons):
             outputs[i] = {name.capitalize(): p for name, p in prediction.probabilities.items()}
-    return outputs, messages
+            words[i] = highlighted(reason)
+    return outputs, words, messages
 
 
 def build_page(config, predictor):
@@ -70,7 +82,7 @@ def build_page(config, predictor):
     lock = threading.Lock()
 
     def classify(texts):
-        return classify_batch(predictor, lock, config.max_review_chars, texts)
+        return classify_batch(predictor, lock, config, texts)
 
     with gr.Blocks(title="LSTM sentiment") as page:
         gr.Markdown("# Movie review sentiment\nA BiLSTM trained on IMDB reviews (MindSpore).")
@@ -81,9 +93,11 @@ def build_page(config, predictor):
         button = gr.Button("Classify", variant="primary", elem_id="classify")
         label = gr.Label(label="Sentiment", num_top_classes=config.num_classes,
                          elem_id="sentiment")
+        words = gr.HighlightedText(label="Why: the words that pushed toward the label (red: "
+                                         "toward it, blue: against it)", elem_id="why")
         status = gr.Markdown(elem_id="status")
         gr.Examples(EXAMPLES, inputs=review)
-        batching = {"inputs": review, "outputs": [label, status], "batch": True,
+        batching = {"inputs": review, "outputs": [label, words, status], "batch": True,
                     "max_batch_size": config.batch_size}
         button.click(classify, api_name="classify", **batching)
         review.submit(classify, api_visibility="private", **batching)

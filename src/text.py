@@ -60,16 +60,19 @@ class Vocab:
     def __len__(self):
         return len(self.tokens)
 
-    def encode(self, tokens, max_len, truncate="head"):
-        """Ids of at most max_len tokens (unknown ones as UNK), as an int32 array.
-
-        A longer text keeps its first max_len tokens (truncate "head"), or its first and last
-        max_len / 2 (truncate "head_tail": a review's verdict is often in its last lines).
-        """
-        unk = self.index[UNK]
+    @staticmethod
+    def kept(tokens, max_len, truncate="head"):
+        """The tokens the network reads: a longer text keeps its first max_len tokens
+        (truncate "head"), or its first and last max_len / 2 (truncate "head_tail": a
+        review's verdict is often in its last lines)."""
         if truncate == "head_tail" and len(tokens) > max_len:
-            tokens = tokens[:max_len // 2] + tokens[len(tokens) - (max_len - max_len // 2):]
-        ids = [self.index.get(token, unk) for token in tokens[:max_len]]
+            return tokens[:max_len // 2] + tokens[len(tokens) - (max_len - max_len // 2):]
+        return tokens[:max_len]
+
+    def encode(self, tokens, max_len, truncate="head"):
+        """Ids of the kept tokens (unknown ones as UNK), as an int32 array of 1..max_len."""
+        unk = self.index[UNK]
+        ids = [self.index.get(token, unk) for token in self.kept(tokens, max_len, truncate)]
         return np.asarray(ids or [unk], dtype=np.int32)
 
     def digest(self):

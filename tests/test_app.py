@@ -89,28 +89,36 @@ def _expected(predictor, text):
     return prediction.label.capitalize(), prediction.probabilities
 
 
-def test_api_returns_the_model_prediction(client, predictor):
+def test_api_returns_the_model_prediction_and_why(client, predictor):
+    from src.explain import explain
     for text in EXAMPLES[:2]:
-        label, message = client.predict(text, api_name="/classify")
+        label, words, message = client.predict(text, api_name="/classify")
         expected_label, probabilities = _expected(predictor, text)
         assert message == "" and label["label"] == expected_label
         got = {c["label"].lower(): c["confidence"] for c in label["confidences"]}
         assert got == pytest.approx(probabilities, abs=1e-5)
+        reason = explain(predictor, [text])[0]
+        shown = [(item["token"].strip(), item["class_or_confidence"]) for item in words]
+        assert [token for token, _ in shown] == reason.tokens
+        peak = max(abs(score) for score in reason.scores)
+        assert [score for _, score in shown] == pytest.approx(
+            [score / peak for score in reason.scores], abs=1e-3)
 
 
 def test_api_empty_and_oversized_reviews_get_a_message(client):
-    label, message = client.predict("   ", api_name="/classify")
-    assert "Type or paste a review" in message and not label
-    label, message = client.predict("word " * MAX_CHARS, api_name="/classify")
-    assert f"limit is {MAX_CHARS:,}" in message and not label
+    label, words, message = client.predict("   ", api_name="/classify")
+    assert "Type or paste a review" in message and not label and not words
+    label, words, message = client.predict("word " * MAX_CHARS, api_name="/classify")
+    assert f"limit is {MAX_CHARS:,}" in message and not label and not words
 
 
-def test_api_200_concurrent_requests_all_answered(client, predictor):
+def test_api_200_concurrent_requests_all_answered_with_explanations(client, predictor):
     texts = [EXAMPLES[i % len(EXAMPLES)] for i in range(200)]
     with concurrent.futures.ThreadPoolExecutor(200) as pool:
         results = list(pool.map(lambda t: client.predict(t, api_name="/classify"), texts))
-    for text, (label, message) in zip(texts, results):
+    for text, (label, words, message) in zip(texts, results):
         assert message == "" and label["label"] == _expected(predictor, text)[0]
+        assert len(words) == len(predictor.encode([text])[0])
 
 
 def _browser(tmp_path):
@@ -130,7 +138,7 @@ def _browser(tmp_path):
 
 
 @pytest.mark.slow
-def test_browser_types_a_review_and_reads_the_label(page_url, predictor, tiny_eval, tmp_path):
+def test_browser_types_a_review_and_reads_the_label_and_the_words(page_url, predictor, tiny_eval, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
     review = "What a wonderful, moving film. I loved every minute of it."
@@ -150,6 +158,12 @@ def test_browser_types_a_review_and_reads_the_label(page_url, predictor, tiny_ev
                                     "#sentiment [data-testid='label-output-value']")
             return found[0].text if found and found[0].text else False
         assert wait.until(shown_label) == _expected(predictor, review)[0]
+
+        def highlighted_words(d):
+            text = " ".join(e.text for e in d.find_elements(By.CSS_SELECTOR, "#why *")
+                            if e.text)
+            return text if "wonderful" in text else False
+        assert "loved" in wait.until(highlighted_words)
         screenshot = tmp_path / "page.png"
         assert driver.save_screenshot(str(screenshot))
         assert screenshot.stat().st_size > 10_000
