@@ -31,7 +31,7 @@ def main(config, log=print):
     network = model.build_network(config, table)                   # SentimentNet
     steps_per_epoch = data.steps_per_epoch(prepared, config.batch_size * rank.size)
     optimizer, rates = train.build_optimizer(config, network, steps_per_epoch)
-    step = train.train_step(network, optimizer)
+    step = train.train_step(network, optimizer, config.adversarial)
 
     with open_run(config, prepared.vocab_file, rank, log) as run:
         state = train.restore(config, step, run, prepared.vocab)  # --pretrained_encoder ...

@@ -109,6 +109,9 @@ class Config:
                            ("fixed", "cosine"))
     warmup_epochs: float = key(0.2, "epochs of linear warm-up (cosine schedule)",
                                check="not_negative")
+    adversarial: float = key(0.0, "adversarial training: the loss also on each review's "
+                             "embedding moved by this share of its norm toward a higher loss "
+                             "(0: off; steps take about 3x as long)", check="not_negative")
     early_stop_patience: int = key(0, "stop after this many epochs without a better validation "
                                    "accuracy (0: never; the best epoch is kept anyway)",
                                    check="not_negative")

@@ -19,7 +19,7 @@ from src.distribute import common_steps
 from src.errors import UserError
 from src.files import write_text
 from src.glove import check_glove_path
-from src.model import NetWithEval, NetWithLoss
+from src.model import AdversarialStep, NetWithEval, NetWithLoss
 from src.progress import interactive
 from src.run_folder import METRICS, PREFIX
 from src.tracking import AimTracker, CurvePlot, EpochBar
@@ -68,9 +68,11 @@ def build_optimizer(config, network, steps_per_epoch):
     return optimizer, rates
 
 
-def train_step(network, optimizer):
-    """One training step: mean cross-entropy, gradients (all-reduced in data-parallel runs),
-    optimizer update."""
+def train_step(network, optimizer, adversarial=0.0):
+    """One training step: mean cross-entropy (plus the adversarial loss when adversarial > 0),
+    gradients (all-reduced in data-parallel runs), optimizer update."""
+    if adversarial:
+        return AdversarialStep(NetWithLoss(network), optimizer, adversarial)
     return nn.TrainOneStepCell(NetWithLoss(network), optimizer)
 
 

@@ -268,3 +268,24 @@ def test_eval_json_agrees_with_an_independent_count_on_the_raw_test_reviews(lear
     assert reported["reviews"] == len(reviews) == 500
     assert abs(reported["accuracy"] - right / 500) <= 1 / 500, (reported["accuracy"], right)
     assert reported["accuracy"] >= 0.6
+
+
+def test_adversarial_step_adds_the_loss_of_embeddings_moved_uphill():
+    from src.model import AdversarialStep, _EmbeddedLoss
+    ms.set_context(mode=ms.GRAPH_MODE)
+    rng = np.random.default_rng(4)
+    net = SentimentNet(rng.normal(size=(50, 8)).astype(np.float32), 8, 1, True, 2,
+                       pooling="mean_max")
+    ids = rng.integers(2, 50, (8, 12)).astype(np.int32)
+    length = ms.Tensor(np.full(8, 12, np.int32))
+    label = ms.Tensor(np.array([0, 1] * 4, np.int32))
+    loss_net = NetWithLoss(net)
+    embedded = _EmbeddedLoss(net, loss_net.loss)
+    x = net.embedding(ms.Tensor(ids.T.copy())).asnumpy()
+    direction = ms.ops.GradOperation()(embedded)(ms.Tensor(x), length, label).asnumpy()
+    shift = direction / np.linalg.norm(direction) * np.linalg.norm(x) * 0.1
+    clean = float(embedded(ms.Tensor(x), length, label).asnumpy())
+    assert float(embedded(ms.Tensor(x + shift), length, label).asnumpy()) > clean + 1e-3
+    step = AdversarialStep(loss_net, nn.Adam(net.trainable_params(), 0.05), 0.1)
+    losses = [float(step(ms.Tensor(ids), length, label).asnumpy()) for _ in range(6)]
+    assert losses[0] > 2 * clean - 1e-3 and losses[-1] < losses[0], losses
