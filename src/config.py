@@ -35,7 +35,7 @@ class Config:
     """Every setting of a run. Fields in groups; `python train.py --help` prints them."""
     # where it runs
     device_target: str = key("CPU", "where MindSpore runs", ("CPU", "GPU", "Ascend"))
-    device_id: int = key(0, "device number on GPU/Ascend (the scripts set it)", check="not_negative")
+    device_id: int = key(0, "GPU/Ascend device number (the scripts set it)", check="not_negative")
     seed: int = key(1, "seed of every random draw: weights, shuffling, splits, word2vec",
                     check="not_negative")
     # data
@@ -144,6 +144,9 @@ class Config:
                                   "outputs", check="fraction")
     pretrained_encoder: str = key("", "train.py: start the embedding and the first LSTM layer "
                                   "from this encoder.ckpt of pretrain.py")
+    encoder_lr_scale: float = key(1.0, "train.py: the embedding and first LSTM layer learn at "
+                                  "learning_rate x this (below 1: a pretrained encoder moves "
+                                  "slower)", check="positive")
     # evaluation and export
     checkpoint_path: str = key("", "eval/export/predict: the .ckpt (default: "
                                "ckpt_path/lstm-best.ckpt)")
@@ -179,17 +182,13 @@ class Config:
     # data-parallel training and ModelArts-style object-store sync
     run_distribute: bool = key(False, "one process per device started by msrun (the "
                                "run_distribute_train_*.sh scripts), gradients averaged")
-    device_num: int = key(1, "devices in the job (informative; the launcher decides)",
-                          check="positive")
-    enable_modelarts: bool = key(False, "copy data_url in, run, copy the run folder out to "
-                                 "train_url")
-    data_url: str = key("", "ModelArts: s3:// or obs:// prefix of the aclImdb folder (or "
-                        ".tar.gz object)")
+    device_num: int = key(1, "devices in the job (the launcher decides)", check="positive")
+    enable_modelarts: bool = key(False, "copy data_url in, run, copy the run out to train_url")
+    data_url: str = key("", "ModelArts: s3:// or obs:// prefix of the aclImdb data")
     train_url: str = key("", "ModelArts: s3:// or obs:// prefix receiving the run folder")
     checkpoint_url: str = key("", "ModelArts: a .ckpt for pre_trained/checkpoint_path, or a "
                               "run prefix for resume")
-    modelarts_cache: str = key("./modelarts_cache", "ModelArts: the local copy of data and "
-                               "outputs")
+    modelarts_cache: str = key("./modelarts_cache", "ModelArts: the local copy of data, outputs")
     # the file this config came from (set by load_config)
     config_path: str = field(default=str(DEFAULT_CONFIG), metadata={"help": "", "check": None,
                                                                       "choices": None})
@@ -201,14 +200,15 @@ GROUPS = {"device_target": "where it runs", "dataset": "data", "embedding": "emb
           "run_distribute": "data-parallel training and ModelArts-style object-store sync"}
 
 
-def _fields():
-    hints = typing.get_type_hints(Config)
-    return [(f, hints[f.name]) for f in dataclasses.fields(Config) if f.name != "config_path"]
-
-
 def _field_types():
     hints = typing.get_type_hints(Config)
     return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+
+
+def _fields():
+    """(field, type) of every key a user sets (all but config_path)."""
+    types = _field_types()
+    return [(f, types[f.name]) for f in dataclasses.fields(Config) if f.name != "config_path"]
 
 
 def _example(name):
@@ -221,20 +221,19 @@ def _unknown_key(name, source):
     return UserError(f"unknown config key '{name}' in {source}; known keys: {', '.join(known)}")
 
 
+CHECKS = {"positive": ("be positive", lambda value: value > 0),
+          "not_negative": ("not be negative", lambda value: value >= 0),
+          "fraction": ("be in [0, 1)", lambda value: 0 <= value < 1)}
+
+
 def _check_field(config, f):
     value, name = getattr(config, f.name), f.name
     choices, check = f.metadata.get("choices"), f.metadata.get("check")
     if choices and value not in choices:
         raise UserError(f"config key '{name}' must be one of {', '.join(choices)}, got "
                         f"'{value}'; pass e.g. --{name} {choices[0]}")
-    if check == "positive" and value <= 0:
-        raise UserError(f"config key '{name}' must be positive, got {value}; pass e.g. "
-                        f"--{name} {_example(name)}")
-    if check == "not_negative" and value < 0:
-        raise UserError(f"config key '{name}' must not be negative, got {value}; pass e.g. "
-                        f"--{name} {_example(name)}")
-    if check == "fraction" and not 0 <= value < 1:
-        raise UserError(f"config key '{name}' must be in [0, 1), got {value}; pass e.g. "
+    if check and not CHECKS[check][1](value):
+        raise UserError(f"config key '{name}' must {CHECKS[check][0]}, got {value}; pass e.g. "
                         f"--{name} {_example(name)}")
 
 

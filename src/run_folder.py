@@ -19,13 +19,14 @@ from src.errors import UserError
 from src.files import remove_temp_files
 
 __all__ = ["FolderLock", "Run", "open_run", "run_folder", "PREFIX", "BEST", "CONFIG", "VOCAB",
-           "METRICS", "RUN_LOG", "CURVES", "AIM_RUN", "EVAL"]
+           "METRICS", "RUN_LOG", "CURVES", "AIM_RUN", "EVAL", "SHIPPED"]
 
 PREFIX = "lstm"  # checkpoint names as the zoo's: lstm-EPOCH_STEP.ckpt, lstm-best.ckpt
 BEST = f"{PREFIX}-best.ckpt"
 CONFIG, VOCAB, METRICS, RUN_LOG = "config.yaml", "vocab.json", "metrics.jsonl", "run.log"
 CURVES, AIM_RUN, EVAL = "curves.png", "aim_run.txt", "eval.json"
 LOCK = ".lock"
+SHIPPED = Path(__file__).resolve().parent.parent / "model"  # the trained model in the box
 
 
 def _holder(path, wait=1.0):

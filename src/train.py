@@ -19,6 +19,7 @@ from src.distribute import common_steps
 from src.errors import UserError
 from src.files import write_text
 from src.glove import check_glove_path
+from src.lm import ENCODER_PREFIXES
 from src.model import AdversarialStep, NetWithEval, NetWithLoss
 from src.progress import interactive
 from src.run_folder import METRICS, PREFIX
@@ -60,6 +61,11 @@ def build_optimizer(config, network, steps_per_epoch):
     """
     rates = learning_rates(config, steps_per_epoch)
     params = network.trainable_params()
+    if config.encoder_lr_scale != 1.0:  # discriminative rates: the encoder moves slower
+        slower = [rate * config.encoder_lr_scale for rate in rates]
+        params = [{"params": [p for p in params if p.name.startswith(ENCODER_PREFIXES)],
+                   "lr": slower},
+                  {"params": [p for p in params if not p.name.startswith(ENCODER_PREFIXES)]}]
     if config.optimizer == "adam":
         optimizer = nn.Adam(params, learning_rate=rates, weight_decay=config.weight_decay)
     else:

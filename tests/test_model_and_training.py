@@ -289,3 +289,18 @@ def test_adversarial_step_adds_the_loss_of_embeddings_moved_uphill():
     step = AdversarialStep(loss_net, nn.Adam(net.trainable_params(), 0.05), 0.1)
     losses = [float(step(ms.Tensor(ids), length, label).asnumpy()) for _ in range(6)]
     assert losses[0] > 2 * clean - 1e-3 and losses[-1] < losses[0], losses
+
+
+def test_encoder_lr_scale_slows_the_embedding_and_first_layer_only(tiny_config):
+    from src.model import build_network
+    from src.train import build_optimizer
+    config = dataclasses.replace(tiny_config, encoder_lr_scale=0.25, lr_schedule="fixed",
+                                 num_layers=2)
+    network = build_network(config, np.zeros((30, 16), np.float32))
+    optimizer, _ = build_optimizer(config, network, steps_per_epoch=4)
+    rate = {p.name: float(optimizer.get_lr_parameter(p).asnumpy()[0])
+            for p in network.trainable_params()}
+    assert rate["embedding.embedding_table"] == pytest.approx(0.25 * config.learning_rate)
+    assert rate["forward_layers.0.weight_ih_l0"] == rate["embedding.embedding_table"]
+    assert rate["forward_layers.1.weight_ih_l0"] == pytest.approx(config.learning_rate)
+    assert rate["decoder.weight"] == pytest.approx(config.learning_rate)
