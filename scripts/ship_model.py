@@ -1,0 +1,151 @@
+"""Put a trained run into model/, the model predict.py, app.py and `make serve` use by default.
+
+Usage: .venv/bin/python scripts/ship_model.py RUN_DIR --results bench/results/recipes.json
+           --recipe best --seed 1 [--vocab_rows 40000] [--check ACLIMDB] [--out model]
+
+Writes OUT/lstm-best.ckpt (float16 weights; with --vocab_rows, only the embedding rows of the
+most frequent words, the others read as <unk>), vocab.json, config.yaml (the run's settings,
+with no paths of the machine it was trained on), eval.json and MODEL_CARD.md (data, recipe,
+the command that rebuilds it, accuracy overall and per length quartile from the bench row,
+limits). --check measures the shipped model against the run's on that aclImdb's 25,000 test
+reviews; the figures go into eval.json and the card.
+"""
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from src.config import Config, load_config, save_config  # noqa: E402
+from src.text import Vocab  # noqa: E402
+
+NEUTRAL = ("aclimdb_path", "data_path", "glove_path", "preprocess_path", "unlabelled_path",
+           "pretrain_path", "pretrained_encoder", "checkpoint_path", "ckpt_path", "aim_repo",
+           "config_path")
+
+
+def _shrink(run_dir, out, rows):
+    import mindspore as ms
+    params = ms.load_checkpoint(str(run_dir / "lstm-best.ckpt"))
+    kept = []
+    for name, value in params.items():
+        if not hasattr(value, "asnumpy") or name in ("global_step",) or \
+                name.startswith(("moment", "beta", "learning_rate")):
+            continue
+        array = value.asnumpy()
+        if name == "embedding.embedding_table" and rows:
+            array = array[:rows]
+        if array.dtype == np.float32:
+            array = array.astype(np.float16)
+        kept.append({"name": name, "data": ms.Tensor(array)})
+    ms.save_checkpoint(kept, str(out / "lstm-best.ckpt"))
+    vocab = Vocab.load(run_dir / "vocab.json")
+    Vocab(vocab.tokens[:rows] if rows else vocab.tokens).save(out / "vocab.json")
+
+
+def _config(run_dir, out, rows):
+    config = load_config(["--config_path", str(run_dir / "config.yaml")])
+    neutral = {name: getattr(Config(), name) for name in NEUTRAL}
+    neutral.update(ckpt_path=".", vocab_size=rows or config.vocab_size)
+    shipped = dataclasses.replace(config, **neutral)
+    save_config(shipped, out / "config.yaml")
+    listed = yaml.safe_load((out / "config.yaml").read_text())
+    listed.pop("config_path", None)
+    (out / "config.yaml").write_text(yaml.safe_dump(listed, sort_keys=False))
+    return shipped
+
+
+def _check(run_dir, out, source):
+    from src.aclimdb import read_aclimdb
+    from src.compare import accuracy_of
+    reviews = read_aclimdb(source)["test"]
+    return {"reviews": len(reviews), "run_accuracy": round(accuracy_of(run_dir, reviews), 5),
+            "shipped_accuracy": round(accuracy_of(out, reviews), 5)}
+
+
+def _card(config, row, check, args):
+    quartiles = row.get("test_acc_by_length_quartile", [])
+    bounds = row.get("quartile_word_bounds", [])
+    lines = [
+        "# Model card: the shipped LSTM sentiment model",
+        "",
+        "**What it does.** Labels an English movie review positive or negative, with "
+        "probabilities and each word's share in the decision (`predict.py --explain true`).",
+        "",
+        "**Data.** aclImdb v1 (Maas et al., 2011): trained on 22,500 of the 25,000 training "
+        "reviews (2,500 held out for validation, which chose the checkpoint) and, for "
+        "pretraining the encoder, the 50,000 unlabelled reviews; the 25,000 test reviews were "
+        "read only to report.",
+        "",
+        f"**Recipe.** `{args.recipe}` of `bench/bench_recipes.py`: embedding {config.embed_size}-d, "
+        f"one bidirectional LSTM layer of {config.num_hiddens} units, {config.pooling} "
+        f"pooling, reviews up to {config.max_len} tokens; the encoder pretrained as a "
+        "language model, then trained as a classifier.",
+        "",
+        "**Rebuild it.** `.venv/bin/python bench/bench_recipes.py --recipes "
+        f"{args.recipe} --seeds {args.seed} --source aclImdb_v1.tar.gz --unsup "
+        "aclImdb/train/unsup`, then `.venv/bin/python scripts/ship_model.py RUN_DIR "
+        f"--results bench/results/recipes.json --recipe {args.recipe} --seed {args.seed}"
+        + (f" --vocab_rows {args.vocab_rows}" if args.vocab_rows else "") + "`.",
+        "",
+        f"**Accuracy** on the 25,000 test reviews: **{100 * row['test_acc']:.2f} %**.",
+    ]
+    if quartiles:
+        lines += ["", "| length quartile (words) | accuracy |", "| --- | ---: |"]
+        names = [f"up to {bounds[0]}", f"{bounds[0] + 1}-{bounds[1]}",
+                 f"{bounds[1] + 1}-{bounds[2]}", f"over {bounds[2]}"] if bounds else \
+            ["shortest", "second", "third", "longest"]
+        lines += [f"| {name} | {100 * acc:.2f} % |" for name, acc in zip(names, quartiles)]
+    if check:
+        lines += ["", f"As shipped (float16 weights, {config.vocab_size:,}-word vocabulary): "
+                      f"{100 * check['shipped_accuracy']:.2f} % against "
+                      f"{100 * check['run_accuracy']:.2f} % for the trained run on the same "
+                      f"{check['reviews']:,} reviews."]
+    lines += ["", "**Limits.** English movie reviews of the IMDB kind; other domains (products, "
+              "tweets, news) and other languages score lower. Sarcasm and mixed reviews are "
+              "often wrong. Words outside the vocabulary are read as unknown.", ""]
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--results", type=Path, default=ROOT / "bench/results/recipes.json")
+    parser.add_argument("--recipe", default="best")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--vocab_rows", type=int, default=0)
+    parser.add_argument("--check", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=ROOT / "model")
+    args = parser.parse_args()
+    results = json.loads(args.results.read_text())
+    row = next(r for r in results["rows"] if r["recipe"] == args.recipe
+               and r["seed"] == args.seed and r.get("pretrain_minutes") is None)
+    row = {**row, "quartile_word_bounds": results.get("quartile_word_bounds", [])}
+    building = args.out.with_name(f".{args.out.name}.building")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    _shrink(args.run_dir, building, args.vocab_rows)
+    config = _config(args.run_dir, building, args.vocab_rows)
+    check = _check(args.run_dir, building, args.check) if args.check else None
+    evaluation = {"accuracy": row["test_acc"], "reviews": 25000,
+                  "accuracy_by_length_quartile": row.get("test_acc_by_length_quartile"),
+                  "quartile_word_bounds": row["quartile_word_bounds"], "recipe": args.recipe,
+                  "seed": args.seed, "shipped_check": check}
+    (building / "eval.json").write_text(json.dumps(evaluation, indent=2) + "\n")
+    (building / "MODEL_CARD.md").write_text(_card(config, row, check, args))
+    shutil.rmtree(args.out, ignore_errors=True)
+    building.rename(args.out)
+    size = sum(p.stat().st_size for p in args.out.iterdir()) / 1e6
+    print(f"shipped {args.run_dir} into {args.out} ({size:.1f} MB)" +
+          (f"; accuracy {check}" if check else ""))
+
+
+if __name__ == "__main__":
+    main()
