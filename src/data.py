@@ -16,20 +16,21 @@ import mindspore.dataset as ds
 import numpy as np
 from mindspore.mindrecord import FileWriter
 
-from src.aclimdb import LABELS, SPLITS, read_text_folder
+from src.aclimdb import LABELS, SPLITS
+from src.corpus import fingerprint, read_tokens, text_hash, write_tokens
 from src.datasets import dataset_settings, labelled_parts
 from src.errors import UserError
-from src.files import atomic_path, remove_temp_files, temp_path
+from src.files import remove_temp_files, temp_path
 from src.glove import glove_words
 from src.progress import progress
-from src.text import UNK, Vocab, tokenize
+from src.text import Vocab, tokenize
 
 __all__ = ["prepare", "Prepared", "create_dataset", "data_key", "steps_per_epoch",
-           "unlabelled_tokens", "bucket_length", "padded_lengths"]
+           "bucket_length", "padded_lengths"]
 
 SCHEMA = {"ids": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"},
           "label": {"type": "int32"}}
-FORMAT_VERSION = 2  # bump when the cache's files, the MindRecord layout or the tokenizer change
+FORMAT_VERSION = 3  # bump when the cache's files, the MindRecord layout or the tokenizer change
 LABELLED = tuple(f"{split}/{label}/*.txt" for split in SPLITS for label in LABELS)
 
 
@@ -53,28 +54,18 @@ class Prepared:
     def embedding_file(self, kind, key):
         return self.folder / f"embedding-{kind}-{key}.npy"
 
+    @property
+    def test_hash_file(self):
+        """A hash of each test review's text, so unlabelled copies of them can be left out."""
+        return self.folder / "test.sha1"
+
     def unlabelled_token_file(self, key):
         """The unlabelled reviews of one folder as token ids (its key: the folder's identity)."""
         return self.folder / f"unlabelled-{key}.tokens.npz"
 
     def token_lists(self, split):
         """The ids of each review of split, full length, unknown words as <unk>."""
-        return _read_tokens(self.token_file(split))
-
-
-def _source_fingerprint(path, patterns=("**/*.txt",)):
-    """Cheap identity of the raw data: names, sizes and mtimes (not contents)."""
-    path = Path(path).resolve()
-    if not path.exists():
-        raise UserError(f"dataset path {path} does not exist; pass --aclimdb_path (aclimdb) "
-                        f"or --data_path (other datasets) to the data")
-    digest = hashlib.sha256(str(path).encode())
-    files = sorted({file for pattern in patterns for file in path.glob(pattern)}) \
-        if path.is_dir() else [path]
-    for file in files:
-        stat = file.stat()
-        digest.update(f"{file.relative_to(path.parent)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()
+        return read_tokens(self.token_file(split))
 
 
 def data_key(config):
@@ -84,10 +75,10 @@ def data_key(config):
                 "vocab_size": config.vocab_size, "valid_split": config.valid_split,
                 "seed": config.seed}
     if config.dataset == "aclimdb":  # the labelled reviews only (train/unsup is not read)
-        settings["source"] = _source_fingerprint(config.aclimdb_path, LABELLED)
+        settings["source"] = fingerprint(config.aclimdb_path, LABELLED)
     else:
         settings.update(dataset_settings(config),
-                        source=_source_fingerprint(config.data_path, ("**/*",)))
+                        source=fingerprint(config.data_path, ("**/*",)))
     if config.vocab_from_glove and config.embedding == "glove":
         glove = Path(config.glove_path).resolve()
         stat = glove.stat() if glove.exists() else None  # a missing file fails later, clearly
@@ -120,39 +111,6 @@ def _write_mindrecord(path, token_lists, labels, vocab, config):
                         f"disk space or pass --preprocess_path to another folder") from None
 
 
-def _write_tokens(path, token_lists, vocab):
-    unk = vocab.index[UNK]
-    ids = [np.asarray([vocab.index.get(t, unk) for t in tokens], np.int32)
-           for tokens in token_lists]
-    offsets = np.cumsum([0] + [len(row) for row in ids]).astype(np.int64)
-    np.savez(path, ids=np.concatenate(ids) if ids else np.zeros(0, np.int32), offsets=offsets)
-
-
-def _read_tokens(path):
-    with np.load(path, allow_pickle=False) as stored:
-        ids, offsets = stored["ids"], stored["offsets"]
-    return np.split(ids, offsets[1:-1])
-
-
-def unlabelled_tokens(config, prepared, log=print):
-    """The reviews of config.unlabelled_path as token id lists of the prepared vocabulary
-    (unknown words as <unk>), tokenized once and cached in the prepared folder."""
-    if not Path(config.unlabelled_path).is_dir():
-        raise UserError(f"unlabelled_path {config.unlabelled_path} is not a folder; pass the "
-                        f"folder of unlabelled reviews (aclImdb/train/unsup) or leave it empty")
-    key = hashlib.sha256(_source_fingerprint(config.unlabelled_path).encode()).hexdigest()[:12]
-    path = prepared.unlabelled_token_file(key)
-    if path.exists():
-        log(f"reusing the unlabelled reviews' tokens {path}")
-    else:
-        texts = read_text_folder(config.unlabelled_path, "unlabelled_path")
-        tokens = [tokenize(text) for text in progress(texts, "tokenize unlabelled")]
-        with atomic_path(path, suffix=".npz", what="--preprocess_path") as tmp:
-            _write_tokens(tmp, tokens, prepared.vocab)
-        log(f"tokenized {len(texts)} unlabelled reviews into {path}")
-    return _read_tokens(path)
-
-
 def _build(config, folder, key):
     """Read, tokenize, build the vocabulary and write every split into folder."""
     parts = labelled_parts(config)
@@ -170,7 +128,8 @@ def _build(config, folder, key):
         if reviews:
             _write_mindrecord(names.mindrecord(name), tokens[name], [r.label for r in reviews],
                               vocab, config)
-    _write_tokens(names.token_file("train"), tokens["train"], vocab)
+    write_tokens(names.token_file("train"), tokens["train"], vocab)
+    names.test_hash_file.write_text("".join(f"{text_hash(r.text)}\n" for r in parts["test"]))
     counts = {name: len(reviews) for name, reviews in parts.items()}
     meta = {"key": key, "counts": counts, "vocab": len(vocab)}
     (folder / "meta.json").write_text(json.dumps(meta))  # last: it marks the folder complete
@@ -186,7 +145,7 @@ def _is_complete(folder):
     except (OSError, ValueError, KeyError, TypeError):
         return False
     names = Prepared(folder, None)
-    files = [names.vocab_file, names.token_file("train")]
+    files = [names.vocab_file, names.token_file("train"), names.test_hash_file]
     for split, count in counts.items():
         if count:
             files += [names.mindrecord(split), Path(f"{names.mindrecord(split)}.db")]

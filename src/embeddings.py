@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from src.data import unlabelled_tokens
+from src.corpus import unlabelled_tokens
 from src.errors import UserError
 from src.files import atomic_path
 from src.glove import glove_source, load_glove

@@ -22,7 +22,7 @@ import numpy as np
 from mindspore import nn
 
 from src.checkpoint import CheckpointRing, latest_checkpoint, load_into, load_params
-from src.data import unlabelled_tokens
+from src.corpus import unlabelled_tokens
 from src.errors import UserError
 from src.files import atomic_path
 from src.lm import BiLanguageModel, NegativeSampler, encoder_params

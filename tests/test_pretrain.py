@@ -117,3 +117,23 @@ def test_an_encoder_that_does_not_fit_is_one_line(change, words, pretrained, tmp
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert all(word in done.stderr for word in words), done.stderr
+
+
+def test_unlabelled_copies_of_test_reviews_are_never_learned_from(tmp_path):
+    from src.config import load_config
+    from src.corpus import unlabelled_tokens
+    from src.data import prepare
+    unsup = tmp_path / "unsup"
+    unsup.mkdir()
+    originals = sorted(UNSUP.glob("*.txt"))[:5]
+    for path in originals:
+        shutil.copyfile(path, unsup / path.name)
+    test_review = sorted((SAMPLE / "test" / "pos").glob("*.txt"))[0]
+    shutil.copyfile(test_review, unsup / "99999_0.txt")  # a copy, as aclImdb's unsup has some
+    config = load_config(tiny_args(tmp_path) + ["--unlabelled_path", str(unsup)])
+    prepared = prepare(config, log=lambda *_: None)
+    lines = []
+    kept = unlabelled_tokens(config, prepared, log=lines.append)
+    assert len(kept) == 5 and "left out 1 copies of test reviews" in lines[-1]
+    assert unlabelled_tokens(config, prepared, log=lines.append) and \
+        lines[-1].startswith("reusing")
