@@ -146,7 +146,8 @@ def build_embedding(config, prepared, log=print, build=True, timeout=7200.0):
     """The [vocab, embed_size] float32 table for this config, built once then reused.
 
     Args:
-        config: uses embedding, glove_path, embed_size, w2v_* and device_target.
+        config: uses embedding, glove_path, embed_size, w2v_* and device_target; with a
+            pretrained_encoder (train.py) the table is zeros, to be replaced by the encoder's.
         prepared: the Prepared data (its vocabulary and cache folder).
         log: where to report coverage.
         build: False for data-parallel ranks other than 0: wait for rank 0's table.
@@ -154,6 +155,10 @@ def build_embedding(config, prepared, log=print, build=True, timeout=7200.0):
     Returns:
         numpy float32 array; on Ascend its width is padded with zeros to a multiple of 16.
     """
+    if config.pretrained_encoder:  # train.py: the encoder (or --resume's checkpoint) brings it
+        log(f"the embedding comes from {config.pretrained_encoder}")
+        table = np.zeros((len(prepared.vocab), config.embed_size), np.float32)
+        return _pad_columns_for_ascend(table, config.device_target)
     cache = prepared.embedding_file(config.embedding, embedding_key(config))
     if not cache.exists() and not build:
         _wait_for(cache, log, timeout)
