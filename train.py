@@ -29,7 +29,8 @@ def main(config, log=print):
     config = replace(config, embed_size=table.shape[1])             # GloVe files set the width
 
     network = model.build_network(config, table)                   # SentimentNet
-    steps_per_epoch = data.steps_per_epoch(prepared, config.batch_size * rank.size)
+    steps_per_epoch = distribute.common_steps(
+        lambda shards, shard: data.batches_per_epoch(config, prepared, shards, shard), rank)
     optimizer, rates = train.build_optimizer(config, network, steps_per_epoch)
     step = train.train_step(network, optimizer, config.adversarial)
 

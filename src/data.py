@@ -25,8 +25,8 @@ from src.glove import glove_words
 from src.progress import progress
 from src.text import Vocab, tokenize
 
-__all__ = ["prepare", "Prepared", "create_dataset", "data_key", "steps_per_epoch",
-           "bucket_length", "padded_lengths"]
+__all__ = ["prepare", "Prepared", "create_dataset", "train_batches", "data_key",
+           "batches_per_epoch", "bucket_length", "padded_lengths", "bucket_batch_sizes"]
 
 SCHEMA = {"ids": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"},
           "label": {"type": "int32"}}
@@ -246,13 +246,23 @@ def _bucket_boundaries(width, max_len):
     return [length + 1 for length in padded_lengths(width, max_len)]
 
 
+def bucket_batch_sizes(batch_size, width, max_len):
+    """Reviews per batch of each padded length: batch_size up to 10 widths, fewer beyond, so
+    that a batch of long reviews holds no more tokens (nor memory) than one of 10 widths."""
+    full = 10 * width
+    sizes = [max(1, batch_size * full // max(length, full))
+             for length in padded_lengths(width, max_len)]
+    return sizes + sizes[-1:]  # bucket_batch_by_length wants one past the last boundary
+
+
 def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, seed=0,
                    drop_remainder=False, skip_batches=0, num_shards=None, shard_id=None):
     """Batches of (ids, length, label) from one MindRecord file.
 
     Args:
         path: a .mindrecord file written by prepare().
-        batch_size: reviews per batch.
+        batch_size: reviews per batch (fewer in buckets beyond 10 widths, see
+            bucket_batch_sizes).
         max_len: reviews were cut to this many tokens; batches are padded with 0 up to it,
             or, with bucket_width > 0, only up to the next of padded_lengths() above the
             longest review of similar length (far less padding, same results).
@@ -270,9 +280,9 @@ def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, see
     dataset = ds.MindDataset(str(path), columns_list=["ids", "length", "label"],
                              shuffle=shuffle, num_shards=num_shards, shard_id=shard_id)
     if bucket_width:
-        boundaries = _bucket_boundaries(bucket_width, max_len)
         dataset = dataset.bucket_batch_by_length(
-            ["ids"], boundaries, [batch_size] * (len(boundaries) + 1),
+            ["ids"], _bucket_boundaries(bucket_width, max_len),
+            bucket_batch_sizes(batch_size, bucket_width, max_len),
             pad_info={"ids": ([None], 0)}, pad_to_bucket_boundary=True,
             drop_remainder=drop_remainder)
     else:
@@ -283,7 +293,17 @@ def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, see
     return dataset
 
 
-def steps_per_epoch(prepared, global_batch):
-    """Full batches of global_batch training reviews in one epoch (at least 1)."""
-    rows = ds.MindDataset(str(prepared.mindrecord("train")), columns_list=["label"])
-    return max(rows.get_dataset_size() // global_batch, 1)
+def train_batches(config, prepared, epoch, skip_batches=0, num_shards=None, shard_id=None):
+    """One epoch of shuffled training batches (seeded by seed + epoch; the last incomplete
+    batch of each length bucket dropped), of one shard in data-parallel runs."""
+    return create_dataset(prepared.mindrecord("train"), config.batch_size, config.max_len,
+                          config.bucket_width, shuffle=True, seed=config.seed + epoch,
+                          drop_remainder=True, skip_batches=skip_batches,
+                          num_shards=num_shards, shard_id=shard_id)
+
+
+def batches_per_epoch(config, prepared, num_shards=None, shard_id=None, epoch=0):
+    """The batches of one training epoch (of this shard); at least 1. With length buckets
+    it varies a little with the epoch's shuffle (the remainders dropped per bucket)."""
+    dataset = train_batches(config, prepared, epoch, 0, num_shards, shard_id)
+    return max(dataset.get_dataset_size(), 1)

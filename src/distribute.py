@@ -121,7 +121,7 @@ def broadcast_weights(network, rank):
         param.set_data(value)
 
 
-def common_steps(make_dataset, rank):
+def common_steps(count_batches, rank):
     """Batches every rank can run in one epoch: the fewest of any shard.
 
     All workers must take the same number of steps (each step all-reduces gradients); with
@@ -129,7 +129,7 @@ def common_steps(make_dataset, rank):
     counts all shards (same seed, same answer) and trains on that many batches.
 
     Args:
-        make_dataset: function (num_shards, shard_id) -> dataset of one epoch.
+        count_batches: function (num_shards, shard_id) -> batches of one epoch of that shard.
         rank: this process's Rank.
     """
-    return min(make_dataset(rank.size, shard).get_dataset_size() for shard in range(rank.size))
+    return min(count_batches(rank.size, shard) for shard in range(rank.size))

@@ -14,7 +14,7 @@ from mindspore.train import Accuracy, Loss, Model
 from src.callbacks import DivergenceGuard, MetricsLog, StepCheckpoint, TrainState, ValidationWatch
 from src.checkpoint import (CheckpointRing, latest_checkpoint, load_encoder, load_into, load_params,
                             weights_digest)
-from src.data import create_dataset
+from src.data import batches_per_epoch, create_dataset, train_batches
 from src.distribute import common_steps
 from src.errors import UserError
 from src.files import write_text
@@ -161,23 +161,19 @@ def _callbacks(config, run, model, prepared, state, metrics, rank, steps_per_epo
     return callbacks
 
 
-def _epoch_data(config, prepared, epoch, skip_batches=0, num_shards=None, shard_id=None):
-    return create_dataset(prepared.mindrecord("train"), config.batch_size, config.max_len,
-                          config.bucket_width, shuffle=True, seed=config.seed + epoch,
-                          drop_remainder=True, skip_batches=skip_batches,
-                          num_shards=num_shards, shard_id=shard_id)
-
-
-def _epochs(config, model, prepared, state, callbacks, rank):
+def _epochs(config, model, prepared, state, callbacks, rank, steps_per_epoch):
+    """Every epoch runs at most steps_per_epoch batches, the count the learning-rate schedule
+    was built for: with length buckets an epoch's count varies a little with its shuffle (each
+    bucket drops its own remainder), and in data-parallel runs every rank runs the same count."""
     watch = next((c for c in callbacks if isinstance(c, ValidationWatch)), None)
     for epoch in range(state.epoch, config.num_epochs):
         state.epoch = epoch
+        steps = steps_per_epoch
         if rank.sharded:
-            steps = common_steps(lambda n, i: _epoch_data(config, prepared, epoch, 0, n, i), rank)
-            dataset = _epoch_data(config, prepared, epoch, state.step_in_epoch, *rank.shard())
-            dataset = dataset.take(max(steps - state.step_in_epoch, 1))
-        else:
-            dataset = _epoch_data(config, prepared, epoch, state.step_in_epoch)
+            steps = min(steps, common_steps(
+                lambda n, i: batches_per_epoch(config, prepared, n, i, epoch), rank))
+        dataset = train_batches(config, prepared, epoch, state.step_in_epoch, *rank.shard())
+        dataset = dataset.take(max(steps - state.step_in_epoch, 1))
         model.train(epoch + 1, dataset, callbacks=callbacks, dataset_sink_mode=False,
                     initial_epoch=epoch)
         state.step_in_epoch = 0
@@ -197,7 +193,7 @@ def fit(config, step, rates, prepared, run, state, rank, steps_per_epoch):
         metrics.listeners.append(tracker.record)
     callbacks = _callbacks(config, run, model, prepared, state, metrics, rank, steps_per_epoch)
     try:
-        _epochs(config, model, prepared, state, callbacks, rank)
+        _epochs(config, model, prepared, state, callbacks, rank, steps_per_epoch)
     finally:
         if tracker:
             tracker.close()

@@ -9,7 +9,8 @@ import pytest
 from conftest import SAMPLE
 from src.errors import UserError
 from src.aclimdb import read_aclimdb
-from src.data import create_dataset, data_key, prepare
+from src.data import (batches_per_epoch, bucket_batch_sizes, create_dataset, data_key, prepare,
+                      train_batches)
 from src.datasets import split_validation
 from src.glove import glove_words
 from src.text import PAD, UNK, Vocab, tokenize
@@ -122,6 +123,23 @@ def test_bucketed_batches_pad_only_to_the_bucket_boundary(tiny_config, prepared)
     for ids, length, _ in dataset.create_tuple_iterator(output_numpy=True):
         assert ids.shape[1] in (16, 32, 48, 64)
         assert length.max() <= ids.shape[1] < length.min() + 16
+
+
+def test_long_buckets_hold_fewer_reviews_so_no_batch_holds_more_tokens(prepared):
+    assert bucket_batch_sizes(16, 4, 64) == [16] * 10 + [10, 10]
+    dataset = create_dataset(prepared.mindrecord("train"), batch_size=16, max_len=64,
+                             bucket_width=4)
+    shapes = [ids.shape for ids, _, _ in dataset.create_tuple_iterator(output_numpy=True)]
+    assert (10, 64) in shapes
+    assert max(rows * length for rows, length in shapes) <= 16 * 40
+
+
+def test_steps_per_epoch_counts_the_bucketed_batches_training_runs(tiny_config, prepared):
+    config = dataclasses.replace(tiny_config, batch_size=16, bucket_width=8)
+    batches = train_batches(config, prepared, epoch=0)
+    steps = sum(1 for _ in batches.create_tuple_iterator(output_numpy=True))
+    assert batches_per_epoch(config, prepared) == steps
+    assert steps < len(read_aclimdb(SAMPLE)["train"]) // 16     # a remainder per bucket
 
 
 def test_prepare_reuses_the_cache_and_rebuilds_when_settings_change(tiny_config, prepared):
