@@ -14,8 +14,8 @@ from src.errors import UserError, first_line
 from src.files import atomic_path
 from src.model import build_network
 
-__all__ = ["save_atomic", "load_params", "load_into", "load_network", "load_encoder",
-           "latest_checkpoint", "CheckpointRing", "weights_finite", "weights_digest"]
+__all__ = ["save_atomic", "load_params", "load_into", "resume_latest", "load_network",
+           "load_encoder", "latest_checkpoint", "CheckpointRing", "weights_finite", "weights_digest"]
 
 _NAME = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d+)_(?P<step>\d+)\.ckpt$")
 
@@ -134,6 +134,18 @@ def latest_checkpoint(folder, prefix):
     """The checkpoint of the furthest (epoch, step) in folder, or None."""
     found = [p for p in Path(folder).glob(f"{prefix}-*_*.ckpt") if checkpoint_step(p)]
     return max(found, key=checkpoint_step, default=None)
+
+
+def resume_latest(cell, folder, prefix, script, folder_flag):
+    """Load the newest prefix-EPOCH_STEP.ckpt of folder into cell for --resume; returns
+    (its path, its params with the state saved beside the weights)."""
+    path = latest_checkpoint(folder, prefix)
+    if path is None:
+        raise UserError(f"--resume: no {prefix}-EPOCH_STEP.ckpt in {folder}; {script} "
+                        f"without --resume first, or pass the run's {folder_flag}")
+    params = load_params(path)
+    load_into(cell, params, path)
+    return path, params
 
 
 class CheckpointRing:

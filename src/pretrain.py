@@ -21,7 +21,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
-from src.checkpoint import CheckpointRing, latest_checkpoint, load_into, load_params
+from src.checkpoint import CheckpointRing, resume_latest
 from src.corpus import unlabelled_tokens
 from src.errors import UserError
 from src.files import atomic_path
@@ -94,12 +94,7 @@ def _save_encoder(model, path, vocab, record):
 
 def _resume(config, step, run):
     """(first step, seconds already spent) from the newest lm-EPOCH_STEP.ckpt of run."""
-    path = latest_checkpoint(run.dir, LM_PREFIX)
-    if path is None:
-        raise UserError(f"--resume: no {LM_PREFIX}-EPOCH_STEP.ckpt in {run.dir}; pretrain "
-                        f"without --resume first, or pass the run's --pretrain_path")
-    params = load_params(path)
-    load_into(step, params, path)
+    path, params = resume_latest(step, run.dir, LM_PREFIX, "pretrain", "--pretrain_path")
     done, spent = int(params["lm_step"].asnumpy()), float(params["lm_seconds"].asnumpy())
     run.log(f"resuming from {path}: step {done}, {spent / 60:.1f} min done")
     return done, spent

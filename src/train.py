@@ -12,7 +12,7 @@ from mindspore import nn
 from mindspore.train import Accuracy, Loss, Model
 
 from src.callbacks import DivergenceGuard, MetricsLog, StepCheckpoint, TrainState, ValidationWatch
-from src.checkpoint import (CheckpointRing, latest_checkpoint, load_encoder, load_into, load_params,
+from src.checkpoint import (CheckpointRing, load_encoder, load_into, load_params, resume_latest,
                             weights_digest)
 from src.data import batches_per_epoch, create_dataset, train_batches
 from src.distribute import common_steps
@@ -132,12 +132,7 @@ def restore(config, step, run, vocab):
         return TrainState()
     if not config.resume:
         return TrainState()
-    path = latest_checkpoint(run.ckpt_path, PREFIX)
-    if path is None:
-        raise UserError(f"--resume: no {PREFIX}-EPOCH_STEP.ckpt in {run.ckpt_path}; train "
-                        f"without --resume first, or pass the run's --ckpt_path")
-    params = load_params(path)
-    load_into(step, params, path)
+    path, params = resume_latest(step, run.ckpt_path, PREFIX, "train", "--ckpt_path")
     state = TrainState(*(int(params[key].asnumpy()) for key in
                          ("epoch", "step_in_epoch", "train_step")))
     run.log(f"resuming from {path}: epoch {state.epoch + 1}, step {state.step_in_epoch}")
