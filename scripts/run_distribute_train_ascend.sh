@@ -54,6 +54,9 @@ done
 # Poll rather than `wait -n` (bash 4.3+): the first rank to fail stops all the others.
 running=$DEVICE_NUM
 declare -a DONE
+# bash reports a rank killed by a signal ("... Killed  (cd ...)") on stderr: keep that notice
+# out while polling, so a failure is the one line of fail_in_log.
+exec 3>&2 2>/dev/null
 while [ "$running" -gt 0 ]; do
   for ((i = 0; i < DEVICE_NUM; i++)); do
     [ -n "${DONE[$i]:-}" ] && continue
@@ -63,10 +66,12 @@ while [ "$running" -gt 0 ]; do
     DONE[$i]=1
     running=$((running - 1))
     if [ "$status" -ne 0 ]; then
+      exec 2>&3
       stop_ranks
       fail_in_log "rank $i" "$RUN_DIR/logs/train_rank_$i.log" "$status"
     fi
   done
   sleep 0.5
 done
+exec 2>&3
 echo "checkpoints (rank 0): $RUN_DIR"

@@ -195,6 +195,24 @@ def test_rank_table_launcher_stops_the_other_ranks_when_one_fails(tmp_path):
         assert not Path(f"/proc/{pid}").exists(), f"rank 0 (pid {pid}) was left running"
 
 
+@pytest.mark.slow
+def test_a_rank_killed_without_a_word_is_named_with_its_exit_code(tmp_path):
+    """A rank the kernel kills (out of memory, SIGKILL) writes no error line at all."""
+    table = tmp_path / "hccl_2p.json"
+    table.write_text("{}")
+    fake = _fake_python(tmp_path / "bin", 1, 'echo "worker pid $$"; kill -KILL $$')
+    (tmp_path / "bin" / "python").write_text(fake.read_text().replace(
+        f'exec {sys.executable} "$@"', "exec sleep 600"))
+    run = tmp_path / "run"
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "run_distribute_train_ascend.sh"),
+                             str(table), "2", str(SAMPLE)], capture_output=True, text=True,
+                            env=_script_env(RUN_DIR=str(run), PYTHON=str(fake)), timeout=120)
+    assert result.returncode == 2, result.stderr
+    log = run / "logs" / "train_rank_1.log"
+    assert result.stderr == (f"error: rank 1 failed: it wrote no error line (exit code 137); "
+                             f"killed, or out of memory?; see {log}\n")
+
+
 def test_msrun_scheduler_never_acts_as_rank_0(tmp_path):
     """msrun runs train.py once more as its scheduler, with RANK_ID=0; with ModelArts on it
     must not copy data in (rank 0's job), only serve the cluster (here: until it times out)."""
