@@ -132,7 +132,7 @@ def _page_load(run_dir, texts, requests, backend):
         def one(text):
             started = time.perf_counter()
             try:
-                label, _ = client.predict(text, api_name="/classify")
+                label, _words, _message = client.predict(text, api_name="/classify")
                 ok = bool(label) and label.get("label") in ("Positive", "Negative")
             except Exception as err:  # every failure counts, whatever its kind
                 return 1000 * (time.perf_counter() - started), repr(err)[:200]
@@ -251,6 +251,9 @@ def main(argv=None):
     parser.add_argument("--accuracy_reviews", default="",
                         help="also the accuracy of each checkpoint predictor on this aclImdb "
                              "folder's test reviews (e.g. the full 25,000), untimed")
+    parser.add_argument("--page_only", action="store_true",
+                        help="only the concurrent page requests (each answered with its "
+                             "explanation), into bench/results/page.json")
     args = parser.parse_args(argv)
     if not (Path(args.run_dir) / "config.yaml").exists():
         sys.exit(f"error: no trained run in {args.run_dir}; run `make demo` or pass --run_dir")
@@ -265,8 +268,22 @@ def main(argv=None):
         sys.exit(2)
 
 
+def _bench_page(args, config):
+    texts = [review.text for review in read_aclimdb(args.reviews)["test"]]
+    result = {"run_dir": args.run_dir, "reviews_from": args.reviews,
+              "explain_tokens": config.explain_tokens,
+              "max_review_chars": config.max_review_chars, "page_backend": args.page_backend,
+              "load_before": _machine_load()}
+    result["page"] = _page_load(args.run_dir, texts, args.requests, args.page_backend)
+    result["load_after"] = _machine_load()
+    _table({**result, "torch": {}})
+    print(f"wrote {write_result('page', result)}")
+
+
 def _bench(args):
     config = load_config(with_run_config(["--ckpt_path", args.run_dir]))
+    if args.page_only:
+        return _bench_page(args, config)
     # the MINDIR first: one that does not fit the run is refused before minutes of timing
     graph = load_predictor(dataclasses.replace(config, mindir_path=args.mindir)) \
         if args.mindir else None
