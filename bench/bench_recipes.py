@@ -1,8 +1,8 @@
 """Recipes on the full aclImdb, side by side with the TF-IDF peer: test accuracy (overall and
 per length quartile) and time, pretraining included.
 
-Usage: .venv/bin/python bench/bench_recipes.py [--recipes best,fast,default_v1,tfidf]
-           [--seeds 1,2] [--curve 0,10,20,40,60] [--source PATH] [--unsup DIR]
+Usage: .venv/bin/python bench/bench_recipes.py [--recipes best,fast,no_pretraining,tfidf]
+           [--seeds 1,2] [--curve 10,20,40] [--curve_recipe best] [--source PATH] [--unsup DIR]
            [--workdir DIR] [--peer_python PY] [-- --KEY VALUE ...overrides for every run]
 
 Recipes (RECIPES below): a pretraining stage (pretrain.py's flow; run once, cached in
@@ -11,9 +11,11 @@ Recipes (RECIPES below): a pretraining stage (pretrain.py's flow; run once, cach
 read only to report, through the onnxruntime backend (the same probabilities as MindSpore).
 Quartiles are by the words of each test review (text.split()), fixed over all recipes.
 tfidf runs bench/sklearn_peer.py with --peer_python (scikit-learn lives there, not in the
-project) on all 25,000 training reviews. --curve fine-tunes the first recipe (seed 1) from the pretraining snapshots taken
-after those minutes (0: no pretraining), so test accuracy against pretraining time is on
-record. Writes bench/results/recipes.json (rows of earlier invocations are kept).
+project) on all 25,000 training reviews. --curve fine-tunes --curve_recipe (seed 1) from the
+pretraining snapshots taken after those minutes (0: no pretraining), so test accuracy against
+pretraining time is on record; --recipes '' runs the curve alone. Writes
+bench/results/recipes.json (rows of earlier invocations are kept) with the whole curve:
+no_pretraining (0 minutes), fast (5), the curve's rows and best (60), seed 1.
 """
 import argparse
 import json
@@ -163,7 +165,7 @@ def _tfidf(options, reviews, quartile_of):
 
 def _curve(options, reviews, quartile_of, minutes):
     """Test accuracy of the first recipe (seed 1) from each pretraining snapshot."""
-    name = options.recipes.split(",")[0]
+    name = options.curve_recipe
     _, _, folder = _pretrained(name, options, print)
     rows = []
     for mark in minutes:
@@ -182,11 +184,22 @@ def _merge(new_rows, extra):
     return write_result("recipes", {**earlier, **extra, "rows": rows, "machine": machine()})
 
 
+def _whole_curve(rows):
+    """(pretraining minutes, test accuracy) of seed 1 over the rows that lie on best's curve."""
+    minutes = {"no_pretraining": 0, "fast": RECIPES["fast"]["snapshot"][1], "best": 60}
+    points = [(minutes[r["recipe"]], r["test_acc"]) for r in rows
+              if r["recipe"] in minutes and r["seed"] == 1]
+    points += [(r["pretrain_minutes"], r["test_acc"]) for r in rows
+               if r["recipe"] == "best_curve"]
+    return sorted(points)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipes", default="best,fast,default_v1,tfidf")
+    parser.add_argument("--recipes", default="best,fast,no_pretraining,default_v1,tfidf")
     parser.add_argument("--seeds", default="1,2")
     parser.add_argument("--curve", default="", help="pretraining minutes, e.g. 0,10,20,40,60")
+    parser.add_argument("--curve_recipe", default="best", help="whose snapshots --curve reads")
     parser.add_argument("--source", type=Path, default=DATA / "aclImdb_v1.tar.gz")
     parser.add_argument("--unsup", type=Path, default=Path("/tmp/data/aclImdb/train/unsup"))
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_recipes"))
@@ -196,7 +209,7 @@ def main():
     reviews = _test_reviews(options)
     bounds, quartile_of = _quartiles(reviews)
     rows = []
-    for name in options.recipes.split(","):
+    for name in filter(None, options.recipes.split(",")):
         if name == "tfidf":
             rows.append(_tfidf(options, reviews, quartile_of))
             _merge(rows, {"quartile_word_bounds": bounds})
@@ -207,6 +220,11 @@ def main():
     if options.curve:
         rows += _curve(options, reviews, quartile_of, [float(m) for m in options.curve.split(",")])
         _merge(rows, {"quartile_word_bounds": bounds})
+    merged = json.loads((RESULTS / "recipes.json").read_text()) if rows else {"rows": []}
+    curve = _whole_curve(merged["rows"])
+    write_result("recipes", {**merged, "curve_minutes_vs_test_acc": curve})
+    print("test accuracy against pretraining minutes (seed 1): " +
+          ", ".join(f"{m:g} min {100 * acc:.2f} %" for m, acc in curve))
     print(f"length quartiles by words: <= {bounds[0]}, <= {bounds[1]}, <= {bounds[2]}, more")
     print_table(rows, ["recipe", "seed", "pretrain_minutes", "pretrain_s", "train_s",
                        "test_acc", "test_acc_by_length_quartile"])
