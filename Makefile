@@ -28,6 +28,7 @@ demo: venv
 	$(PY) eval.py $(DEMO_ARGS)
 	$(PY) export.py $(DEMO_ARGS) --checkpoint_path $(DEMO_DIR)/run/lstm-best.ckpt \
 		--file_name $(DEMO_DIR)/lstm
+	$(PY) -m src.compare $(DEMO_DIR)/run model --aclimdb_path data/aclImdb_sample
 	@echo "demo done: accuracy in $(DEMO_DIR)/run/eval.json, model in $(DEMO_DIR)/lstm.mindir"
 
 test: venv browser
@@ -40,10 +41,9 @@ browser:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; }
 
-# The Gradio page on the demo model (make demo first builds it): http://127.0.0.1:7860
+# The Gradio page on the model shipped in model/ (no training needed): http://127.0.0.1:7860
 serve: venv
-	@test -f $(DEMO_DIR)/run/lstm-best.ckpt || $(MAKE) demo
-	$(PY) app.py --ckpt_path $(DEMO_DIR)/run --backend onnxruntime
+	$(PY) app.py --backend onnxruntime
 
 clean:
 	rm -rf $(DEMO_DIR) preprocess ckpt .pytest_cache

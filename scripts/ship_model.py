@@ -81,8 +81,8 @@ def _card(config, row, check, args):
         "",
         "**Data.** aclImdb v1 (Maas et al., 2011): trained on 22,500 of the 25,000 training "
         "reviews (2,500 held out for validation, which chose the checkpoint) and, for "
-        "pretraining the encoder, the 50,000 unlabelled reviews; the 25,000 test reviews were "
-        "read only to report.",
+        "pretraining the encoder, the unlabelled reviews that are not copies of test reviews "
+        "(49,730 of 50,000); the 25,000 test reviews were read only to report.",
         "",
         f"**Recipe.** `{args.recipe}` of `bench/bench_recipes.py`: embedding {config.embed_size}-d, "
         f"one bidirectional LSTM layer of {config.num_hiddens} units, {config.pooling} "

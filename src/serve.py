@@ -39,6 +39,12 @@ def model_summary(config, predictor):
         scores = json.loads(eval_file.read_text(encoding="utf-8"))
         line += (f" · **test accuracy:** {100 * scores['accuracy']:.1f} % on "
                  f"{scores['reviews']} reviews")
+        quartiles = scores.get("accuracy_by_length_quartile")
+        if quartiles:  # the shipped model's card figures (scripts/ship_model.py)
+            line += (" · by length quartile, shortest first: " +
+                     " / ".join(f"{100 * acc:.1f}" for acc in quartiles) + " %")
+        if scores.get("recipe"):
+            line += f" · recipe `{scores['recipe']}` (MODEL_CARD.md)"
     except (OSError, ValueError, KeyError, TypeError):
         line += " · test accuracy: not measured yet (run eval.py)"
     return line
