@@ -60,6 +60,12 @@ def test_predict_without_ckpt_path_uses_the_shipped_model():
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [a["label"] for a in answers] == list(OBVIOUS.values())
     assert all(max(a["probabilities"].values()) > 0.9 for a in answers)
+    fast = run_script("predict.py", *OBVIOUS, "--output_format", "json", "--backend",
+                      "onnxruntime")  # what make serve runs
+    assert fast.returncode == 0, fast.stderr[-2000:]
+    for answer, line in zip(answers, fast.stdout.splitlines()):
+        for name, p in json.loads(line)["probabilities"].items():
+            assert abs(p - answer["probabilities"][name]) < 1e-4
 
 
 def test_the_page_shows_the_model_cards_key_figures():
