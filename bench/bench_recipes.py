@@ -58,7 +58,8 @@ def _quiet(*_):
 
 def _common(options, seed):
     return ["--aclimdb_path", str(options.source), "--unlabelled_path", str(options.unsup),
-            "--preprocess_path", str(options.workdir / "preprocess"), "--seed", str(seed)]
+            "--preprocess_path", str(options.workdir / "preprocess"), "--seed", str(seed),
+            "--split_seed", "1"]  # one split, one vocabulary: every seed reuses one encoder
 
 
 def _test_reviews(options):

@@ -38,6 +38,8 @@ class Config:
     device_id: int = key(0, "GPU/Ascend device number (the scripts set it)", check="not_negative")
     seed: int = key(1, "seed of every random draw: weights, shuffling, splits, word2vec",
                     check="not_negative")
+    split_seed: int = key(-1, "seed of the validation split, and so of the vocabulary (-1: "
+                          "seed); pin it to train several seeds on one pretrained encoder")
     # data
     dataset: str = key("aclimdb", "aclimdb, or another dataset read from data_path (README: "
                        "Other datasets)", ("aclimdb", "phrases_tsv", "csv", "sst"))
@@ -268,6 +270,9 @@ def validate(config):
     if config.seed > MAX_SEED:
         raise UserError(f"config key 'seed' must be at most {MAX_SEED}, got {config.seed}; "
                         f"pass e.g. --seed 1")
+    if not -1 <= config.split_seed <= MAX_SEED:
+        raise UserError(f"config key 'split_seed' must be -1 (the seed) or a seed up to "
+                        f"{MAX_SEED}, got {config.split_seed}; pass e.g. --split_seed 1")
     if config.vocab_size < MIN_VOCAB:
         raise UserError(f"config key 'vocab_size' must be at least {MIN_VOCAB} (<pad>, <unk> "
                         f"and one word), got {config.vocab_size}; pass e.g. --vocab_size "

@@ -18,7 +18,7 @@ from mindspore.mindrecord import FileWriter
 
 from src.aclimdb import LABELS, SPLITS
 from src.corpus import fingerprint, read_tokens, text_hash, write_tokens
-from src.datasets import dataset_settings, labelled_parts
+from src.datasets import dataset_settings, labelled_parts, split_seed
 from src.errors import UserError
 from src.files import remove_temp_files, temp_path
 from src.glove import glove_words
@@ -73,7 +73,7 @@ def data_key(config):
     settings = {"format": FORMAT_VERSION, "dataset": config.dataset, "max_len": config.max_len,
                 "truncate": config.truncate, "min_freq": config.min_freq,
                 "vocab_size": config.vocab_size, "valid_split": config.valid_split,
-                "seed": config.seed}
+                "seed": split_seed(config)}
     if config.dataset == "aclimdb":  # the labelled reviews only (train/unsup is not read)
         settings["source"] = fingerprint(config.aclimdb_path, LABELLED)
     else:

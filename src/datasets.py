@@ -9,7 +9,7 @@ from src.sst import read_sst
 from src.tables import read_tables
 
 __all__ = ["read_dataset", "labelled_parts", "split_validation", "split_by_group",
-           "read_unlabelled", "dataset_settings"]
+           "read_unlabelled", "dataset_settings", "split_seed"]
 
 
 def read_dataset(config):
@@ -27,6 +27,11 @@ def read_dataset(config):
         raise UserError(f"{config.data_path}: the training rows have one label only; a "
                         f"classifier needs at least two")
     return splits
+
+
+def split_seed(config):
+    """The seed of the validation split: split_seed, or seed when it is -1."""
+    return config.seed if config.split_seed == -1 else config.split_seed
 
 
 def split_by_group(reviews, fraction, seed):
@@ -67,10 +72,10 @@ def labelled_parts(config):
             raise UserError(f"dataset {config.dataset} has no labelled test file, so valid and "
                             f"test are each cut from train by valid_split, which is {share}; "
                             f"pass --valid_split 0.1")
-        train, test = split_validation(train, share, config.seed + 1000)
+        train, test = split_validation(train, share, split_seed(config) + 1000)
         share = share / (1 - share)
     if valid is None:
-        train, valid = split_validation(train, share, config.seed)
+        train, valid = split_validation(train, share, split_seed(config))
     return {"train": train, "valid": valid, "test": test}
 
 

@@ -179,3 +179,15 @@ def test_token_ids_are_int32_and_lengths_match(prepared):
     ids, length, label = next(dataset.create_tuple_iterator(output_numpy=True))
     assert ids.dtype == np.int32 and length.dtype == np.int32 and label.dtype == np.int32
     assert ((ids > 0).sum(axis=1) <= length).all()
+
+
+def test_a_pinned_split_seed_gives_every_seed_one_split_and_one_vocabulary(tiny_config):
+    """So one pretrained encoder (tied to its vocabulary) serves runs of several seeds."""
+    from src.datasets import labelled_parts, split_seed
+    seed2 = dataclasses.replace(tiny_config, seed=2)
+    pinned = dataclasses.replace(tiny_config, seed=2, split_seed=tiny_config.seed)
+    assert data_key(seed2) != data_key(tiny_config)
+    assert data_key(pinned) == data_key(tiny_config) and split_seed(pinned) == tiny_config.seed
+    valid = [r.text for r in labelled_parts(pinned)["valid"]]
+    assert valid == [r.text for r in labelled_parts(tiny_config)["valid"]]
+    assert valid != [r.text for r in labelled_parts(seed2)["valid"]]
