@@ -111,7 +111,7 @@ def _pretrained(name, options, log):
     return done, seconds, folder
 
 
-def run(name, seed, options, reviews, quartile_of, encoder="recipe"):
+def run(name, seed, options, reviews, quartile_of, encoder="recipe", folder=None):
     """Train one recipe and seed; returns its row (times, validation, test, quartiles).
 
     encoder: "recipe" (the recipe's own pretraining, built once), None (no pretraining) or
@@ -120,7 +120,7 @@ def run(name, seed, options, reviews, quartile_of, encoder="recipe"):
     from src.config import load_config
     import train
     recipe = RECIPES[name]
-    run_dir = options.workdir / f"{name}-seed{seed}"
+    run_dir = options.workdir / (folder or f"{name}-seed{seed}")
     shutil.rmtree(run_dir, ignore_errors=True)
     args = [*_common(options, seed), *recipe["train"], "--ckpt_path", str(run_dir),
             *options.overrides]
@@ -171,7 +171,8 @@ def _curve(options, reviews, quartile_of, minutes):
     rows = []
     for mark in minutes:
         snapshot = folder / f"encoder-{mark:g}min.ckpt" if mark else None
-        row = run(name, 1, options, reviews, quartile_of, encoder=snapshot)
+        row = run(name, 1, options, reviews, quartile_of, encoder=snapshot,
+                  folder=f"{name}-curve{mark:g}min-seed1")  # the recipe's own run stays
         rows.append({**row, "recipe": f"{name}_curve", "pretrain_minutes": mark})
     return rows
 

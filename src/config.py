@@ -270,7 +270,7 @@ def validate(config):
     if config.seed > MAX_SEED:
         raise UserError(f"config key 'seed' must be at most {MAX_SEED}, got {config.seed}; "
                         f"pass e.g. --seed 1")
-    if not -1 <= config.split_seed <= MAX_SEED:
+    if not -1 <= config.split_seed <= MAX_SEED:  # -1: the seed's split
         raise UserError(f"config key 'split_seed' must be -1 (the seed) or a seed up to "
                         f"{MAX_SEED}, got {config.split_seed}; pass e.g. --split_seed 1")
     if config.vocab_size < MIN_VOCAB:
@@ -301,14 +301,8 @@ def default_yaml():
 
 
 def load_config(argv=()):
-    """Build the Config: defaults <- YAML file <- command line, then validate.
-
-    Args:
-        argv: command-line words after the script name, e.g. ["--num_epochs", "3"].
-
-    Returns:
-        A validated Config. Raises UserError on any bad key, type or value.
-    """
+    """The validated Config of argv (the words after the script name, e.g. ["--num_epochs",
+    "3"]): defaults <- YAML file <- command line. Raises UserError on a bad key, type or value."""
     config_path, overrides = parse_command_line(argv, DEFAULT_CONFIG)
     types = _field_types()
     values = {}

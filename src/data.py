@@ -26,7 +26,8 @@ from src.progress import progress
 from src.text import Vocab, tokenize
 
 __all__ = ["prepare", "Prepared", "create_dataset", "train_batches", "data_key",
-           "batches_per_epoch", "bucket_length", "padded_lengths", "bucket_batch_sizes"]
+           "batches_per_epoch", "bucket_length", "padded_lengths", "bucket_batch_sizes",
+           "reviews_per_batch"]
 
 SCHEMA = {"ids": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"},
           "label": {"type": "int32"}}
@@ -253,6 +254,15 @@ def bucket_batch_sizes(batch_size, width, max_len):
     sizes = [max(1, batch_size * full // max(length, full))
              for length in padded_lengths(width, max_len)]
     return sizes + sizes[-1:]  # bucket_batch_by_length wants one past the last boundary
+
+
+def reviews_per_batch(batch_size, width, max_len, tokens):
+    """bucket_batch_sizes' size for a batch whose longest review has this many tokens."""
+    if not width:
+        return batch_size
+    lengths = padded_lengths(width, max_len)
+    return bucket_batch_sizes(batch_size, width, max_len)[
+        lengths.index(bucket_length(min(tokens, max_len), width, max_len))]
 
 
 def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, seed=0,

@@ -63,10 +63,12 @@ class Predictor:
     def _shape(self, rows, longest):
         if self.fixed_shape:
             return self.fixed_shape
-        from src.data import bucket_length
-        batch = 1 << (rows - 1).bit_length()
-        return min(batch, self.config.batch_size), bucket_length(
-            min(longest, self.config.max_len), self.config.bucket_width, self.config.max_len)
+        from src.data import bucket_length, reviews_per_batch
+        config = self.config
+        batch = min(1 << (rows - 1).bit_length(), reviews_per_batch(
+            config.batch_size, config.bucket_width, config.max_len, longest))
+        return batch, bucket_length(min(longest, config.max_len), config.bucket_width,
+                                    config.max_len)
 
     def _batch_logits(self, encoded):
         batch, steps = self._shape(len(encoded), max(len(ids) for ids in encoded))
@@ -81,14 +83,28 @@ class Predictor:
         """Logits [N, num_classes] of encoded reviews, computed in length-sorted batches."""
         if not encoded:
             return np.zeros((0, self.config.num_classes), np.float32)
-        size = self.fixed_shape[0] if self.fixed_shape else self.config.batch_size
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         result = np.zeros((len(encoded), self.config.num_classes), np.float32)
-        starts = range(0, len(order), size)
-        for start in progress(starts, "classify", unit="batch") if len(starts) > 1 else starts:
-            chosen = order[start:start + size]
+        batches = self._batches(order, encoded)
+        for chosen in progress(batches, "classify", unit="batch") if len(batches) > 1 else batches:
             result[chosen] = self._batch_logits([encoded[i] for i in chosen])
         return result
+
+    def _batches(self, order, encoded):
+        """Length-sorted batches of batch_size reviews, fewer of long ones as in training, so
+        no batch needs more memory than batch_size reviews of 10 bucket widths."""
+        if self.fixed_shape:
+            size = self.fixed_shape[0]
+            return [order[start:start + size] for start in range(0, len(order), size)]
+        from src.data import reviews_per_batch
+        config, batches = self.config, [[]]
+        for index in order:
+            fits = reviews_per_batch(config.batch_size, config.bucket_width, config.max_len,
+                                     len(encoded[index]))
+            if len(batches[-1]) >= fits:
+                batches.append([])
+            batches[-1].append(index)
+        return batches
 
     def predict(self, texts):
         """[Prediction] for each text (str), in input order."""

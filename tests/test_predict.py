@@ -124,3 +124,23 @@ def test_missing_vocabulary_is_a_clear_error(tmp_path, capsys):
 def test_read_reviews_from_a_pipe():
     assert read_reviews([], "-", io.BytesIO("één\r\ntwo\n".encode())) == ["één", "two"]
     assert read_reviews([], "", io.BytesIO(b"x\n")) == ["x"]
+
+
+def test_long_reviews_are_classified_in_smaller_batches(tiny_config):
+    """A batch of whole reviews never needs more memory than batch_size reviews of 10 bucket
+    widths (64 x 3,000 tokens ran the shipped model out of memory)."""
+    import dataclasses
+    import numpy as np
+    from src.predictor import Predictor
+    from src.text import Vocab
+    config = dataclasses.replace(tiny_config, batch_size=64, bucket_width=50, max_len=3000)
+    seen = []
+
+    def forward(ids, length):
+        seen.append(ids.shape)
+        return np.zeros((ids.shape[0], 2), np.float32)
+    predictor = Predictor(config, Vocab(["<pad>", "<unk>", "a"]), forward)
+    encoded = [np.ones(n, np.int32) for n in [100] * 70 + [2500] * 20 + [900] * 5]
+    assert predictor.logits(encoded).shape == (95, 2)
+    assert seen[0] == (64, 100) and (10, 3000) in seen
+    assert all(batch * steps <= 64 * 500 for batch, steps in seen), seen
