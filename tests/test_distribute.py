@@ -175,20 +175,25 @@ def test_a_worker_dying_with_a_traceback_is_named_in_one_line(tmp_path):
     assert err == f"error: worker 1 failed: MemoryError: cannot allocate 2.0 GiB; see {log}\n"
 
 
-@pytest.mark.slow
-def test_rank_table_launcher_stops_the_other_ranks_when_one_fails(tmp_path):
+def _rank_table_run(tmp_path, failure):
+    """The rank-table launcher with 2 ranks: rank 1 fails as `failure` says, rank 0 stands
+    for one blocked in HCCL (it would wait forever). Returns (result, rank 1's log)."""
     table = tmp_path / "hccl_2p.json"
     table.write_text("{}")
-    fake = _fake_python(tmp_path / "bin", 1, TRACEBACK)
-    # the other rank stands for one blocked in HCCL: it would wait forever
+    fake = _fake_python(tmp_path / "bin", 1, failure)
     (tmp_path / "bin" / "python").write_text(fake.read_text().replace(
         f'exec {sys.executable} "$@"', "exec sleep 600"))
     run = tmp_path / "run"
     result = subprocess.run(["bash", str(ROOT / "scripts" / "run_distribute_train_ascend.sh"),
                              str(table), "2", str(SAMPLE)], capture_output=True, text=True,
                             env=_script_env(RUN_DIR=str(run), PYTHON=str(fake)), timeout=120)
+    return result, run / "logs" / "train_rank_1.log"
+
+
+@pytest.mark.slow
+def test_rank_table_launcher_stops_the_other_ranks_when_one_fails(tmp_path):
+    result, log = _rank_table_run(tmp_path, TRACEBACK)
     assert result.returncode == 2, result.stderr
-    log = run / "logs" / "train_rank_1.log"
     assert result.stderr == (f"error: rank 1 failed: MemoryError: cannot allocate 2.0 GiB; "
                              f"see {log}\n")
     for pid in (tmp_path / "bin" / "alive_pids").read_text().split():
@@ -198,17 +203,8 @@ def test_rank_table_launcher_stops_the_other_ranks_when_one_fails(tmp_path):
 @pytest.mark.slow
 def test_a_rank_killed_without_a_word_is_named_with_its_exit_code(tmp_path):
     """A rank the kernel kills (out of memory, SIGKILL) writes no error line at all."""
-    table = tmp_path / "hccl_2p.json"
-    table.write_text("{}")
-    fake = _fake_python(tmp_path / "bin", 1, 'echo "worker pid $$"; kill -KILL $$')
-    (tmp_path / "bin" / "python").write_text(fake.read_text().replace(
-        f'exec {sys.executable} "$@"', "exec sleep 600"))
-    run = tmp_path / "run"
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "run_distribute_train_ascend.sh"),
-                             str(table), "2", str(SAMPLE)], capture_output=True, text=True,
-                            env=_script_env(RUN_DIR=str(run), PYTHON=str(fake)), timeout=120)
+    result, log = _rank_table_run(tmp_path, 'echo "worker pid $$"; kill -KILL $$')
     assert result.returncode == 2, result.stderr
-    log = run / "logs" / "train_rank_1.log"
     assert result.stderr == (f"error: rank 1 failed: it wrote no error line (exit code 137); "
                              f"killed, or out of memory?; see {log}\n")
 
