@@ -96,15 +96,15 @@ def test_resumed_pretraining_ends_with_the_uninterrupted_weights(pretrained, tmp
 
 def test_a_time_budget_stops_pretraining_and_snapshots_are_written(tmp_path):
     args = pretrain_args(tmp_path, "budget", "--pretrain_epochs", "50",
-                         "--pretrain_minutes", "0.3", "--pretrain_save_minutes", "0.1")
+                         "--pretrain_minutes", "0.15", "--pretrain_save_minutes", "0.05")
     done = subprocess.run([sys.executable, str(ROOT / "pretrain.py"), *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "pretrain_minutes 0.3 reached" in done.stdout
+    assert "pretrain_minutes 0.15 reached" in done.stdout
     folder = tmp_path / "budget"
     assert (folder / "encoder.ckpt").exists()
     assert sorted(p.name for p in folder.glob("encoder-*min.ckpt")) == [
-        "encoder-0.1min.ckpt", "encoder-0.2min.ckpt"]
+        "encoder-0.05min.ckpt", "encoder-0.1min.ckpt"]
 
 
 @pytest.mark.parametrize("change, words", [
