@@ -188,7 +188,9 @@ def _merge(new_rows, extra):
 
 def _whole_curve(rows):
     """(pretraining minutes, test accuracy) of seed 1 over the rows that lie on best's curve."""
-    minutes = {"no_pretraining": 0, "fast": RECIPES["fast"]["snapshot"][1], "best": 60}
+    best = RECIPES["best"]["pretrain"]
+    minutes = {"no_pretraining": 0, "fast": RECIPES["fast"]["snapshot"][1],
+               "best": float(best[best.index("--pretrain_minutes") + 1])}
     points = [(minutes[r["recipe"]], r["test_acc"]) for r in rows
               if r["recipe"] in minutes and r["seed"] == 1]
     points += [(r["pretrain_minutes"], r["test_acc"]) for r in rows
