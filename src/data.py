@@ -247,22 +247,22 @@ def _bucket_boundaries(width, max_len):
     return [length + 1 for length in padded_lengths(width, max_len)]
 
 
-def bucket_batch_sizes(batch_size, width, max_len):
-    """Reviews per batch of each padded length: batch_size up to 10 widths, fewer beyond, so
-    that a batch of long reviews holds no more tokens (nor memory) than one of 10 widths."""
-    full = 10 * width
-    sizes = [max(1, batch_size * full // max(length, full))
-             for length in padded_lengths(width, max_len)]
-    return sizes + sizes[-1:]  # bucket_batch_by_length wants one past the last boundary
-
-
 def reviews_per_batch(batch_size, width, max_len, tokens):
-    """bucket_batch_sizes' size for a batch whose longest review has this many tokens."""
+    """Reviews in a batch whose longest has this many tokens: batch_size up to 10 widths,
+    fewer beyond, so a batch of long reviews holds no more tokens (nor memory) than one of 10
+    widths."""
     if not width:
         return batch_size
-    lengths = padded_lengths(width, max_len)
-    return bucket_batch_sizes(batch_size, width, max_len)[
-        lengths.index(bucket_length(min(tokens, max_len), width, max_len))]
+    full = 10 * width
+    padded = bucket_length(min(tokens, max_len), width, max_len)
+    return max(1, batch_size * full // max(padded, full))
+
+
+def bucket_batch_sizes(batch_size, width, max_len):
+    """reviews_per_batch of each padded length, as bucket_batch_by_length takes them."""
+    sizes = [reviews_per_batch(batch_size, width, max_len, length)
+             for length in padded_lengths(width, max_len)]
+    return sizes + sizes[-1:]  # bucket_batch_by_length wants one past the last boundary
 
 
 def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, seed=0,
