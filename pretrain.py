@@ -21,14 +21,16 @@ def main(config, log=print):
     log = RunLog(log)
     init_device(config)                                         # CPU/GPU/Ascend, seeds
     prepared = data.prepare(config, log)                        # the classifier's vocabulary
-    stream = pretrain.corpus(config, prepared, log)             # train + unlabelled token ids
+    stream, heldout = pretrain.corpus(config, prepared, log)    # train + unlabelled token ids
     windows = pretrain.Windows(stream, config.pretrain_window, config.pretrain_batch_size,
                                config.seed)
     table = embeddings.build_embedding(config, prepared, log)   # the initial word vectors
     model, sampler = pretrain.build_language_model(config, table, len(prepared.vocab))
+    heldout = pretrain.HeldOut(heldout, windows, sampler)       # loss on reviews never seen
     with open_run(config, prepared.vocab_file, Rank(), log, key="pretrain_path",
                   checkpoints=(f"{pretrain.LM_PREFIX}-*.ckpt", "encoder*.ckpt")) as run:
-        path = pretrain.pretrain(config, model, sampler, windows, prepared.vocab, run)
+        path = pretrain.pretrain(config, model, sampler, windows, prepared.vocab, run,
+                                 heldout)
     log.close()
     return path
 

@@ -142,6 +142,9 @@ class Config:
                                         "warm-up + cosine)", check="positive")
     pretrain_samples: int = key(1024, "sampled softmax: words each prediction is scored "
                                 "against", check="positive")
+    pretrain_heldout_reviews: int = key(500, "unlabelled reviews kept out of pretraining: the "
+                                        "language model's held-out loss is measured on them",
+                                        check="not_negative")
     pretrain_dropout: float = key(0.1, "dropout on the language model's embeddings and LSTM "
                                   "outputs", check="fraction")
     pretrained_encoder: str = key("", "train.py: start the embedding and the first LSTM layer "

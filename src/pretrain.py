@@ -30,25 +30,38 @@ from src.progress import bar
 from src.run_folder import METRICS
 from src.train import cosine_rates
 
-__all__ = ["corpus", "Windows", "build_language_model", "pretrain", "ENCODER", "LM_PREFIX"]
+__all__ = ["corpus", "Windows", "HeldOut", "build_language_model", "pretrain", "ENCODER", "LM_PREFIX"]
 
 ENCODER = "encoder.ckpt"
 LM_PREFIX = "lm"
+HELDOUT_DRAWS = 2 ** 40  # step numbers of the held-out negatives, beyond any training step
 
 
 def corpus(config, prepared, log=print):
-    """One stream of token ids: the training reviews and those of unlabelled_path, shuffled
-    (seeded), each followed by <pad> (id 0) so no window reads across reviews unmarked."""
+    """(training stream, held-out stream) of token ids. The training stream joins the training
+    reviews and those of unlabelled_path, shuffled (seeded), each followed by <pad> (id 0) so
+    no window reads across reviews unmarked; the held-out stream joins the
+    pretrain_heldout_reviews unlabelled reviews that are never trained on."""
     reviews = prepared.token_lists("train")
+    heldout = []
     if config.unlabelled_path:
-        reviews += unlabelled_tokens(config, prepared, log)
+        unlabelled = unlabelled_tokens(config, prepared, log)
+        kept = np.random.default_rng([config.seed, 1]).permutation(len(unlabelled))
+        cut = min(config.pretrain_heldout_reviews, len(unlabelled) // 10)
+        heldout = [unlabelled[i] for i in kept[:cut]]
+        reviews += [unlabelled[i] for i in sorted(kept[cut:])]
     order = np.random.default_rng(config.seed).permutation(len(reviews))
-    pieces = []
-    for index in order:
-        pieces += [reviews[index], np.zeros(1, np.int32)]
-    stream = np.concatenate(pieces).astype(np.int32)
-    log(f"language-model corpus: {len(reviews)} reviews, {len(stream):,} tokens")
-    return stream
+    stream = _joined(reviews[index] for index in order)
+    log(f"language-model corpus: {len(reviews)} reviews, {len(stream):,} tokens; held out: "
+        f"{len(heldout)} unlabelled reviews")
+    return stream, _joined(heldout)
+
+
+def _joined(reviews):
+    pieces = [np.zeros(0, np.int32)]
+    for review in reviews:
+        pieces += [review, np.zeros(1, np.int32)]
+    return np.concatenate(pieces).astype(np.int32)
 
 
 class Windows:
@@ -92,6 +105,41 @@ def _save_encoder(model, path, vocab, record):
                                                           **record})
 
 
+class HeldOut:
+    """The language model's loss on held-out windows (dropout off), each batch scored against
+    the same negatives every time, so the figure tells progress from overfitting."""
+
+    BATCHES = 20  # at most 20 x 64 windows of 70 tokens: ~90,000 tokens, a few seconds
+
+    def __init__(self, stream, windows, sampler):
+        length, batch_size = windows.windows.shape[1] - 1, windows.batch_size
+        count = (len(stream) - 1) // (length + 1) // batch_size * batch_size
+        usable = stream[:count * (length + 1)].reshape(-1, batch_size, length + 1)
+        self.batches = [batch.T.copy() for batch in usable[:self.BATCHES]]
+        self.negatives = [sampler.draw(HELDOUT_DRAWS + index) for index in range(len(self.batches))]
+
+    def loss(self, model):
+        """Mean held-out loss, or None when too few held-out reviews make a batch."""
+        if not self.batches:
+            return None
+        model.set_train(False)
+        losses = [float(model(ms.Tensor(batch), ms.Tensor(negatives)).asnumpy())
+                  for batch, negatives in zip(self.batches, self.negatives)]
+        model.set_train(True)
+        return round(float(np.mean(losses)), 4)
+
+
+def _snapshot(model, heldout, run, path, vocab, record):
+    """The encoder into path, with the held-out loss in its record and in metrics.jsonl."""
+    loss = heldout.loss(model)
+    if loss is not None:
+        record = {**record, "heldout_loss": loss}
+        with (run.dir / METRICS).open("a", encoding="utf-8") as stream:
+            stream.write(json.dumps({"step": record["lm_step"], "heldout_loss": loss}) + "\n")
+        run.log(f"held-out loss {loss:.4f} at step {record['lm_step']}")
+    _save_encoder(model, path, vocab, record)
+
+
 def _resume(config, step, run):
     """(first step, seconds already spent) from the newest lm-EPOCH_STEP.ckpt of run."""
     path, params = resume_latest(step, run.dir, LM_PREFIX, "pretrain", "--pretrain_path")
@@ -122,9 +170,10 @@ class _Progress:
             self.losses, self.started = [], time.perf_counter()
 
 
-def pretrain(config, model, sampler, windows, vocab, run):
+def pretrain(config, model, sampler, windows, vocab, run, heldout):
     """Train the language model for pretrain_epochs passes or pretrain_minutes, whichever
-    ends first; returns the path of encoder.ckpt."""
+    ends first, measuring heldout (a HeldOut) at every snapshot and at the end; returns the
+    path of encoder.ckpt."""
     total = max(int(config.pretrain_epochs * windows.steps_per_epoch), 1)
     rates = cosine_rates(config.pretrain_learning_rate, total,
                          max(int(0.02 * total), 1))
@@ -143,8 +192,8 @@ def pretrain(config, model, sampler, windows, vocab, run):
             run.log(f"pretrain_minutes {config.pretrain_minutes} reached at step {index}")
             break
         if elapsed >= next_snapshot * 60:
-            _save_encoder(model, run.dir / f"encoder-{next_snapshot:g}min.ckpt", vocab,
-                          {"minutes": float(next_snapshot), "lm_step": index})
+            _snapshot(model, heldout, run, run.dir / f"encoder-{next_snapshot:g}min.ckpt",
+                      vocab, {"minutes": float(next_snapshot), "lm_step": index})
             next_snapshot += config.pretrain_save_minutes
         loss = float(step(ms.Tensor(windows.batch(index)), ms.Tensor(sampler.draw(index))).asnumpy())
         if not math.isfinite(loss):
@@ -163,7 +212,7 @@ def pretrain(config, model, sampler, windows, vocab, run):
     progress.bar.close()
     minutes = (time.perf_counter() - started) / 60
     path = run.dir / ENCODER
-    _save_encoder(model, path, vocab, {"minutes": minutes, "lm_step": index})
+    _snapshot(model, heldout, run, path, vocab, {"minutes": minutes, "lm_step": index})
     run.log(f"pretrained for {minutes:.1f} min, {index} steps "
             f"({index / windows.steps_per_epoch:.2f} passes); encoder in {path}")
     return Path(path)

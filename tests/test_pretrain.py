@@ -34,12 +34,30 @@ def pretrained(tmp_path_factory):
 
 
 def _losses(folder):
-    return [json.loads(line)["loss"] for line in (folder / "metrics.jsonl").open()]
+    records = [json.loads(line) for line in (folder / "metrics.jsonl").open()]
+    return [record["loss"] for record in records if "loss" in record]
 
 
 def test_pretraining_lowers_the_language_models_loss(pretrained):
     losses = _losses(pretrained[1])
     assert len(losses) >= 3 and losses[-1] < losses[0] - 0.3, losses
+
+
+def test_the_held_out_reviews_are_never_trained_on_and_their_loss_is_recorded(pretrained):
+    from src.config import load_config
+    from src.data import prepare
+    from src.pretrain import corpus
+    workdir, folder = pretrained
+    config = load_config(pretrain_args(workdir))
+    stream, heldout = corpus(config, prepare(config, lambda *_: None), lambda *_: None)
+    text = lambda ids: " ".join(map(str, ids))
+    reviews = [r for r in text(heldout).split(" 0 ") if len(r.split()) > 30]
+    assert len(reviews) >= 5 and not [r for r in reviews if r in text(stream)]
+    encoder = load_params(folder / "encoder.ckpt")
+    losses = [json.loads(line) for line in (folder / "metrics.jsonl").open()]
+    recorded = [record["heldout_loss"] for record in losses if "heldout_loss" in record]
+    assert recorded and float(encoder["heldout_loss"].asnumpy()) == pytest.approx(recorded[-1])
+    assert 1 < recorded[-1] < _losses(folder)[0], (recorded, _losses(folder))
 
 
 def test_encoder_holds_the_classifiers_embedding_and_first_lstm_layer(pretrained):
