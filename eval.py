@@ -2,10 +2,17 @@
 
     python eval.py --ckpt_path RUN_DIR [--checkpoint_path FILE.ckpt] [--KEY VALUE ...]
 
+The run's config.yaml (RUN_DIR, or the checkpoint's folder) is the base config, so the
+checkpoint is read with the settings it was trained with; any --KEY VALUE applies on top,
+and --config_path FILE replaces it.
+
 Prints the accuracy, per-class precision / recall / F1 and the confusion matrix, and writes
 eval.json, eval.txt and confusion.png beside the checkpoint.
 """
+import sys
+
 from src.cli import run_main
+from src.run_folder import run_config_first
 
 
 def main(config, log=print):
@@ -15,4 +22,4 @@ def main(config, log=print):
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, run_config_first(sys.argv[1:]))

@@ -45,9 +45,11 @@ def _shrink(run_dir, out, rows):
         if array.dtype == np.float32:
             array = array.astype(np.float16)
         kept.append({"name": name, "data": ms.Tensor(array)})
-    ms.save_checkpoint(kept, str(out / "lstm-best.ckpt"))
     vocab = Vocab.load(run_dir / "vocab.json")
-    Vocab(vocab.tokens[:rows] if rows else vocab.tokens).save(out / "vocab.json")
+    shipped = Vocab(vocab.tokens[:rows] if rows else vocab.tokens)
+    ms.save_checkpoint(kept, str(out / "lstm-best.ckpt"),
+                       append_dict={"vocab_digest": shipped.digest()})
+    shipped.save(out / "vocab.json")
 
 
 def _config(run_dir, out, rows):

@@ -1,5 +1,7 @@
 """The training callbacks, in the order train.fit runs them after each step and epoch:
-stop a diverging run, save checkpoints, log metrics, validate (lstm-best.ckpt, early stop)."""
+stop a diverging run, save step checkpoints, log metrics, validate (lstm-best.ckpt, early
+stop), then the epoch-end checkpoint, so that it holds the validation's outcome and a run
+killed during validation validates that epoch again on --resume."""
 import json
 import math
 import time
@@ -11,20 +13,29 @@ from src.checkpoint import latest_checkpoint, load_params, save_atomic, weights_
 from src.errors import UserError
 from src.run_folder import BEST, PREFIX
 
-__all__ = ["TrainState", "DivergenceGuard", "StepCheckpoint", "MetricsLog", "ValidationWatch",
+__all__ = ["TrainState", "DivergenceGuard", "StepCheckpoint", "EpochCheckpoint", "MetricsLog",
+           "ValidationWatch",
            "best_so_far"]
 
 
 class TrainState:
-    """Where training stands: the (epoch, step) names of checkpoints and resume."""
+    """Where training stands, all that --resume restores beside the weights: the (epoch,
+    step) names of checkpoints and the epochs since validation accuracy last improved."""
 
-    def __init__(self, epoch=0, step_in_epoch=0, global_step=0):
+    def __init__(self, epoch=0, step_in_epoch=0, global_step=0, bad_epochs=0):
         self.epoch, self.step_in_epoch, self.global_step = epoch, step_in_epoch, global_step
+        self.bad_epochs = bad_epochs
 
     def as_dict(self):
         # Not "global_step": that name belongs to the optimizer's own step counter.
         return {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
-                "train_step": self.global_step}
+                "train_step": self.global_step, "bad_epochs": self.bad_epochs}
+
+    @classmethod
+    def from_checkpoint(cls, params):
+        """The state saved beside a checkpoint's weights (bad_epochs: 0 in older files)."""
+        read = lambda key: int(params[key].asnumpy()) if key in params else 0
+        return cls(read("epoch"), read("step_in_epoch"), read("train_step"), read("bad_epochs"))
 
 
 
@@ -66,33 +77,43 @@ class DivergenceGuard(Callback):
 
 
 class StepCheckpoint(Callback):
-    """Every save_steps steps and at each epoch end: save lstm-EPOCH_STEP.ckpt atomically.
+    """Every save_steps steps: save lstm-EPOCH_STEP.ckpt atomically, with the state and stamp
+    (the vocabulary's digest) beside the weights.
 
     Also counts the steps in state; with ring None (ranks other than 0) it only counts.
     """
 
-    def __init__(self, ring, state, save_steps, log):
+    def __init__(self, ring, state, save_steps, stamp):
         super().__init__()
-        self.ring, self.state, self.save_steps, self.log = ring, state, save_steps, log
+        self.ring, self.state, self.save_steps, self.stamp = ring, state, save_steps, stamp
 
     def on_train_step_end(self, run_context):
         self.state.step_in_epoch += 1
         self.state.global_step += 1
         if self.state.global_step % self.save_steps == 0:
-            self._save(run_context, self.state.as_dict())
+            self.save(run_context, self.state)
 
-    def on_train_epoch_end(self, run_context):
-        # Recorded as "next epoch, step 0" so that --resume starts the following epoch.
-        finished = TrainState(self.state.epoch + 1, 0, self.state.global_step)
-        self._save(run_context, finished.as_dict())
-
-    def _save(self, run_context, record):
+    def save(self, run_context, state):
         if self.ring is None:
             return
         cell = run_context.original_args().train_network
         if weights_finite(cell):  # a diverged step's weights must not push out finite ones
-            self.ring.save(cell, self.state.epoch + 1, self.state.step_in_epoch, record)
+            self.ring.save(cell, self.state.epoch + 1, self.state.step_in_epoch,
+                           {**state.as_dict(), **self.stamp})
 
+
+class EpochCheckpoint(Callback):
+    """At each epoch end, after validation: the epoch's checkpoint, recorded as "next epoch,
+    step 0" so that --resume starts the following epoch with the early-stop count as it is."""
+
+    def __init__(self, steps):
+        super().__init__()
+        self.steps = steps  # the StepCheckpoint whose ring and state it shares
+
+    def on_train_epoch_end(self, run_context):
+        state = self.steps.state
+        finished = TrainState(state.epoch + 1, 0, state.global_step, state.bad_epochs)
+        self.steps.save(run_context, finished)
 
 
 class MetricsLog(Callback):
@@ -136,12 +157,13 @@ class MetricsLog(Callback):
 class ValidationWatch(Callback):
     """After each epoch: validation accuracy, lstm-best.ckpt, and early stopping."""
 
-    def __init__(self, model, dataset, run_dir, metrics, patience, log, save_best=True):
+    def __init__(self, model, dataset, run_dir, metrics, state, config, log, save_best, stamp):
         super().__init__()
         self.model, self.dataset, self.run_dir = model, dataset, Path(run_dir)
-        self.metrics, self.patience, self.log = metrics, patience, log
-        self.save_best = save_best
-        self.best, self.bad_epochs, self.stopped = best_so_far(self.run_dir), 0, False
+        self.metrics, self.state, self.log = metrics, state, log
+        self.patience = config.early_stop_patience
+        self.save_best, self.stamp = save_best, stamp
+        self.best, self.stopped = best_so_far(self.run_dir), False
 
     def on_train_epoch_end(self, run_context):
         scores = self.model.eval(self.dataset, dataset_sink_mode=False)
@@ -151,14 +173,14 @@ class ValidationWatch(Callback):
                             "valid_loss": round(float(scores["loss"]), 5)})
         self.log(f"epoch {epoch} validation accuracy {accuracy:.4f}")
         if accuracy > self.best:
-            self.best, self.bad_epochs = accuracy, 0
+            self.best, self.state.bad_epochs = accuracy, 0
             if self.save_best and weights_finite(run_context.original_args().train_network):
                 save_atomic(run_context.original_args().train_network,
                             self.run_dir / BEST,
-                            {"epoch": epoch, "valid_acc": accuracy})
+                            {"epoch": epoch, "valid_acc": accuracy, **self.stamp})
         else:
-            self.bad_epochs += 1
-            if self.patience and self.bad_epochs >= self.patience:
+            self.state.bad_epochs += 1
+            if self.patience and self.state.bad_epochs >= self.patience:
                 self.log(f"early stop: no better validation accuracy for {self.patience} epochs")
                 self.stopped = True
                 run_context.request_stop()

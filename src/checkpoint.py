@@ -75,17 +75,35 @@ def load_into(cell, params, path):
                         f"that wrote it")
 
 
-def load_network(config, checkpoint_path):
-    """SentimentNet shaped by config with the weights of checkpoint_path (eval mode)."""
+def load_network(config, checkpoint_path, vocab=None, vocab_source=""):
+    """SentimentNet shaped by config with the weights of checkpoint_path (eval mode); with
+    vocab, once the checkpoint is known to be trained on it (vocab_source names it in the
+    error)."""
     params = load_params(checkpoint_path)
     if "embedding.embedding_table" not in params:
         raise UserError(f"checkpoint {checkpoint_path} holds no SentimentNet embedding; use a "
                         f"checkpoint written by train.py")
+    if vocab is not None:
+        _check_vocabulary(params, checkpoint_path, vocab, vocab_source)
     table = np.zeros(params["embedding.embedding_table"].shape, np.float32)
     network = build_network(config, table)
     load_into(network, params, checkpoint_path)
     network.set_train(False)
     return network
+
+
+def _check_vocabulary(params, path, vocab, source):
+    """The checkpoint's vocabulary digest (size only, for files written before digests) must
+    be vocab's: another vocabulary of the same size would give wrong labels without a word."""
+    rows = params["embedding.embedding_table"].shape[0]
+    digest = params.get("vocab_digest")
+    if rows == len(vocab) and digest in (None, vocab.digest()):
+        return
+    differs = f"{rows} words there, {len(vocab)} here" if rows != len(vocab) else \
+        "the same size, other words"
+    raise UserError(f"checkpoint {path} was trained with another vocabulary than {source} "
+                    f"({differs}); use the run that wrote it: --ckpt_path RUN_DIR (its "
+                    f"config.yaml and vocab.json)")
 
 
 def load_encoder(network, path, vocab):

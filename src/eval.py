@@ -43,13 +43,10 @@ def evaluate(config, split="test", log=print):
     """
     init_device(config)
     checkpoint = checkpoint_of(config)
-    network = load_network(config, checkpoint)
+    log(f"settings: {config.config_path}, then the command line")
     prepared = prepare(config, log)
-    vocab_rows = network.embedding.embedding_table.shape[0]
-    if vocab_rows != len(prepared.vocab):
-        raise UserError(f"checkpoint {checkpoint} has a {vocab_rows}-word vocabulary but the "
-                        f"data settings give {len(prepared.vocab)}; evaluate with the training "
-                        f"run's config (--config_path RUN_DIR/config.yaml)")
+    network = load_network(config, checkpoint, prepared.vocab,
+                           "the one these data settings give")
     dataset = create_dataset(prepared.mindrecord(split), config.batch_size, config.max_len,
                              config.bucket_width)
     model = Model(network, eval_network=NetWithEval(network), eval_indexes=[0, 1, 2],

@@ -35,7 +35,7 @@ def export_model(config, log=print):
         raise UserError("no checkpoint to export; pass --checkpoint_path FILE.ckpt, e.g. "
                         "RUN_DIR/lstm-best.ckpt")
     vocab = Vocab.load(run_folder(config) / VOCAB)
-    network = load_network(config, config.checkpoint_path)
+    network = load_network(config, config.checkpoint_path, vocab, run_folder(config) / VOCAB)
     ids = ms.Tensor(np.zeros((config.batch_size, config.max_len), np.int32))
     length = ms.Tensor(np.full((config.batch_size,), config.max_len, np.int32))
     target = Path(f"{config.file_name}.{config.file_format.lower()}")

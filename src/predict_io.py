@@ -8,7 +8,7 @@ from pathlib import Path
 from src.datasets import read_unlabelled
 from src.errors import UserError
 from src.files import atomic_path
-from src.run_folder import CONFIG, SHIPPED
+from src.run_folder import SHIPPED, run_config_first
 
 __all__ = ["read_reviews", "format_prediction", "split_arguments", "with_run_config",
            "write_submission", "submission_from"]
@@ -105,22 +105,10 @@ def split_arguments(argv):
 
 
 def with_run_config(argv):
-    """argv with the run's config.yaml put first (network shape, max_len, vocabulary settings).
-
-    The run folder is --ckpt_path, else the folder of --checkpoint_path, else (neither given,
-    nor --config_path) the model shipped in model/; nothing changes when --config_path is
-    given or the folder has no config.yaml.
-    """
+    """argv with the run's config.yaml put first (src/run_folder.run_config_first); with no
+    run named, the model shipped in model/."""
     flags, texts = split_arguments(argv)
-    values = dict(zip(flags[::2], flags[1::2]))
-    if not {"--ckpt_path", "--checkpoint_path", "--config_path"} & set(values):
-        flags = ["--ckpt_path", str(SHIPPED)] + flags
-        values["--ckpt_path"] = str(SHIPPED)
-    folder = values.get("--ckpt_path") or (values.get("--checkpoint_path") and
-                                           str(Path(values["--checkpoint_path"]).parent))
-    if "--config_path" not in values and folder and (Path(folder) / CONFIG).exists():
-        flags = ["--config_path", str(Path(folder) / CONFIG)] + flags
-    return flags + texts
+    return run_config_first(flags, fallback=SHIPPED) + texts
 
 
 def write_submission(ids, labels, path, header=("PhraseId", "Sentiment")):

@@ -114,15 +114,10 @@ class Predictor:
                 for row in probabilities]
 
 
-def _checkpoint_forward(config, checkpoint, vocab_rows):
+def _checkpoint_forward(config, checkpoint, vocab):
     import mindspore as ms
     from src.checkpoint import load_network
-    network = load_network(config, checkpoint)
-    table_rows = network.embedding.embedding_table.shape[0]
-    if table_rows != vocab_rows:
-        raise UserError(f"checkpoint {checkpoint} has a {table_rows}-word vocabulary but "
-                        f"{run_folder(config) / VOCAB} has {vocab_rows}; use the "
-                        f"vocab.json of the run that wrote the checkpoint (--ckpt_path RUN_DIR)")
+    network = load_network(config, checkpoint, vocab, run_folder(config) / VOCAB)
     if config.backend == "onnxruntime":
         from src.onnx_backend import OnnxForward
         return OnnxForward(network, config.quantize)
@@ -184,7 +179,7 @@ def load_predictor(config):
         forward, shape = mindir_forward(config.mindir_path, config, vocab)
         return Predictor(config, vocab, forward, shape, name=Path(config.mindir_path).name)
     checkpoint = Path(config.checkpoint_path or Path(config.ckpt_path) / BEST)
-    return Predictor(config, vocab, _checkpoint_forward(config, checkpoint, len(vocab)),
+    return Predictor(config, vocab, _checkpoint_forward(config, checkpoint, vocab),
                      name=f"{checkpoint.parent.name}/{checkpoint.name}"
                      + _backend_suffix(config))
 

@@ -18,7 +18,7 @@ from src.config import save_config
 from src.errors import UserError
 from src.files import remove_temp_files
 
-__all__ = ["FolderLock", "Run", "open_run", "run_folder", "PREFIX", "BEST", "CONFIG", "VOCAB",
+__all__ = ["FolderLock", "Run", "open_run", "run_folder", "run_config_first", "PREFIX", "BEST", "CONFIG", "VOCAB",
            "METRICS", "RUN_LOG", "CURVES", "AIM_RUN", "EVAL", "SHIPPED"]
 
 PREFIX = "lstm"  # checkpoint names as the zoo's: lstm-EPOCH_STEP.ckpt, lstm-best.ckpt
@@ -117,6 +117,32 @@ def open_run(config, vocab_file, rank, log, key="ckpt_path", checkpoints=(f"{PRE
         yield Run(run_dir, Path(getattr(config, key)), log)
     finally:
         lock.release()
+
+
+# How the training process ran, not what it learned: never carried over to a reader of the run.
+HOW_IT_RAN = ["--resume", "false", "--run_distribute", "false", "--enable_modelarts", "false"]
+
+
+def run_config_first(flags, fallback=None):
+    """Command-line flags (--key value pairs) with the run's config.yaml put first, so a
+    checkpoint is read with the settings it was trained with (network shape, max_len,
+    vocabulary settings) and every --KEY VALUE given still overrides.
+
+    The run folder is --ckpt_path, else the folder of --checkpoint_path, else fallback (with
+    --ckpt_path fallback added). Nothing changes when --config_path is given or the folder has
+    no config.yaml.
+    """
+    flags = [part for flag in flags for part in
+             (flag.split("=", 1) if flag.startswith("--") and "=" in flag else [flag])]
+    values = dict(zip(flags[::2], flags[1::2]))
+    if fallback and not {"--ckpt_path", "--checkpoint_path", "--config_path"} & set(values):
+        flags = ["--ckpt_path", str(fallback)] + flags
+        values["--ckpt_path"] = str(fallback)
+    folder = values.get("--ckpt_path") or (values.get("--checkpoint_path") and
+                                           str(Path(values["--checkpoint_path"]).parent))
+    if "--config_path" not in values and folder and (Path(folder) / CONFIG).exists():
+        flags = ["--config_path", str(Path(folder) / CONFIG), *HOW_IT_RAN] + flags
+    return flags
 
 
 def run_folder(config):

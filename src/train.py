@@ -11,7 +11,8 @@ from pathlib import Path
 from mindspore import nn
 from mindspore.train import Accuracy, Loss, Model
 
-from src.callbacks import DivergenceGuard, MetricsLog, StepCheckpoint, TrainState, ValidationWatch
+from src.callbacks import (DivergenceGuard, EpochCheckpoint, MetricsLog, StepCheckpoint,
+                           TrainState, ValidationWatch)
 from src.checkpoint import (CheckpointRing, load_encoder, load_into, load_params, resume_latest,
                             weights_digest)
 from src.data import batches_per_epoch, create_dataset, train_batches
@@ -133,26 +134,29 @@ def restore(config, step, run, vocab):
     if not config.resume:
         return TrainState()
     path, params = resume_latest(step, run.ckpt_path, PREFIX, "train", "--ckpt_path")
-    state = TrainState(*(int(params[key].asnumpy()) for key in
-                         ("epoch", "step_in_epoch", "train_step")))
-    run.log(f"resuming from {path}: epoch {state.epoch + 1}, step {state.step_in_epoch}")
+    state = TrainState.from_checkpoint(params)
+    run.log(f"resuming from {path}: epoch {state.epoch + 1}, step {state.step_in_epoch}"
+            + (f", {state.bad_epochs} epochs without a better validation" if state.bad_epochs
+               else ""))
     _trim_metrics(run.dir / METRICS, state)
     return state
 
 
 def _callbacks(config, run, model, prepared, state, metrics, rank, steps_per_epoch):
-    """Divergence guard, checkpoints, metrics, progress bar, validation, curves: in order."""
+    """Divergence guard, step checkpoints, metrics, progress bar, validation, the epoch-end
+    checkpoint (after validation, so it holds the early-stop count), curves: in order."""
     ring = CheckpointRing(run.dir, PREFIX, config.keep_checkpoint_max) if rank.is_main else None
-    callbacks = [DivergenceGuard(state, run.dir, metrics, config),
-                 StepCheckpoint(ring, state, config.save_checkpoint_steps, run.log), metrics]
+    stamp = {"vocab_digest": prepared.vocab.digest()}  # eval/predict refuse another vocabulary
+    steps = StepCheckpoint(ring, state, config.save_checkpoint_steps, stamp)
+    callbacks = [DivergenceGuard(state, run.dir, metrics, config), steps, metrics]
     if interactive():
         callbacks.append(EpochBar(state, steps_per_epoch))
     if prepared.mindrecord("valid").exists():
         valid = create_dataset(prepared.mindrecord("valid"), config.batch_size, config.max_len,
                                config.bucket_width)
-        callbacks.append(ValidationWatch(model, valid, run.ckpt_path, metrics,
-                                         config.early_stop_patience, run.log, rank.is_main))
-    callbacks.append(CurvePlot(run.dir, run.log))
+        callbacks.append(ValidationWatch(model, valid, run.ckpt_path, metrics, state, config,
+                                         run.log, rank.is_main, stamp))
+    callbacks += [EpochCheckpoint(steps), CurvePlot(run.dir, run.log)]
     return callbacks
 
 

@@ -94,6 +94,21 @@ def _eval_with(inputs, **more):
     return inputs.args(preprocess_path=inputs.shared_cache(), **more)
 
 
+def _vocab_rows(inputs):
+    from src.text import Vocab
+    return len(Vocab.load(inputs.run() / "vocab.json"))
+
+
+def _swapped_vocab(inputs):
+    """The tiny model with a vocab.json beside it of the same words, two of them swapped."""
+    from src.text import Vocab
+    checkpoint = inputs.checkpoint()
+    tokens = Vocab.load(checkpoint.parent / "vocab.json").tokens
+    tokens[2], tokens[3] = tokens[3], tokens[2]
+    Vocab(tokens).save(checkpoint.parent / "vocab.json")
+    return ["--ckpt_path", checkpoint.parent, "--checkpoint_path", checkpoint, "good"]
+
+
 def _under_a_file(inputs, key, leaf="run"):
     blocker = inputs.file("afile", "a regular file, not a folder\n")
     return inputs.args(**{key: blocker / leaf})
@@ -207,6 +222,10 @@ CASES = [
     ("eval: vocabulary differs", "eval.py",
      lambda i: i.args(checkpoint_path=i.checkpoint(), min_freq=5),
      ["vocabulary", "config.yaml"]),
+    ("eval: vocabulary of the same size, other words", "eval.py",
+     lambda i: _eval_with(i, checkpoint_path=i.checkpoint(), min_freq=1, split_seed=7,
+                          vocab_size=_vocab_rows(i)),
+     ["same size, other words", "--ckpt_path RUN_DIR"]),
     ("train --resume without a checkpoint", "train.py",
      lambda i: i.args(resume="true", preprocess_path=i.shared_cache()),
      ["--resume: no lstm-EPOCH_STEP.ckpt", "without --resume"]),
@@ -256,6 +275,8 @@ CASES = [
     ("predict: truncated checkpoint", "predict.py",
      lambda i: ["--ckpt_path", i.run(), "--checkpoint_path",
                 i.file("cut.ckpt", i.checkpoint().read_bytes()[:5000]), "good"], ["damaged"]),
+    ("predict: vocab.json of the same size, other words", "predict.py", _swapped_vocab,
+     ["same size, other words", "vocab.json"]),
     ("predict: not a MINDIR", "predict.py",
      lambda i: ["--ckpt_path", i.run(), "--mindir_path", i.file("m.mindir", "hello\n"), "good"],
      ["not a MINDIR file"]),

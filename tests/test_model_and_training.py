@@ -148,11 +148,66 @@ def test_resume_continues_exactly_where_the_run_stopped(tiny_config, tmp_path):
         if later.name != "lstm-1_20.ckpt":
             later.unlink()
     assert latest_checkpoint(cut.ckpt_path, "lstm").name == "lstm-1_20.ckpt"
+    kept = Path(cut.ckpt_path) / "lstm-1_20.ckpt"
+    saved = kept.read_bytes()
     train(dataclasses.replace(cut, resume=True), log=lambda *_: None)
     full = load_params(Path(base.ckpt_path) / "lstm-2_28.ckpt")
     resumed = load_params(Path(cut.ckpt_path) / "lstm-2_28.ckpt")
     for name in ("decoder.weight", "embedding.embedding_table", "global_step"):
         np.testing.assert_allclose(resumed[name].asnumpy(), full[name].asnumpy(), atol=1e-6)
+    # With dropout 0 a run that started over would end the same: the weights must come from
+    # lstm-1_20, so a checkpoint with other weights must give another end.
+    for later in Path(cut.ckpt_path).glob("lstm-*_*.ckpt"):
+        later.unlink()
+    kept.write_bytes(saved)
+    params = load_params(kept)
+    params["decoder.weight"].set_data(ms.Tensor(np.zeros(params["decoder.weight"].shape,
+                                                         np.float32)))
+    ms.save_checkpoint([{"name": n, "data": v} for n, v in params.items()
+                        if hasattr(v, "asnumpy")], str(kept),
+                       append_dict={"vocab_digest": params["vocab_digest"]})
+    train(dataclasses.replace(cut, resume=True), log=lambda *_: None)
+    altered = load_params(Path(cut.ckpt_path) / "lstm-2_28.ckpt")
+    assert not np.allclose(altered["decoder.weight"].asnumpy(), full["decoder.weight"].asnumpy(),
+                           atol=1e-3)
+
+
+def _metrics(run_dir):
+    return [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").open()]
+
+
+def test_the_epoch_end_checkpoint_is_written_after_validation_with_the_early_stop_count(
+        tiny_config, tmp_path):
+    """A run killed during validation resumes from before the epoch's end, so the epoch is
+    validated again and can still become lstm-best; the early-stop count survives a resume."""
+    from src.callbacks import TrainState
+    # a learning rate too small to change a prediction: validation never improves after epoch 1
+    still = dataclasses.replace(tiny_config, ckpt_path=str(tmp_path / "still"), num_epochs=3,
+                                lr_schedule="fixed", learning_rate=1e-9,
+                                early_stop_patience=2, keep_checkpoint_max=10)
+    lines = []
+    train(still, log=lines.append)
+    assert [line for line in lines if "early stop" in line]
+    run = tmp_path / "still"
+    assert TrainState.from_checkpoint(load_params(run / "lstm-2_28.ckpt")).bad_epochs == 1
+    assert (run / "lstm-1_28.ckpt").stat().st_mtime_ns >= \
+        (run / "lstm-best.ckpt").stat().st_mtime_ns
+    # killed in epoch 3: the resumed run's epoch 3 is the second without a better validation
+    for later in run.glob("lstm-3_*.ckpt"):
+        later.unlink()
+    lines = []
+    train(dataclasses.replace(still, resume=True), log=lines.append)
+    assert [line for line in lines if "early stop" in line], lines[-5:]
+    assert TrainState.from_checkpoint(load_params(run / "lstm-3_28.ckpt")).bad_epochs == 2
+
+
+def test_eval_reads_the_runs_settings_and_the_command_line_still_wins(learned_run):
+    from src.run_folder import run_config_first
+    run, args = learned_run
+    config = load_config(run_config_first(["--ckpt_path", str(run), "--max_len", "20"]))
+    assert (config.num_layers, config.num_hiddens, config.max_len, config.embedding) == \
+        (1, 32, 20, "glove")
+    assert config.config_path == str(run / "config.yaml") and not config.resume
 
 
 def test_eval_reports_accuracy_and_writes_json(trained_run, tiny_config):
@@ -257,8 +312,10 @@ def test_eval_json_agrees_with_an_independent_count_on_the_raw_test_reviews(lear
     from src.aclimdb import read_aclimdb
     from src.predictor import load_predictor
     run, args = learned_run
-    done = run_script("eval.py", *args)
+    # as a user would: the data and the run folder only; the run's config.yaml does the rest
+    done = run_script("eval.py", "--aclimdb_path", SAMPLE, "--ckpt_path", run)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert f"settings: {run / 'config.yaml'}" in done.stdout
     reported = json.loads((run / "eval.json").read_text())
     # the same checkpoint through the predictor, from the review files themselves
     reviews = read_aclimdb(SAMPLE)["test"]
