@@ -2,28 +2,79 @@
 import json
 import os
 import platform
+import re
 import subprocess
 import time
 from pathlib import Path
 
 __all__ = ["ROOT", "DATA", "RESULTS", "load_average", "machine", "write_result", "print_table",
-           "git_commit"]
+           "git_commit", "portable"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results"
 
 
-def load_average():
-    """The 1-minute load average and the busiest other processes, to judge noisy timings."""
-    one, five, _ = os.getloadavg()
+def _project_processes():
+    """(CPU %, script) of the running processes of this checkout, by their own script's name
+    only: other programs on the machine, and command lines, are none of the record's business."""
     try:
-        top = subprocess.run(["ps", "-eo", "pcpu,args", "--sort=-pcpu", "--no-headers"],
-                             capture_output=True, text=True, timeout=10).stdout.splitlines()[:6]
+        rows = subprocess.run(["ps", "-eo", "pid=,pcpu=,args="], capture_output=True, text=True,
+                              timeout=10).stdout.splitlines()
     except (OSError, subprocess.SubprocessError):
-        top = []
+        return []
+    found = []
+    for row in rows:
+        pid, pcpu, *args = row.split()
+        name = _project_script(pid, args)
+        if name and int(pid) != os.getpid():
+            found.append({"cpu_percent": float(pcpu), "script": name})
+    return sorted(found, key=lambda p: -p["cpu_percent"])[:6]
+
+
+def _project_script(pid, args):
+    """The name of the checkout's script (or `-m module`) that process pid runs, else None."""
+    try:
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
+    script = next((Path(a) for a in args if a.endswith(".py")), None)
+    if script is not None:
+        where = (cwd / script).resolve()
+        return script.name if ROOT in where.parents else None
+    if "-m" in args[:-1] and (cwd == ROOT or ROOT in cwd.parents):
+        return f"-m {args[args.index('-m') + 1]}"
+    return None
+
+
+def load_average():
+    """The load averages and this project's own busy processes, to judge noisy timings."""
+    one, five, _ = os.getloadavg()
     return {"time": time.strftime("%Y-%m-%d %H:%M:%S"), "load_1min": round(one, 2),
-            "load_5min": round(five, 2), "top_processes": [line.strip()[:160] for line in top]}
+            "load_5min": round(five, 2), "project_processes": _project_processes()}
+
+
+def portable(value):
+    """value (nested dicts, lists, strings) with this machine's paths taken out: a path inside
+    the checkout becomes relative to it, any other absolute path keeps its last component
+    (…/aclImdb), in a string of its own or inside a longer one (a command line)."""
+    if isinstance(value, dict):
+        return {key: portable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable(item) for item in value]
+    if isinstance(value, str):
+        return _ABSOLUTE.sub(_relative, value)
+    return value
+
+
+_ABSOLUTE = re.compile(r"(?<![\w.~:/…])/(?:[\w.+-]+/)*[\w.+-]+")
+
+
+def _relative(match):
+    path = Path(match.group(0))
+    if path == ROOT or ROOT in path.parents:
+        return str(path.relative_to(ROOT)) or "."
+    return f"…/{path.name}"
 
 
 def git_commit():
@@ -45,7 +96,7 @@ def write_result(name, result):
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.write_text(json.dumps(portable(result), indent=2, ensure_ascii=False) + "\n")
     tmp.replace(path)
     return path
 

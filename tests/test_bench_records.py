@@ -1,0 +1,40 @@
+"""What bench/results/*.json may hold: no path of the machine that ran them, no other
+program's command line."""
+import json
+import subprocess
+import sys
+import time
+
+from bench.benchlib import RESULTS, ROOT, load_average, portable
+
+
+def test_paths_become_relative_to_the_checkout_or_lose_their_folders():
+    record = portable({"run": str(ROOT / "model" / "lstm-best.ckpt"),
+                       "args": ["--aclimdb_path", "/tmp/data/aclImdb", "--seed", "1"],
+                       "line": "python /work/x/train.py --ckpt_path /tmp/run-3 --lr 0.5/2",
+                       "url": "s3://bucket/run", "ratio": "1/2"})
+    assert record == {"run": "model/lstm-best.ckpt",
+                      "args": ["--aclimdb_path", "…/aclImdb", "--seed", "1"],
+                      "line": "python …/train.py --ckpt_path …/run-3 --lr 0.5/2",
+                      "url": "s3://bucket/run", "ratio": "1/2"}
+
+
+def test_the_load_names_only_this_projects_processes_by_script():
+    ours = subprocess.Popen([sys.executable, "-m", "timeit", "-n", "1", "import time; "
+                             "time.sleep(4)"], cwd=ROOT)
+    theirs = subprocess.Popen(["sleep", "4"], cwd="/")
+    try:
+        time.sleep(0.5)
+        load = load_average()
+    finally:
+        ours.kill(), theirs.kill()
+    names = [process["script"] for process in load["project_processes"]]
+    assert "-m timeit" in names and not [n for n in names if "sleep" in n or "/" in n]
+    assert set(load) == {"time", "load_1min", "load_5min", "project_processes"}
+
+
+def test_the_committed_results_name_no_machine_path_and_no_other_program():
+    for path in RESULTS.glob("*.json"):
+        text = path.read_text()
+        assert portable(json.loads(text)) == json.loads(text), path.name
+        assert "top_processes" not in text and "busiest_processes" not in text, path.name
