@@ -2,10 +2,15 @@
 
     python export.py --checkpoint_path RUN_DIR/lstm-best.ckpt --file_name lstm [--device_target Ascend]
 
-A MINDIR runs on the device it was exported for, with its run's vocabulary; both are written
-into the file and checked by predict.py, app.py and the 310 flow.
+The run's config.yaml (the checkpoint's folder, or --ckpt_path) is the base config, as for
+eval.py; any --KEY VALUE applies on top. A MINDIR runs on the device it was exported for,
+with its run's vocabulary; both are written into the file and checked by predict.py, app.py
+and the 310 flow.
 """
+import sys
+
 from src.cli import run_main
+from src.run_folder import run_config_first
 
 
 def main(config, log=print):
@@ -14,4 +19,4 @@ def main(config, log=print):
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, run_config_first(sys.argv[1:]))

@@ -447,6 +447,13 @@ def test_5_mb_review_is_cut_and_training_works(tmp_path, request):
     result = run_script("train.py", *inputs.args(aclimdb_path=data), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "run" / "lstm-best.ckpt").is_file()
+    from src.config import load_config
+    from src.data import prepare
+    from src.text import MAX_CHARS
+    prepared = prepare(load_config(inputs.args(aclimdb_path=data)), log=lambda *_: None)
+    longest = max(len(tokens) for tokens in prepared.token_lists("train"))
+    # its first MAX_CHARS characters only: 4 words in each 23 characters
+    assert 4 * (MAX_CHARS // 23) <= longest <= 4 * (MAX_CHARS // 23 + 1), longest
 
 
 def _cache_folders(root):
