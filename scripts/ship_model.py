@@ -142,9 +142,11 @@ def main():
                   "seed": args.seed, "shipped_check": check}
     (building / "eval.json").write_text(json.dumps(evaluation, indent=2) + "\n")
     (building / "MODEL_CARD.md").write_text(_card(config, row, check, args))
-    shutil.rmtree(args.out, ignore_errors=True)
-    building.rename(args.out)
-    size = sum(p.stat().st_size for p in args.out.iterdir()) / 1e6
+    args.out.mkdir(parents=True, exist_ok=True)
+    for built in building.iterdir():  # file by file: model/encoder/ and the like stay
+        built.replace(args.out / built.name)
+    building.rmdir()
+    size = sum(p.stat().st_size for p in args.out.iterdir() if p.is_file()) / 1e6
     print(f"shipped {args.run_dir} into {args.out} ({size:.1f} MB)" +
           (f"; accuracy {check}" if check else ""))
 

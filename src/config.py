@@ -147,6 +147,9 @@ class Config:
                                         check="not_negative")
     pretrain_dropout: float = key(0.1, "dropout on the language model's embeddings and LSTM "
                                   "outputs", check="fraction")
+    pretrain_start: str = key("", "pretrain.py: continue from this encoder file (an "
+                              "encoder*.ckpt of pretrain.py, or model/encoder.ckpt) at the step "
+                              "it records; the optimizer's moments start afresh")
     pretrained_encoder: str = key("", "train.py: start the embedding and the first LSTM layer "
                                   "from this encoder.ckpt of pretrain.py")
     encoder_lr_scale: float = key(1.0, "train.py: the embedding and first LSTM layer learn at "

@@ -13,7 +13,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-__all__ = ["BiLanguageModel", "NegativeSampler", "encoder_params", "ENCODER_PREFIXES"]
+__all__ = ["BiLanguageModel", "NegativeSampler", "encoder_params", "load_encoder_params",
+           "ENCODER_PREFIXES"]
 
 # The parameters of SentimentNet that pretraining provides.
 ENCODER_PREFIXES = ("embedding.", "forward_layers.0.", "backward_layers.0.")
@@ -91,11 +92,35 @@ class BiLanguageModel(nn.Cell):
         return (forward + backward) / 2
 
 
-def encoder_params(lm):
-    """{SentimentNet parameter name: numpy array} of the embedding and both LSTMs."""
-    params = {"embedding.embedding_table": lm.embedding.embedding_table.asnumpy()}
+def _named_parts(lm):
+    """(name in an encoder file, parameter of lm): the embedding and both LSTMs under
+    SentimentNet's names, the language model's own output layers under "lm."."""
+    parts = [("embedding.embedding_table", lm.embedding.embedding_table),
+             ("lm.word_bias", lm.bias)]
     for direction, lstm in (("forward_layers.0", lm.forward_lstm),
                             ("backward_layers.0", lm.backward_lstm)):
-        for param in lstm.get_parameters():
-            params[f"{direction}.{param.name.rsplit('.', 1)[-1]}"] = param.asnumpy()
-    return params
+        parts += [(f"{direction}.{param.name.rsplit('.', 1)[-1]}", param)
+                  for param in lstm.get_parameters()]
+    for name, project in (("forward_project", lm.forward_project),
+                          ("backward_project", lm.backward_project)):
+        parts += [(f"lm.{name}.{param.name.rsplit('.', 1)[-1]}", param)
+                  for param in project.get_parameters()]
+    return parts
+
+
+def encoder_params(lm):
+    """{name: numpy array} of an encoder file: what SentimentNet takes (ENCODER_PREFIXES) and
+    the language model's output layers, so the same file also continues pretraining."""
+    return {name: param.asnumpy() for name, param in _named_parts(lm)}
+
+
+def load_encoder_params(lm, params):
+    """Set lm's weights from an encoder file's params (float16 files are widened); returns
+    the names of lm's weights that params lacks."""
+    missing = []
+    for name, param in _named_parts(lm):
+        if name not in params or tuple(params[name].shape) != tuple(param.shape):
+            missing.append(name)
+            continue
+        param.set_data(ms.Tensor(params[name].asnumpy().astype(np.float32)))
+    return missing

@@ -21,11 +21,11 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
-from src.checkpoint import CheckpointRing, resume_latest
+from src.checkpoint import CheckpointRing, load_params, resume_latest
 from src.corpus import unlabelled_tokens
 from src.errors import UserError
 from src.files import atomic_path
-from src.lm import BiLanguageModel, NegativeSampler, encoder_params
+from src.lm import BiLanguageModel, NegativeSampler, encoder_params, load_encoder_params
 from src.progress import bar
 from src.run_folder import METRICS
 from src.train import cosine_rates
@@ -140,6 +140,25 @@ def _snapshot(model, heldout, run, path, vocab, record):
     _save_encoder(model, path, vocab, record)
 
 
+def _start_from(path, model, vocab, run):
+    """(first step, seconds already spent) of the language model set from encoder file path."""
+    params = load_params(path)
+    if params.get("vocab_digest") != vocab.digest():
+        raise UserError(f"--pretrain_start {path} was pretrained with another vocabulary; "
+                        f"continue it with the data settings it was built with (the config "
+                        f"beside it: same --aclimdb_path, vocab_size, min_freq, split_seed)")
+    missing = load_encoder_params(model, params)
+    if missing:
+        raise UserError(f"--pretrain_start {path} does not fit this language model: "
+                        f"{missing[0]} is missing or of another shape ({len(missing)} in all); "
+                        f"pass an encoder written by pretrain.py, with its embed_size and "
+                        f"num_hiddens")
+    done = int(params["lm_step"].asnumpy())
+    spent = float(params["minutes"].asnumpy()) * 60
+    run.log(f"continuing from {path}: step {done}, {spent / 60:.1f} min done")
+    return done, spent
+
+
 def _resume(config, step, run):
     """(first step, seconds already spent) from the newest lm-EPOCH_STEP.ckpt of run."""
     path, params = resume_latest(step, run.dir, LM_PREFIX, "pretrain", "--pretrain_path")
@@ -178,7 +197,12 @@ def pretrain(config, model, sampler, windows, vocab, run, heldout):
     rates = cosine_rates(config.pretrain_learning_rate, total,
                          max(int(0.02 * total), 1))
     step = nn.TrainOneStepCell(model, nn.Adam(model.trainable_params(), learning_rate=rates))
-    done, spent = _resume(config, step, run) if config.resume else (0, 0.0)
+    if config.resume:
+        done, spent = _resume(config, step, run)
+    elif config.pretrain_start:
+        done, spent = _start_from(config.pretrain_start, model, vocab, run)
+    else:
+        done, spent = 0, 0.0
     ring = CheckpointRing(run.dir, LM_PREFIX, config.keep_checkpoint_max)
     budget = config.pretrain_minutes * 60 or math.inf
     started, last_finite = time.perf_counter() - spent, None

@@ -155,3 +155,57 @@ def test_unlabelled_copies_of_test_reviews_are_never_learned_from(tmp_path):
     assert len(kept) == 5 and "left out 1 copies of test reviews" in lines[-1]
     assert unlabelled_tokens(config, prepared, log=lines.append) and \
         lines[-1].startswith("reusing")
+
+
+@pytest.fixture(scope="module")
+def shipped_encoder(pretrained):
+    """The tiny run's language model shipped as model/encoder/ is: 3,000 words, float16."""
+    workdir, folder = pretrained
+    out = workdir / "box" / "encoder"
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "ship_encoder.py"),
+                           str(folder), "--vocab_rows", "3000", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def test_the_shipped_encoder_is_trimmed_float16_with_its_card(shipped_encoder, pretrained):
+    from src.text import Vocab
+    params = load_params(shipped_encoder / "encoder.ckpt")
+    assert tuple(params["embedding.embedding_table"].shape) == (3000, 16)
+    assert params["embedding.embedding_table"].asnumpy().dtype == np.float16
+    assert {"lm.word_bias", "lm.forward_project.weight", "lm.backward_project.bias"} <= set(params)
+    vocab = Vocab.load(shipped_encoder / "vocab.json")
+    assert len(vocab) == 3000 and params["vocab_digest"] == vocab.digest()
+    full = Vocab.load(pretrained[1] / "vocab.json")
+    assert vocab.tokens == full.tokens[:3000]
+    card = (shipped_encoder / "CARD.md").read_text()
+    loss = float(params["heldout_loss"].asnumpy())
+    assert f"**{loss:.3f}**" in card and "never read" in card and 1 < loss < 9
+
+
+def test_pretraining_continues_from_the_shipped_encoder(shipped_encoder, pretrained, tmp_path):
+    """Its first losses are those of a trained language model, not of a new one."""
+    workdir, folder = pretrained
+    start = int(load_params(shipped_encoder / "encoder.ckpt")["lm_step"].asnumpy())
+    args = pretrain_args(workdir, "continued", "--vocab_size", "3000", "--pretrain_epochs",
+                         "0.2", "--pretrain_start", str(shipped_encoder / "encoder.ckpt"))
+    args[args.index("--pretrain_path") + 1] = str(tmp_path / "continued")
+    done = run_script("pretrain.py", *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"continuing from {shipped_encoder / 'encoder.ckpt'}: step {start}" in done.stdout
+    records = [json.loads(line) for line in (tmp_path / "continued" / "metrics.jsonl").open()]
+    steps = [r["step"] for r in records if "loss" in r]
+    assert steps and steps[0] == (start // 50 + 1) * 50
+    fresh = _losses(folder)[0]
+    assert _losses(tmp_path / "continued")[0] < fresh - 0.3, (_losses(tmp_path / "continued"), fresh)
+
+
+def test_a_classifier_starts_from_the_shipped_encoder(shipped_encoder, pretrained, tmp_path):
+    workdir, _ = pretrained
+    args = tiny_args(tmp_path) + ["--num_layers", "1", "--vocab_size", "3000",
+                                  "--pretrained_encoder", str(shipped_encoder / "encoder.ckpt"),
+                                  "--num_epochs", "1"]
+    done = run_script("train.py", *args)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "started the embedding and LSTM layer 0" in done.stdout

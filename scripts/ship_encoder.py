@@ -1,0 +1,164 @@
+"""Put a pretraining run's language model into model/encoder/: the encoder train.py starts
+from, and the state pretrain.py --pretrain_start continues.
+
+Usage: .venv/bin/python scripts/ship_encoder.py PRETRAIN_DIR [--vocab_rows 35000]
+           [--checkpoint PRETRAIN_DIR/lm-E_S.ckpt] [--out model/encoder]
+
+Reads the newest lm-EPOCH_STEP.ckpt of PRETRAIN_DIR (or --checkpoint) and writes into OUT:
+encoder.ckpt (float16: the embedding and both LSTMs under SentimentNet's names, the language
+model's output layers under "lm.", the vocabulary's digest, steps and minutes; with
+--vocab_rows only the rows of the most frequent words, the others read as <unk>), vocab.json,
+config.yaml (the pretraining settings without this machine's paths) and CARD.md with the
+held-out loss of the shipped (trimmed, float16) language model, measured here on the run's
+held-out unlabelled reviews. The optimizer's moments are not shipped.
+"""
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from src.config import load_config, save_config  # noqa: E402
+from src.text import UNK, Vocab  # noqa: E402
+
+PATHS = ("aclimdb_path", "data_path", "glove_path", "preprocess_path", "unlabelled_path",
+         "pretrain_path", "pretrained_encoder", "pretrain_start", "checkpoint_path",
+         "ckpt_path", "aim_repo")
+
+
+def _language_model(config, vocab, path):
+    """The BiLanguageModel of the run's lm checkpoint at path, and that checkpoint's params."""
+    from src.checkpoint import load_into, load_params
+    from src.lm import BiLanguageModel
+    params = load_params(path)
+    model = BiLanguageModel(np.zeros((len(vocab), config.embed_size), np.float32),
+                            config.num_hiddens, np.zeros(len(vocab), np.float32), 0.0)
+    load_into(model, params, path)
+    return model, params
+
+
+def _trimmed(model, rows):
+    """encoder_params of model, float16, the vocabulary cut to its first rows words."""
+    from src.lm import encoder_params
+    params = encoder_params(model)
+    for name in ("embedding.embedding_table", "lm.word_bias"):
+        params[name] = params[name][:rows]
+    return {name: value.astype(np.float16) for name, value in params.items()}
+
+
+def _heldout_loss(config, vocab, rows, params):
+    """The held-out loss of the shipped language model (its rows, float16 weights widened)."""
+    import mindspore as ms
+    from src import data, pretrain
+    from src.device import init_device
+    from src.lm import load_encoder_params
+    init_device(config)
+    prepared = data.prepare(config, lambda *_: None)
+    stream, heldout = pretrain.corpus(config, prepared, lambda *_: None)
+    unknown = vocab.index[UNK]
+    heldout = np.where(heldout >= rows, unknown, heldout).astype(np.int32)
+    windows = pretrain.Windows(stream[:(config.pretrain_window + 1) * config.pretrain_batch_size
+                                      + 1], config.pretrain_window,
+                               config.pretrain_batch_size, config.seed)
+    table = np.zeros((rows, config.embed_size), np.float32)
+    model, sampler = pretrain.build_language_model(config, table, rows)
+    load_encoder_params(model, {name: ms.Tensor(value) for name, value in params.items()})
+    return pretrain.HeldOut(heldout, windows, sampler).loss(model)
+
+
+def _card(config, record, rows, command):
+    tokens = record["lm_step"] * config.pretrain_batch_size * config.pretrain_window
+    return "\n".join([
+        "# Encoder card: the pretrained movie-language encoder",
+        "",
+        "**What it is.** SentimentNet's encoder (a "
+        f"{config.embed_size}-d embedding and one bidirectional LSTM layer of "
+        f"{config.num_hiddens} units) pretrained as a forward + backward language model: "
+        "`train.py --pretrained_encoder model/encoder/encoder.ckpt` starts a classifier from "
+        "it; `pretrain.py --pretrain_start model/encoder/encoder.ckpt` continues it.",
+        "",
+        "**Data.** aclImdb v1's training reviews (the 22,500 outside the validation split) "
+        "and its unlabelled reviews that are not copies of test reviews, minus "
+        f"{config.pretrain_heldout_reviews} unlabelled reviews held out to measure it; the "
+        "test reviews were never read.",
+        "",
+        f"**Training.** {record['lm_step']:,} steps of {config.pretrain_batch_size} windows "
+        f"of {config.pretrain_window} tokens: {tokens / 1e6:.1f} M tokens "
+        f"({tokens / record['corpus_tokens']:.2f} passes) in {record['minutes'] / 60:.2f} "
+        f"hours on 2 CPU cores; Adam at {config.pretrain_learning_rate:g}, warm-up and "
+        f"cosine over {config.pretrain_epochs:g} passes.",
+        "",
+        f"**Held-out loss** (sampled softmax against {config.pretrain_samples} negatives, "
+        f"the shipped float16 weights and {rows:,}-word vocabulary): "
+        f"**{record['heldout_loss']:.3f}**.",
+        "",
+        f"**Continue it.** `{command}`; then "
+        "`.venv/bin/python scripts/ship_encoder.py PRETRAIN_DIR --vocab_rows "
+        f"{rows}`. The optimizer's moments start afresh.",
+        ""])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pretrain_dir", type=Path)
+    parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--vocab_rows", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "model" / "encoder")
+    args = parser.parse_args()
+    from src.checkpoint import latest_checkpoint
+    from src.pretrain import LM_PREFIX
+    config = load_config(["--config_path", str(args.pretrain_dir / "config.yaml")])
+    vocab = Vocab.load(args.pretrain_dir / "vocab.json")
+    path = args.checkpoint or latest_checkpoint(args.pretrain_dir, LM_PREFIX)
+    rows = min(args.vocab_rows or len(vocab), len(vocab))
+    model, params = _language_model(config, vocab, path)
+    shipped_vocab = Vocab(vocab.tokens[:rows])
+    weights = _trimmed(model, rows)
+    shipped = dataclasses.replace(config, vocab_size=rows, resume=False)
+    record = {"lm_step": int(params["lm_step"].asnumpy()),
+              "minutes": float(params["lm_seconds"].asnumpy()) / 60,
+              "heldout_loss": _heldout_loss(shipped, shipped_vocab, rows, weights)}
+    record["corpus_tokens"] = _corpus_tokens(args.pretrain_dir)
+    building = args.out.with_name(f".{args.out.name}.building")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    _write(building, weights, shipped_vocab, record)
+    neutral = dataclasses.replace(shipped, **{name: "" for name in PATHS})
+    save_config(neutral, building / "config.yaml")
+    command = (".venv/bin/python pretrain.py --config_path model/encoder/config.yaml "
+               "--aclimdb_path aclImdb_v1.tar.gz --unlabelled_path aclImdb/train/unsup "
+               "--pretrain_path PRETRAIN_DIR --pretrain_start model/encoder/encoder.ckpt")
+    (building / "CARD.md").write_text(_card(config, record, rows, command))
+    shutil.rmtree(args.out, ignore_errors=True)
+    building.rename(args.out)
+    size = sum(p.stat().st_size for p in args.out.iterdir()) / 1e6
+    print(f"shipped {path.name} into {args.out} ({size:.1f} MB): {json.dumps(record)}")
+
+
+def _corpus_tokens(pretrain_dir):
+    """The corpus size pretrain.py logged ("language-model corpus: N reviews, T tokens")."""
+    for line in (pretrain_dir / "run.log").read_text().splitlines():
+        if "language-model corpus:" in line:
+            return int(line.split(" reviews, ")[1].split(" tokens")[0].replace(",", ""))
+    raise SystemExit(f"{pretrain_dir}/run.log does not name the corpus size")
+
+
+def _write(folder, weights, vocab, record):
+    import mindspore as ms
+    ms.save_checkpoint([{"name": name, "data": ms.Tensor(value)}
+                        for name, value in weights.items()], str(folder / "encoder.ckpt"),
+                       append_dict={"vocab_digest": vocab.digest(),
+                                    "lm_step": record["lm_step"],
+                                    "minutes": record["minutes"],
+                                    "heldout_loss": record["heldout_loss"]})
+    vocab.save(folder / "vocab.json")
+
+
+if __name__ == "__main__":
+    main()
