@@ -4,173 +4,50 @@ With `--enable_modelarts True`, run_main hands the job to `run_synced`:
   data_url        -> modelarts_cache/data      (aclimdb_path, or data_path, points there)
   checkpoint_url  -> modelarts_cache/train/pretrained/NAME.ckpt (pre_trained, checkpoint_path),
                      or, with --resume, a run prefix copied into modelarts_cache/train
-  modelarts_cache/train (ckpt_path: checkpoints, metrics, SCRIPT.log) -> train_url
-The copies use Huawei's `moxing` when it is importable (as on ModelArts), otherwise boto3 for
-s3:// and obs:// URLs: endpoint from S3_ENDPOINT_URL (or AWS_ENDPOINT_URL, OBS_ENDPOINT_URL for
-obs://), credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or OBS_ACCESS_KEY_ID /
-OBS_SECRET_ACCESS_KEY) or any other source boto3 reads.
+  train_url       -> modelarts_cache/train     with --resume and no checkpoint_url: the run a
+                     killed job left there, so train.py (or pretrain.py) continues from its
+                     newest checkpoint; an empty train_url is refused
+  modelarts_cache/train (ckpt_path and pretrain_path: checkpoints, metrics, run.log,
+                     SCRIPT.log) -> train_url, while the job runs and once more at its end
+
+While the job runs, `RunMirror` (a daemon thread of rank 0) copies the files of
+modelarts_cache/train that are new or changed to train_url every MODELARTS_SYNC_SECONDS
+seconds (default 5; 0: only at the end), so a job the platform kills (SIGKILL, preemption)
+leaves its checkpoints, metrics.jsonl and logs behind. Training never waits for it: the steps
+run in the main thread and only the thread copies. Its rules:
+  - hidden files (.lock, the `.NAME.tmp-PID` files of atomic saves) are never copied;
+  - a checkpoint goes up only after a metrics.jsonl written after it has gone up, so
+    train_url's metrics.jsonl always holds the steps up to its newest checkpoint, as --resume
+    needs;
+  - checkpoints deleted locally are deleted in train_url too, once the folder is a run folder
+    (it holds config.yaml): the ring's old lstm-EPOCH_STEP.ckpt files, and the checkpoints of
+    an earlier run that a new run without --resume replaces, as it does in a local folder.
+    Nothing else in train_url is ever deleted.
+
+The copies use Huawei's `moxing` when it is importable (as on ModelArts), otherwise boto3
+(src/object_store.py: endpoint and credentials from S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...).
 """
 import dataclasses
 import json
+import math
 import os
+import posixpath
 import shutil
+import stat
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from src.errors import UserError
 from src.files import write_json
 from src.distribute import worker_env
+from src.object_store import open_store, parse_url
+from src.run_folder import CONFIG, METRICS
 
-__all__ = ["run_synced", "open_store", "parse_url", "BotoStore", "MoxStore"]
+__all__ = ["run_synced", "RunMirror"]
 
-SCHEMES = ("s3", "obs")
-THREADS = 8  # concurrent object transfers: aclImdb is 100k small files
-
-
-def parse_url(url, key):
-    """(scheme, bucket, prefix) of s3://bucket/prefix or obs://bucket/prefix; UserError if not."""
-    scheme, sep, rest = url.partition("://")
-    bucket, _, prefix = rest.partition("/")
-    if not sep or scheme not in SCHEMES or not bucket:
-        raise UserError(f"{key} '{url}' is not an object-store URL; use s3://BUCKET/PREFIX or "
-                        f"obs://BUCKET/PREFIX")
-    return scheme, bucket, prefix.strip("/")
-
-
-def _env(*names):
-    return next((os.environ[name] for name in names if os.environ.get(name)), None)
-
-
-class BotoStore:
-    """Copies between local folders and s3:// / obs:// URLs with boto3."""
-
-    def __init__(self, scheme):
-        try:
-            import boto3
-            import botocore.config
-        except ImportError:
-            raise UserError("enable_modelarts needs moxing or boto3 to reach the object store; "
-                            "pip install -r requirements-cloud.txt") from None
-        names = ("S3_ENDPOINT_URL", "AWS_ENDPOINT_URL")
-        if scheme == "obs":
-            names = ("OBS_ENDPOINT_URL",) + names
-        self.endpoint = _env(*names)
-        self.client = boto3.client(
-            "s3", endpoint_url=self.endpoint,
-            aws_access_key_id=_env("AWS_ACCESS_KEY_ID", "OBS_ACCESS_KEY_ID"),
-            aws_secret_access_key=_env("AWS_SECRET_ACCESS_KEY", "OBS_SECRET_ACCESS_KEY"),
-            region_name=_env("AWS_REGION", "AWS_DEFAULT_REGION") or "us-east-1",
-            config=botocore.config.Config(retries={"max_attempts": 2}, connect_timeout=10))
-
-    def _call(self, url, action, *args, **kwargs):
-        """Run one boto3 call; any failure becomes one UserError naming the URL and the fix."""
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-        try:
-            return action(*args, **kwargs)
-        except NoCredentialsError:
-            raise UserError(f"no credentials for {url}; set AWS_ACCESS_KEY_ID and "
-                            f"AWS_SECRET_ACCESS_KEY") from None
-        except ClientError as err:
-            raise _client_error(err, url, self.endpoint) from None
-        except (BotoCoreError, OSError) as err:
-            raise UserError(f"cannot reach the object store for {url} ({err}); check "
-                            f"S3_ENDPOINT_URL and the network") from None
-
-    def _keys(self, url):
-        _, bucket, prefix = parse_url(url, "url")
-        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket,
-                                                                     Prefix=prefix)
-        keys = [item["Key"] for page in self._call(url, list, pages)
-                for item in page.get("Contents", [])]
-        return bucket, prefix, keys
-
-    def check(self, url):
-        """Fail now, not after hours of training, if the bucket of url cannot be listed."""
-        _, bucket, prefix = parse_url(url, "url")
-        self._call(url, self.client.list_objects_v2, Bucket=bucket, Prefix=prefix, MaxKeys=1)
-
-    def download(self, url, local):
-        """Copy the object url, or every object under the prefix url, into the folder local.
-
-        Returns the local path of the object, or local itself for a prefix.
-        """
-        bucket, prefix, keys = self._keys(url)
-        if prefix in keys:
-            target = Path(local) / Path(prefix).name
-            self._call(url, self.client.download_file, bucket, prefix, str(target))
-            return target
-        inside = [key for key in keys if key.startswith(f"{prefix}/" if prefix else "")]
-        if not inside:
-            raise UserError(f"nothing found at {url}; upload the data there or fix the URL")
-        targets = [Path(local) / key[len(prefix):].lstrip("/") for key in inside]
-        for folder in {target.parent for target in targets}:
-            folder.mkdir(parents=True, exist_ok=True)
-        self._each(url, self.client.download_file,
-                   [(bucket, key, str(target)) for key, target in zip(inside, targets)])
-        return Path(local)
-
-    def upload(self, local, url):
-        """Copy every file under the folder local to the prefix url."""
-        _, bucket, prefix = parse_url(url, "train_url")
-        files = [path for path in sorted(Path(local).rglob("*")) if path.is_file()]
-        keys = ["/".join(filter(None, (prefix, path.relative_to(local).as_posix())))
-                for path in files]
-        self._each(url, self.client.upload_file,
-                   [(str(path), bucket, key) for path, key in zip(files, keys)])
-
-    def _each(self, url, action, calls):
-        """action(*args) for every args in calls, THREADS at a time; the first error wins."""
-        with ThreadPoolExecutor(THREADS) as pool:
-            for _ in pool.map(lambda args: self._call(url, action, *args), calls):
-                pass
-
-
-def _client_error(err, url, endpoint):
-    code = err.response.get("Error", {}).get("Code", "")
-    bucket = parse_url(url, "url")[1]
-    where = f" at {endpoint}" if endpoint else ""
-    if code == "NoSuchBucket":
-        return UserError(f"bucket '{bucket}' does not exist{where}; create it or fix the URL "
-                         f"{url}")
-    if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
-                "InvalidToken", "ExpiredToken", "403"):
-        return UserError(f"the object store refused the credentials for {url} ({code}); set "
-                         f"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to a key with access "
-                         f"to bucket '{bucket}'")
-    return UserError(f"object store error for {url} ({code or err}); check the URL and "
-                     f"S3_ENDPOINT_URL")
-
-
-class MoxStore:
-    """Copies with Huawei's moxing (present on ModelArts machines)."""
-
-    def __init__(self, mox):
-        self.mox = mox
-
-    def check(self, url):
-        """moxing reports problems itself when it copies."""
-
-    def download(self, url, local):
-        if self.mox.file.is_directory(url):
-            self.mox.file.copy_parallel(url, str(local))
-            return Path(local)
-        target = Path(local) / url.rstrip("/").rsplit("/", 1)[-1]
-        self.mox.file.copy(url, str(target))
-        return target
-
-    def upload(self, local, url):
-        self.mox.file.copy_parallel(str(local), url)
-
-
-def open_store(url):
-    """MoxStore when moxing imports, else BotoStore for the URL's scheme."""
-    try:
-        import moxing
-    except ImportError:
-        return BotoStore(parse_url(url, "url")[0])
-    return MoxStore(moxing)
+SYNC_SECONDS = 5.0  # default pause between two background copies to train_url
 
 
 class _Tee:
@@ -181,6 +58,8 @@ class _Tee:
 
     def write(self, text):
         self.log_file.write(text)
+        if "\n" in text:  # whole lines reach the disk, and so train_url, as they are written
+            self.log_file.flush()
         return self.stream.write(text)
 
     def flush(self):
@@ -189,6 +68,110 @@ class _Tee:
 
     def __getattr__(self, name):
         return getattr(self.stream, name)
+
+
+class RunMirror:
+    """Keeps train_url a copy of the local folder: `start` a daemon thread that copies every
+    `seconds`, `finish` stops it and copies what is left (see the module's docstring).
+
+    Only the thread (or, after it stopped, `finish`) calls `sync`; a failed background copy
+    prints one warning and is tried again at the next one.
+    """
+
+    def __init__(self, store, folder, url, seconds):
+        self.store, self.folder, self.url, self.seconds = store, Path(folder), url, seconds
+        self.sent = {}        # name -> (size, mtime_ns) of the local file last copied
+        self.remote = set()   # the names in train_url, as listed at start and changed since
+        self.stopping, self.thread, self.failing = threading.Event(), None, False
+
+    def start(self, pulled=False):
+        """List train_url, then copy in the background. pulled: the local folder was just
+        copied from train_url, so what is in both need not go up again."""
+        self.remote = self.store.names(self.url)
+        if pulled:
+            self.sent = {name: stamp for name, stamp in self._scan().items()
+                         if name in self.remote}
+        if self.seconds > 0:
+            self.thread = threading.Thread(target=self._loop, name="train_url-copy",
+                                           daemon=True)
+            self.thread.start()
+        return self
+
+    def finish(self):
+        """Stop the thread (after the copy it is in), then copy everything not yet copied."""
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join()
+        self.sync(final=True)
+
+    def _loop(self):
+        while not self.stopping.wait(self.seconds):
+            try:
+                self.sync()
+            except Exception as err:  # a network hiccup must never end the training
+                if not self.failing:
+                    print(f"warning: copying to {self.url} failed ({err}); trying again "
+                          f"every {self.seconds:g} s", file=sys.stderr)
+                self.failing = True
+            else:
+                self.failing = False
+
+    def _scan(self):
+        """name -> (size, mtime_ns) of every file under folder, hidden ones left out."""
+        stamps = {}
+        for root, folders, files in os.walk(self.folder):
+            folders[:] = [name for name in folders if not name.startswith(".")]
+            for name in files:
+                if name.startswith("."):
+                    continue
+                path = Path(root) / name
+                try:
+                    info = path.stat()
+                except FileNotFoundError:  # deleted since the listing
+                    continue
+                if stat.S_ISREG(info.st_mode):
+                    stamps[path.relative_to(self.folder).as_posix()] = (info.st_size,
+                                                                         info.st_mtime_ns)
+        return stamps
+
+    def sync(self, final=False):
+        """Copy the files that are new or changed: the others first, then the checkpoints
+        (each once its folder's metrics.jsonl has gone up with a newer write, unless final),
+        then delete the checkpoints of train_url that are gone here."""
+        stamps = self._scan()
+        due = sorted(name for name, stamp in stamps.items() if self.sent.get(name) != stamp)
+        checkpoints = [name for name in due if name.endswith(".ckpt")]
+        for name in [name for name in due if not name.endswith(".ckpt")]:
+            self._put(name, stamps[name])
+        for name in checkpoints:
+            if final or self._covered(name, stamps):
+                self._put(name, stamps[name])
+        self._delete_gone(stamps)
+
+    def _put(self, name, stamp):
+        # the stamp is from before the read: a file changed meanwhile goes up again next time
+        if self.store.put(self.folder / name, self.url, name):
+            self.sent[name] = stamp
+            self.remote.add(name)
+
+    def _covered(self, name, stamps):
+        """Whether train_url's metrics.jsonl beside checkpoint name was written after it."""
+        metrics = posixpath.join(posixpath.dirname(name), METRICS)
+        if metrics not in stamps:
+            return True
+        sent = self.sent.get(metrics)
+        return sent is not None and sent[1] > stamps[name][1]
+
+    def _delete_gone(self, stamps):
+        if CONFIG not in stamps:  # not a run folder: eval.py's outputs, for one
+            return
+        gone = sorted(name for name in self.remote
+                      if "/" not in name and name.endswith(".ckpt") and name not in stamps)
+        if gone:
+            self.store.delete(self.url, gone)
+            self.remote.difference_update(gone)
+            for name in gone:
+                self.sent.pop(name, None)
 
 
 def _dataset_root(folder):
@@ -200,14 +183,20 @@ def _dataset_root(folder):
 
 
 def _copy_in(config, store, cache):
-    """Download data (and checkpoint) into cache; returns the config keys that change."""
+    """Download data (and checkpoint, or the run to resume) into cache; returns the config keys
+    that change."""
+    outputs = cache / "train"
+    outputs.mkdir(parents=True, exist_ok=True)
+    if config.resume and not config.checkpoint_url:  # first: an empty train_url fails at once
+        store.download(config.train_url, outputs, missing=(
+            f"--resume: train_url {config.train_url} holds no run to continue; start the "
+            f"first job without --resume, or pass the train_url of the run to continue"))
     data = cache / "data"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     local_data = str(_dataset_root(store.download(config.data_url, data)))
-    outputs = cache / "train"
-    outputs.mkdir(parents=True, exist_ok=True)
-    changes = {"ckpt_path": str(outputs), "preprocess_path": str(cache / "preprocess"),
+    changes = {"ckpt_path": str(outputs), "pretrain_path": str(outputs),
+               "preprocess_path": str(cache / "preprocess"),
                "file_name": str(outputs / Path(config.file_name).name),
                "aclimdb_path": local_data}
     if config.dataset != "aclimdb":
@@ -220,6 +209,21 @@ def _copy_in(config, store, cache):
         local = str(store.download(config.checkpoint_url, pretrained))
         changes.update(pre_trained=local, checkpoint_path=local)
     return changes
+
+
+def _sync_seconds():
+    """MODELARTS_SYNC_SECONDS: the pause between background copies (0: only at the end)."""
+    text = os.environ.get("MODELARTS_SYNC_SECONDS", "").strip()
+    if not text:
+        return SYNC_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise UserError(f"MODELARTS_SYNC_SECONDS '{text}' is not a number of seconds; set it "
+                        f"to e.g. {SYNC_SECONDS:g}, or 0 to copy to train_url only at the end")
+    return seconds
 
 
 def _check_urls(config):
@@ -260,7 +264,8 @@ def _run_logged(job, config, log_path):
 
 
 def run_synced(job, config):
-    """Copy in, run job on the local copy, copy the outputs to train_url (also after a failure).
+    """Copy in, run job on the local copy while RunMirror copies its outputs to train_url, and
+    copy the rest at the end (also after a failure).
 
     Args:
         job: train, evaluate or export_model: a function taking the Config.
@@ -269,6 +274,7 @@ def run_synced(job, config):
     In a data-parallel job, rank 0 copies in and out; the other ranks wait for its copy.
     """
     _check_urls(config)
+    seconds = _sync_seconds()
     cache = Path(config.modelarts_cache).resolve()
     marker = cache / f".copied-in-{_job_token()}"
     main = worker_env() == 0
@@ -288,21 +294,25 @@ def run_synced(job, config):
     local = dataclasses.replace(config, **changes)
     log_dir = Path(local.ckpt_path) / ("" if main else f"rank_{worker_env()}")
     log_dir.mkdir(parents=True, exist_ok=True)
+    mirror = None
+    if main:
+        mirror = RunMirror(store, local.ckpt_path, config.train_url, seconds).start(
+            pulled=config.resume and not config.checkpoint_url)
     try:
         result = _run_logged(job, local, log_dir / f"{Path(sys.argv[0]).stem}.log")
     except BaseException:
-        if main:
-            _upload_after_failure(store, local.ckpt_path, config.train_url)
+        if mirror:
+            _upload_after_failure(mirror)
         raise
-    if main:
-        store.upload(local.ckpt_path, config.train_url)
+    if mirror:
+        mirror.finish()
         marker.unlink(missing_ok=True)
     return result
 
 
-def _upload_after_failure(store, folder, url):
+def _upload_after_failure(mirror):
     """Copy a failed job's logs out too; the job's own error is the one to report."""
     try:
-        store.upload(folder, url)
+        mirror.finish()
     except UserError as err:
-        print(f"warning: could not copy the outputs to {url}: {err}", file=sys.stderr)
+        print(f"warning: could not copy the outputs to {mirror.url}: {err}", file=sys.stderr)

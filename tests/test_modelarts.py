@@ -1,10 +1,13 @@
 """ModelArts-style sync against a real S3 server (moto's server mode) on 127.0.0.1.
 
 The server enforces credentials: it lets three unauthenticated IAM calls create a user with
-an access key, then checks every request's signature like S3 does.
+an access key, then checks every request's signature like S3 does. A job SIGKILLed mid-epoch
+(preempted) must have left its checkpoints in train_url, and a new job with --resume true must
+continue from there to the losses and weights of an uninterrupted run.
 """
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -16,6 +19,8 @@ import pytest
 
 from conftest import ROOT, SAMPLE, tiny_args
 from src.cli import run_main
+from src.modelarts import RunMirror
+from src.object_store import BotoStore
 
 if os.environ.get("CI"):  # make installs the cloud extras: in CI a missing boto3 is a failure
     import boto3
@@ -48,7 +53,8 @@ def _wait_listening(port, process, timeout=30):
 
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
-    """A moto S3 server with one user, one bucket holding the bundled sample under aclImdb/."""
+    """A moto S3 server with one user, one bucket holding the bundled sample's labelled
+    reviews under aclImdb/ (train/unsup is never read without --unlabelled_path)."""
     port = _free_port()
     server = Path(sys.executable).parent / "moto_server"
     log = open(tmp_path_factory.mktemp("moto") / "server.log", "w")
@@ -69,7 +75,8 @@ def s3(tmp_path_factory):
                               aws_access_key_id=key["AccessKeyId"],
                               aws_secret_access_key=key["SecretAccessKey"])
         client.create_bucket(Bucket=BUCKET)
-        files = [path for path in sorted(SAMPLE.rglob("*")) if path.is_file()]
+        files = [path for path in sorted(SAMPLE.rglob("*"))
+                 if path.is_file() and "unsup" not in path.parts]
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda path: client.upload_file(
                 str(path), BUCKET, f"aclImdb/{path.relative_to(SAMPLE).as_posix()}"), files))
@@ -168,3 +175,176 @@ def test_enable_modelarts_without_train_url_is_refused(tmp_path, monkeypatch, ca
                               monkeypatch, capsys)
     assert code == 2
     assert stderr.startswith("error: enable_modelarts needs --train_url")
+
+
+def test_resume_with_an_empty_train_url_is_refused_before_any_download(s3, tmp_path,
+                                                                      monkeypatch, capsys):
+    _, env = s3
+    code, stderr = _main_exit(_modelarts_args(
+        tmp_path, data_url=f"s3://{BUCKET}/aclImdb", train_url=f"s3://{BUCKET}/runs/never")
+        + ["--resume", "true"], env, monkeypatch, capsys)
+    assert code == 2 and stderr.count("\n") == 1
+    assert stderr.startswith(f"error: --resume: train_url s3://{BUCKET}/runs/never holds no "
+                             f"run to continue; start the first job without --resume")
+    assert not (tmp_path / "cache" / "data").exists()
+
+
+def test_a_bad_sync_interval_is_one_line_and_exit_2(s3, tmp_path, monkeypatch, capsys):
+    _, env = s3
+    monkeypatch.setenv("MODELARTS_SYNC_SECONDS", "often")
+    code, stderr = _main_exit(_modelarts_args(
+        tmp_path, data_url=f"s3://{BUCKET}/aclImdb", train_url=f"s3://{BUCKET}/runs/bad"),
+        env, monkeypatch, capsys)
+    assert code == 2 and stderr.count("\n") == 1
+    assert stderr.startswith("error: MODELARTS_SYNC_SECONDS 'often' is not a number of seconds")
+
+
+def _touch(path, text, seconds):
+    """Write path with its modification time `seconds` after the epoch."""
+    path.write_text(text)
+    os.utime(path, ns=(seconds * 10 ** 9, seconds * 10 ** 9))
+
+
+def test_the_mirror_copies_finished_files_never_temp_ones_and_checkpoints_after_metrics(
+        s3, tmp_path, monkeypatch):
+    """What the background copy sends, in which order and what it deletes, one pass at a time."""
+    client, env = s3
+    for key, value in env.items():
+        if key.startswith(("AWS_", "S3_")):
+            monkeypatch.setenv(key, value)
+    url = f"s3://{BUCKET}/runs/mirror"
+    for stale in ("lstm-9_90.ckpt", "pretrained/eval.json"):  # an earlier run's files
+        client.put_object(Bucket=BUCKET, Key=f"runs/mirror/{stale}", Body=b"old")
+    run = tmp_path / "run"
+    run.mkdir()
+    _touch(run / "config.yaml", "seed: 1\n", 100)
+    _touch(run / "metrics.jsonl", '{"step": 5}\n', 200)
+    _touch(run / "lstm-1_5.ckpt", "weights at step 5", 150)     # saved before its metrics line
+    _touch(run / "lstm-1_10.ckpt", "weights at step 10", 300)   # its metrics line not written yet
+    _touch(run / ".lstm-1_15.ckpt.tmp-4242.ckpt", "half a checkpoint", 310)
+    _touch(run / ".lock", "4242\n", 100)
+    mirror = RunMirror(BotoStore("s3"), run, url, seconds=0).start()
+
+    mirror.sync()
+    assert _keys(client, "runs/mirror/") == {"config.yaml", "metrics.jsonl", "lstm-1_5.ckpt",
+                                             "pretrained/eval.json"}
+
+    _touch(run / "metrics.jsonl", '{"step": 5}\n{"step": 10}\n', 400)
+    (run / "lstm-1_5.ckpt").unlink()                                # the ring moved on
+    mirror.sync()
+    assert _keys(client, "runs/mirror/") == {"config.yaml", "metrics.jsonl", "lstm-1_10.ckpt",
+                                             "pretrained/eval.json"}
+    body = client.get_object(Bucket=BUCKET, Key="runs/mirror/metrics.jsonl")["Body"].read()
+    assert body.count(b"\n") == 2
+
+    _touch(run / "lstm-best.ckpt", "best weights", 500)  # newer than metrics: at the end only
+    mirror.sync()
+    assert "lstm-best.ckpt" not in _keys(client, "runs/mirror/")
+    mirror.finish()
+    assert "lstm-best.ckpt" in _keys(client, "runs/mirror/")
+    assert not [name for name in _keys(client, "runs/mirror/") if "/." in f"/{name}"]
+
+
+KILL_ARGS = ["--num_epochs", "2", "--dropout", "0", "--save_checkpoint_steps", "5"]
+STEPS, EPOCH_STEPS = 56, 28  # 2 epochs of 28 batches of 32 from the sample's 900 reviews
+
+
+def _records(path):
+    """The complete JSON lines of a metrics.jsonl (a line being written is left out)."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pass
+    return records
+
+
+def _losses(path):
+    return [(record["step"], record["loss"]) for record in _records(path) if "loss" in record]
+
+
+def _download(client, prefix, names, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        client.download_file(BUCKET, prefix + name, str(folder / name))
+    return folder
+
+
+def _ring(names):
+    from src.checkpoint import checkpoint_step
+    return sorted((name for name in names if checkpoint_step(name)), key=checkpoint_step)
+
+
+def _preempt(job, client, prefix, local, timeout=300):
+    """SIGKILL job as the platform would, the moment it is mid-epoch (its newest metrics line
+    is a step that ends no epoch) and train_url holds one of its checkpoints; returns that
+    step."""
+    deadline = time.monotonic() + timeout
+    while True:
+        last = _records(local / "metrics.jsonl")[-1:]
+        step = last[0].get("step", 0) if last else 0
+        if step % EPOCH_STEPS and _ring(_keys(client, prefix)):
+            os.kill(job.pid, signal.SIGKILL)
+            job.communicate()
+            return step
+        assert job.poll() is None, f"the job ended before it was killed: {job.stderr.read()}"
+        assert time.monotonic() < deadline, "the job never uploaded a checkpoint"
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_a_job_killed_mid_epoch_resumes_from_train_url_like_an_uninterrupted_run(s3,
+                                                                                tmp_path):
+    from src.checkpoint import load_params
+    client, env = s3
+    prefix = "runs/preempted/"
+    urls = {"data_url": f"s3://{BUCKET}/aclImdb", "train_url": f"s3://{BUCKET}/runs/preempted"}
+    env = dict(env, MODELARTS_SYNC_SECONDS="0.2")
+    first = tmp_path / "first"  # one ModelArts container, preempted mid-epoch
+    started = []
+    try:
+        # the uninterrupted run, alongside, in a local folder
+        started.append(subprocess.Popen(
+            [sys.executable, str(ROOT / "train.py"), *tiny_args(tmp_path / "reference"),
+             *KILL_ARGS], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True))
+        started.append(subprocess.Popen(
+            [sys.executable, str(ROOT / "train.py"), *_modelarts_args(first, **urls),
+             *KILL_ARGS], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True))
+        killed_at = _preempt(started[1], client, prefix, first / "cache" / "train")
+        uploaded = _keys(client, prefix)
+        assert {"metrics.jsonl", "run.log", "train.log", "config.yaml", "vocab.json"} <= uploaded
+        assert not [name for name in uploaded if "/." in f"/{name}"], "hidden files went up"
+        newest = _ring(uploaded)[-1]
+        copy = _download(client, prefix, [newest, "metrics.jsonl"], tmp_path / "uploaded")
+        saved_at = int(load_params(copy / newest)["train_step"].asnumpy())
+        assert saved_at <= killed_at, (newest, killed_at)
+        assert max(step for step, _ in _losses(copy / "metrics.jsonl")) >= saved_at
+
+        second = tmp_path / "second"  # a new container: nothing local, --resume true
+        result = _run("train.py", [*_modelarts_args(second, **urls), *KILL_ARGS,
+                                   "--resume", "true"], env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"resuming from {second / 'cache' / 'train' / newest}" in result.stdout
+        _, err = started[0].communicate(timeout=600)
+        assert started[0].returncode == 0, err[-3000:]
+    finally:
+        for process in started:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+    final, reference = f"lstm-2_{EPOCH_STEPS}.ckpt", tmp_path / "reference" / "run"
+    done = _download(client, prefix, [final, "metrics.jsonl"], tmp_path / "done")
+    ours = _losses(done / "metrics.jsonl")
+    assert [step for step, _ in ours] == list(range(1, STEPS + 1))
+    assert ours == _losses(reference / "metrics.jsonl")
+    mine, theirs = load_params(done / final), load_params(reference / final)
+    for name in ("embedding.embedding_table", "decoder.weight", "global_step"):
+        assert (mine[name].asnumpy() == theirs[name].asnumpy()).all(), name
+    kept = {path.name for path in (second / "cache" / "train").glob("lstm-*.ckpt")}
+    assert {name for name in _keys(client, prefix) if name.endswith(".ckpt")} == kept
