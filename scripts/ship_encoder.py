@@ -91,8 +91,9 @@ def _card(config, record, rows, command):
         f"**Training.** {record['lm_step']:,} steps of {config.pretrain_batch_size} windows "
         f"of {config.pretrain_window} tokens: {tokens / 1e6:.1f} M tokens "
         f"({tokens / record['corpus_tokens']:.2f} passes) in {record['minutes'] / 60:.2f} "
-        f"hours on 2 CPU cores; Adam at {config.pretrain_learning_rate:g}, warm-up and "
-        f"cosine over {config.pretrain_epochs:g} passes.",
+        f"hours of wall clock (median {record['tokens_per_s']:,.0f} tokens/s on a CPU); Adam "
+        f"at {config.pretrain_learning_rate:g}, warm-up and cosine over "
+        f"{config.pretrain_epochs:g} passes.",
         "",
         f"**Held-out loss** (sampled softmax against {config.pretrain_samples} negatives, "
         f"the shipped float16 weights and {rows:,}-word vocabulary): "
@@ -125,6 +126,7 @@ def main():
               "minutes": float(params["lm_seconds"].asnumpy()) / 60,
               "heldout_loss": _heldout_loss(shipped, shipped_vocab, rows, weights)}
     record["corpus_tokens"] = _corpus_tokens(args.pretrain_dir)
+    record["tokens_per_s"] = _median_speed(args.pretrain_dir)
     building = args.out.with_name(f".{args.out.name}.building")
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
@@ -147,6 +149,13 @@ def _corpus_tokens(pretrain_dir):
         if "language-model corpus:" in line:
             return int(line.split(" reviews, ")[1].split(" tokens")[0].replace(",", ""))
     raise SystemExit(f"{pretrain_dir}/run.log does not name the corpus size")
+
+
+def _median_speed(pretrain_dir):
+    speeds = sorted(json.loads(line)["tokens_per_s"]
+                    for line in (pretrain_dir / "metrics.jsonl").read_text().splitlines()
+                    if "tokens_per_s" in line)
+    return speeds[len(speeds) // 2] if speeds else 0.0
 
 
 def _write(folder, weights, vocab, record):

@@ -15,8 +15,7 @@ import yaml
 from src.config_text import coerce, help_text, parse_command_line, read_yaml, yaml_text
 from src.errors import UserError
 
-__all__ = ["Config", "load_config", "save_config", "format_help", "default_yaml",
-           "DEFAULT_CONFIG"]
+__all__ = ["Config", "load_config", "save_config", "format_help", "default_yaml", "DEFAULT_CONFIG"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "default_config.yaml"
 MAX_SEED = 2**31 - 1  # MindSpore takes seeds below 2**32; runs add epoch numbers to it
@@ -142,14 +141,12 @@ class Config:
                                         "warm-up + cosine)", check="positive")
     pretrain_samples: int = key(1024, "sampled softmax: words each prediction is scored "
                                 "against", check="positive")
-    pretrain_heldout_reviews: int = key(500, "unlabelled reviews kept out of pretraining: the "
-                                        "language model's held-out loss is measured on them",
-                                        check="not_negative")
+    pretrain_heldout_reviews: int = key(500, "unlabelled reviews kept out of pretraining to "
+                                        "measure its held-out loss", check="not_negative")
     pretrain_dropout: float = key(0.1, "dropout on the language model's embeddings and LSTM "
                                   "outputs", check="fraction")
-    pretrain_start: str = key("", "pretrain.py: continue from this encoder file (an "
-                              "encoder*.ckpt of pretrain.py, or model/encoder.ckpt) at the step "
-                              "it records; the optimizer's moments start afresh")
+    pretrain_start: str = key("", "pretrain.py: continue from this encoder file (e.g. "
+                              "model/encoder/encoder.ckpt) at its step, with fresh Adam moments")
     pretrained_encoder: str = key("", "train.py: start the embedding and the first LSTM layer "
                                   "from this encoder.ckpt of pretrain.py")
     encoder_lr_scale: float = key(1.0, "train.py: the embedding and first LSTM layer learn at "
