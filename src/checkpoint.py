@@ -110,7 +110,7 @@ def load_encoder(network, path, vocab):
     """Load an encoder.ckpt of pretrain.py (embedding, first LSTM layer of each direction)
     into network; the rest keeps its initial weights. Returns the names loaded."""
     params = load_params(path)
-    if "vocab_digest" not in params:
+    if "lm_step" not in params:  # what pretrain.py records; train.py's checkpoints lack it
         raise UserError(f"{path} is not an encoder written by pretrain.py; pass its "
                         f"PRETRAIN_PATH/encoder.ckpt")
     if params["vocab_digest"] != vocab.digest():

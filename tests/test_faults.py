@@ -206,7 +206,8 @@ def test_a_diverging_run_stops_with_one_line_and_keeps_its_finite_checkpoints(wo
     kept = sorted(run.glob("lstm-*.ckpt"))
     for path in kept:
         for name, param in load_params(path).items():
-            assert np.isfinite(param.asnumpy()).all(), f"{path.name}: {name} is not finite"
+            if name != "vocab_digest":  # the one string beside the weights
+                assert np.isfinite(param.asnumpy()).all(), f"{path.name}: {name} is not finite"
     newest = latest_checkpoint(run, "lstm")
     if newest is not None:
         assert f"{newest.name} holds the last finite weights" in lines[0], lines[0]
