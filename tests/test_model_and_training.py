@@ -143,7 +143,8 @@ def test_resume_continues_exactly_where_the_run_stopped(tiny_config, tmp_path):
                                save_checkpoint_steps=10, keep_checkpoint_max=10, dropout=0.0)
     train(base, log=lambda *_: None)
     cut = dataclasses.replace(base, ckpt_path=str(tmp_path / "cut"))
-    train(cut, log=lambda *_: None)
+    shutil.copytree(base.ckpt_path, cut.ckpt_path)  # the same run (dropout 0), then cut short
+    (Path(cut.ckpt_path) / "lstm-best.ckpt").unlink()
     for later in Path(cut.ckpt_path).glob("lstm-*_*.ckpt"):   # keep lstm-1_20: mid-epoch 1
         if later.name != "lstm-1_20.ckpt":
             later.unlink()
