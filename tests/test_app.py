@@ -1,7 +1,12 @@
-"""app.py: the Gradio page in headless Debian Chromium, its API through gradio_client."""
+"""The Gradio page (src/serve.py, app.py's job, served in this process on the tiny run) in
+headless Debian Chromium and through gradio_client; app.py itself as `make serve` starts it,
+on the shipped model."""
 import concurrent.futures
+import contextlib
 import dataclasses
+import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -25,28 +30,30 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def page_url(trained_run, tiny_eval):
-    """app.py on the tiny run, on a free loopback port; stopped after the module's tests."""
+def _wait_until_serving(url, alive, output=lambda: "", seconds=240):
+    deadline = time.time() + seconds
+    while True:
+        assert alive(), f"the page stopped before it served: {output()[-2000:]}"
+        try:
+            urllib.request.urlopen(url, timeout=5)
+            return url
+        except OSError:
+            assert time.time() < deadline, "the page did not start serving in time"
+            time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def _app(command):
+    """app.py started as `command` (its words after the interpreter) on a free loopback port;
+    yields the page's URL, stops the process afterwards."""
     port = _free_port()
     log = tempfile.TemporaryFile()
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ckpt_path",
-                               str(trained_run), "--serve_port", str(port),
-                               "--max_review_chars", str(MAX_CHARS)], cwd=ROOT,
+    server = subprocess.Popen([sys.executable, *command, "--serve_port", str(port)], cwd=ROOT,
                               stdout=log, stderr=subprocess.STDOUT,
                               env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
-    url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.time() + 240
-        while True:
-            assert server.poll() is None, "app.py exited early"
-            try:
-                urllib.request.urlopen(url, timeout=5)
-                break
-            except OSError:
-                assert time.time() < deadline, "app.py did not start serving in time"
-                time.sleep(1)
-        yield url
+        yield _wait_until_serving(f"http://127.0.0.1:{port}/", lambda: server.poll() is None,
+                                  lambda: log.seek(0) or log.read().decode(errors="replace"))
     finally:
         server.terminate()
         try:
@@ -54,6 +61,54 @@ def page_url(trained_run, tiny_eval):
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
+
+
+class BatchRecorder:
+    """A predictor that records how many reviews each predict() call (one per batch of
+    requests the page formed, src/serve.py classify_batch) held; the rest is the real one."""
+
+    def __init__(self, predictor):
+        self.predictor, self.batches = predictor, []
+
+    def predict(self, texts):
+        self.batches.append(len(texts))
+        return self.predictor.predict(texts)
+
+    def __getattr__(self, name):
+        return getattr(self.predictor, name)
+
+
+def _app_config(*words):
+    from src.config import load_config
+    from src.predict_io import with_run_config
+    return load_config(with_run_config(list(words)))  # as app.py reads its command line
+
+
+@pytest.fixture(scope="module")
+def served(trained_run, tiny_eval):
+    """src.serve.serve, app.py's whole job, in this process on the tiny run and a free loopback
+    port, its predictor recording the batches the page hands it: (URL, BatchRecorder)."""
+    import src.serve
+    port = _free_port()
+    config = _app_config("--ckpt_path", str(trained_run), "--serve_port", str(port),
+                         "--max_review_chars", str(MAX_CHARS))
+    recorders = []
+
+    def recording(config):
+        recorders.append(BatchRecorder(load_predictor(config)))
+        return recorders[-1]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(src.serve, "load_predictor", recording)
+        page = src.serve.serve(config, block=False)
+    try:
+        yield _wait_until_serving(f"http://127.0.0.1:{port}/", lambda: True), recorders[0]
+    finally:
+        page.close()
+
+
+@pytest.fixture(scope="module")
+def page_url(served):
+    return served[0]
 
 
 @pytest.fixture(scope="module")
@@ -112,13 +167,20 @@ def test_api_empty_and_oversized_reviews_get_a_message(client):
     assert f"limit is {MAX_CHARS:,}" in message and not label and not words
 
 
-def test_api_200_concurrent_requests_all_answered_with_explanations(client, predictor):
+def test_api_200_concurrent_requests_are_batched_and_all_answered(served, client, predictor):
+    """Gradio's queue hands concurrent requests to the network together, up to batch_size at
+    a time: served one at a time, the 200 requests would make 200 batches of one."""
+    recorder = served[1]
+    recorder.batches.clear()
     texts = [EXAMPLES[i % len(EXAMPLES)] for i in range(200)]
     with concurrent.futures.ThreadPoolExecutor(200) as pool:
         results = list(pool.map(lambda t: client.predict(t, api_name="/classify"), texts))
     for text, (label, words, message) in zip(texts, results):
         assert message == "" and label["label"] == _expected(predictor, text)[0]
         assert len(words) == len(predictor.encode([text])[0])
+    batches = recorder.batches
+    assert sum(batches) == 200 and max(batches) <= recorder.config.batch_size, batches
+    assert len(batches) <= 50, batches  # 4 or more requests a batch on average
 
 
 def _browser(tmp_path):
@@ -171,16 +233,51 @@ def test_browser_types_a_review_and_reads_the_label_and_the_words(page_url, pred
         driver.quit()
 
 
-def test_a_busy_port_is_one_clear_error(trained_run):
+def test_a_busy_port_is_one_clear_error(trained_run, capsys):
+    from app import main as app
+    from src.cli import run_main
+    from src.predict_io import with_run_config
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, str(ROOT / "app.py"), "--ckpt_path",
-                               str(trained_run), "--serve_port", str(port)], cwd=ROOT,
-                              capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
-    assert done.returncode == 2, done.stderr[-500:]
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and errors[0].startswith("error: cannot serve on 127.0.0.1")
-    assert "Traceback" not in done.stderr
+        with pytest.raises(SystemExit) as stop:  # what app.py's last line runs
+            run_main(app, with_run_config(["--ckpt_path", str(trained_run), "--serve_port",
+                                           str(port)]))
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: cannot serve on 127.0.0.1"), err
+
+
+def _page_texts(url):
+    """The values of the page's Markdown blocks, from the config the browser reads."""
+    config = json.loads(urllib.request.urlopen(url + "config", timeout=30).read())
+    return [c["props"].get("value") or "" for c in config["components"]
+            if c.get("type") == "markdown"]
+
+
+def test_make_serve_serves_the_shipped_model():
+    """`make serve` is app.py with no run named: the page must answer with model/ (the
+    shipped full-data model, through onnxruntime as the Makefile asks) and show its card."""
+    from src.run_folder import SHIPPED
+    planned = subprocess.run(["make", "-n", "serve"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=60)
+    assert planned.returncode == 0, planned.stderr
+    command = shlex.split(planned.stdout.strip().splitlines()[-1])
+    assert command[1] == "app.py" and "--ckpt_path" not in command, command
+    shipped = load_predictor(_app_config("--ckpt_path", str(SHIPPED), *command[2:]))
+    assert shipped.name == "model/lstm-best.ckpt (onnxruntime)"
+    with _app(command[1:]) as url:
+        from gradio_client import Client
+        client = Client(url, verbose=False)
+        for text in EXAMPLES[:2]:
+            label, words, message = client.predict(text, api_name="/classify")
+            expected = shipped.predict([text])[0]
+            assert message == "" and label["label"] == expected.label.capitalize()
+            got = {c["label"].lower(): c["confidence"] for c in label["confidences"]}
+            assert got == pytest.approx(expected.probabilities, abs=1e-5)
+            assert len(words) == len(shipped.encode([text])[0])
+        info = " ".join(_page_texts(url))
+    accuracy = json.loads((SHIPPED / "eval.json").read_text())["accuracy"]
+    assert shipped.name in info and f"{100 * accuracy:.1f} % on 25000 reviews" in info, info

@@ -209,20 +209,38 @@ def test_a_rank_killed_without_a_word_is_named_with_its_exit_code(tmp_path):
                              f"killed, or out of memory?; see {log}\n")
 
 
+def _listening(port):
+    """Whether a local IPv4 socket listens on port (/proc/net/tcp, state 0A = LISTEN)."""
+    rows = [line.split() for line in open("/proc/net/tcp").read().splitlines()[1:]]
+    return any(int(row[1].split(":")[1], 16) == port and row[3] == "0A" for row in rows)
+
+
 def test_msrun_scheduler_never_acts_as_rank_0(tmp_path):
     """msrun runs train.py once more as its scheduler, with RANK_ID=0; with ModelArts on it
-    must not copy data in (rank 0's job), only serve the cluster (here: until it times out)."""
+    must not copy data in (rank 0's job), only serve the cluster: it listens on
+    MS_SCHED_PORT, and with no worker ever joining ends when the topology times out."""
     args = tiny_args(tmp_path) + ["--enable_modelarts", "True", "--run_distribute", "True",
                                   "--data_url", "s3://bucket/aclImdb", "--train_url",
                                   "s3://bucket/out", "--modelarts_cache",
                                   str(tmp_path / "cache")]
+    port = _free_port()
     env = dict(os.environ, MS_ROLE="MS_SCHED", RANK_ID="0", MS_SCHED_HOST="127.0.0.1",
-               MS_SCHED_PORT=str(_free_port()), MS_WORKER_NUM="1", MS_TOPO_TIMEOUT="3",
+               MS_SCHED_PORT=str(port), MS_WORKER_NUM="1", MS_TOPO_TIMEOUT="3",
                S3_ENDPOINT_URL="http://127.0.0.1:9")
-    result = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=120)
-    assert not (tmp_path / "cache").exists(), result.stderr[-2000:]
-    assert "object store" not in result.stderr and "bucket" not in result.stderr
+    process = subprocess.Popen([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    served = False
+    while process.poll() is None and not served:
+        served = _listening(port)
+        time.sleep(0.02)
+    _, err = process.communicate(timeout=120)
+    assert served, f"the scheduler never listened on MS_SCHED_PORT: {err[-2000:]}"
+    assert not (tmp_path / "cache").exists(), err[-2000:]
+    assert "object store" not in err and "bucket" not in err
+    # MindSpore's own error when no worker joins: exit 1, not a ModelArts or data error
+    assert process.returncode == 1 and "Failed to initialize distributed job cluster" in err, \
+        (process.returncode, err[-2000:])
 
 
 def test_run_distribute_without_a_launcher_is_refused(tmp_path, monkeypatch, capsys):

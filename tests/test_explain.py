@@ -4,7 +4,6 @@ import json
 import numpy as np
 import pytest
 
-from conftest import run_script
 
 SENTIMENT_WORDS = {"wonderful", "great", "excellent", "loved", "best", "superb", "terrible",
                    "awful", "worst", "boring", "bad", "waste", "hated", "dull"}
@@ -71,15 +70,28 @@ def test_a_long_review_is_explained_by_spans_within_the_budget(learned_predictor
 
 
 @pytest.mark.slow
-def test_predict_explain_text_and_json(learned_run):
+def test_predict_explain_text_and_json(learned_run, learned_predictor, capsys):
+    """predict.py --explain prints explain()'s scores: every token's in JSON, the strongest
+    ones toward the label in the text line."""
+    from predict import main as predict
+    from src.explain import explain
     run, _ = learned_run
     review = "This was a wonderful film. I loved it."
-    text = run_script("predict.py", "--ckpt_path", run, "--explain", "true", review)
-    assert text.returncode == 0, text.stderr[-2000:]
-    label, probabilities, words, snippet = text.stdout.strip().split("\t")
-    assert words.split(",")[0].split()[0] in SENTIMENT_WORDS and snippet == review
-    done = run_script("predict.py", "--ckpt_path", run, "--explain", "true", "--output_format",
-                      "json", review)
-    record = json.loads(done.stdout)
-    assert [token for token, _ in record["explanation"]][:3] == ["this", "was", "a"]
-    assert all(isinstance(score, float) for _, score in record["explanation"])
+    reason = explain(learned_predictor, [review])[0]
+    outputs = []
+    for output_format in ("text", "json"):  # the predictor's backend, for the same numbers
+        assert predict(["--ckpt_path", str(run), "--backend", "onnxruntime", "--explain",
+                        "true", "--output_format", output_format, review]) == 0
+        outputs.append(capsys.readouterr().out.strip())
+    label, probabilities, words, snippet = outputs[0].split("\t")
+    assert label == reason.label and snippet == review
+    shown = [(part.split()[0], float(part.split()[1])) for part in words.split(", ")]
+    assert [token for token, _ in shown] == [token for token, _ in reason.strongest()]
+    assert [score for _, score in shown] == pytest.approx(
+        [score for _, score in reason.strongest()], abs=6e-4)  # printed with 3 decimals
+    assert shown[0][0] in SENTIMENT_WORDS and shown[0][1] > 0.01, shown
+    record = json.loads(outputs[1])
+    assert record["label"] == reason.label
+    assert [token for token, _ in record["explanation"]] == reason.tokens
+    assert [score for _, score in record["explanation"]] == pytest.approx(reason.scores,
+                                                                         abs=2e-5)

@@ -8,7 +8,7 @@ import pytest
 
 from predict import main as predict_command
 from src.predict_io import read_reviews, split_arguments, with_run_config
-from conftest import ROOT
+from conftest import REVIEWS as MIXED, ROOT
 
 REVIEWS = ["A wonderful film with a moving story.", "Boring, predictable and far too long."]
 
@@ -23,16 +23,27 @@ def _predict(capsys, *words):
     return code, captured.out, captured.err
 
 
-def test_text_output_has_one_line_per_review(trained_run, capsys):
+def _same_predictions(results, predictions, tolerance=1e-5):
+    """predict.py's (label, {name: probability}) pairs equal the Predictor's predictions."""
+    assert len(results) == len(predictions)
+    for (label, probabilities), expected in zip(results, predictions):
+        assert label == expected.label
+        assert probabilities == pytest.approx(expected.probabilities, abs=tolerance)
+
+
+def test_text_output_is_the_models_prediction_one_line_per_review(trained_run,
+                                                                  checkpoint_predictor, capsys):
     code, out, err = _predict(capsys, "--ckpt_path", trained_run, *REVIEWS)
     assert code == 0, err
     lines = out.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == len(REVIEWS), out
+    results = []
     for line, review in zip(lines, REVIEWS):
         label, probabilities, snippet = line.split("\t")
-        assert label in ("negative", "positive") and snippet == review
-        values = [float(part.split("=")[1]) for part in probabilities.split()]
-        assert sum(values) == pytest.approx(1, abs=1e-3)
+        assert snippet == review
+        results.append((label, {part.split("=")[0][2:-1]: float(part.split("=")[1])
+                                for part in probabilities.split()}))  # p(name)=0.1234
+    _same_predictions(results, checkpoint_predictor.predict(REVIEWS), 6e-5)  # 4 decimals
 
 
 def test_json_lines_match_the_checkpoint_and_the_mindir(trained_run, exported_mindir, capsys):
@@ -51,15 +62,22 @@ def test_json_lines_match_the_checkpoint_and_the_mindir(trained_run, exported_mi
         assert max(one["probabilities"], key=one["probabilities"].get) == one["label"]
 
 
-def test_onnxruntime_int8_from_the_command_line(trained_run, capsys):
-    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--backend", "onnxruntime",
-                              "--quantize", "int8", "--output_format", "json", *REVIEWS)
-    assert code == 0, err
-    results = [json.loads(line) for line in out.splitlines()]
-    assert len(results) == 2
-    for result in results:
-        assert sum(result["probabilities"].values()) == pytest.approx(1, abs=1e-3)
-        assert max(result["probabilities"], key=result["probabilities"].get) == result["label"]
+def test_onnxruntime_int8_from_the_command_line(trained_run, checkpoint_predictor, capsys):
+    """int8 weights move the probabilities a little, never the labels; float onnxruntime is
+    MindSpore's result (so a --quantize that is ignored fails here)."""
+    runs = {}
+    for quantize in ("none", "int8"):
+        code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--backend",
+                                  "onnxruntime", "--quantize", quantize, "--output_format",
+                                  "json", *MIXED)
+        assert code == 0, err
+        runs[quantize] = [json.loads(line) for line in out.splitlines()]
+    expected = checkpoint_predictor.predict(MIXED)
+    _same_predictions([(r["label"], r["probabilities"]) for r in runs["none"]], expected)
+    _same_predictions([(r["label"], r["probabilities"]) for r in runs["int8"]], expected, 0.01)
+    moved = [abs(p - r["probabilities"][name]) for q, r in zip(runs["int8"], runs["none"])
+             for name, p in q["probabilities"].items()]
+    assert max(moved) > 1e-5, moved  # the float model's probabilities would not move at all
 
 
 def test_input_file_one_review_per_line(trained_run, tmp_path, capsys):
@@ -67,16 +85,19 @@ def test_input_file_one_review_per_line(trained_run, tmp_path, capsys):
     reviews.write_text("\n".join(REVIEWS * 3) + "\n", encoding="utf-8")
     code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--input_file", reviews)
     assert code == 0, err
-    assert len(out.splitlines()) == 6
+    assert [line.split("\t")[-1] for line in out.splitlines()] == REVIEWS * 3
 
 
-def test_stdin_and_the_checkpoint_path_alone(trained_run):
+def test_stdin_and_the_checkpoint_path_alone(trained_run, checkpoint_predictor):
+    """The run's settings come from the checkpoint's folder: same predictions as the run's."""
     done = subprocess.run([sys.executable, str(ROOT / "predict.py"), "--checkpoint_path",
                            str(trained_run / "lstm-best.ckpt"), "--output_format", "json"],
                           input="\n".join(REVIEWS).encode(), capture_output=True, cwd=ROOT,
                           timeout=300)
     assert done.returncode == 0, done.stderr.decode()
-    assert len([json.loads(line) for line in done.stdout.decode().splitlines()]) == 2
+    results = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    _same_predictions([(r["label"], r["probabilities"]) for r in results],
+                      checkpoint_predictor.predict(REVIEWS))
 
 
 def test_words_after_a_double_dash_are_reviews():

@@ -39,7 +39,27 @@ def copy_run(source, target, loss_scale=1.0):
     return target
 
 
-def test_run_folder_holds_log_metrics_and_curves(trained_run):
+def _scores(config, checkpoint, split):
+    """(confusion matrix, mean of the batches' mean cross-entropy) of checkpoint on split,
+    batched as eval and validation batch it, from logits computed here by onnxruntime (the
+    network's weights in ONNX's own operators, src/onnx_backend.py: no graph to compile)."""
+    from src.checkpoint import load_network
+    from src.data import create_dataset, prepare
+    from src.onnx_backend import OnnxForward
+    forward = OnnxForward(load_network(config, checkpoint))
+    dataset = create_dataset(prepare(config, log=lambda *_: None).mindrecord(split),
+                             config.batch_size, config.max_len, config.bucket_width)
+    matrix, losses = np.zeros((config.num_classes,) * 2, int), []
+    for ids, length, label in dataset.create_tuple_iterator(output_numpy=True):
+        logits = forward(ids, length).astype(np.float64)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        losses.append(-log_p[np.arange(len(label)), label].mean())
+        np.add.at(matrix, (label, logits.argmax(axis=1)), 1)
+    return matrix, float(np.mean(losses))
+
+
+def test_run_folder_holds_log_metrics_and_curves(trained_run, tiny_config):
     names = {p.name for p in trained_run.iterdir()}
     assert {"config.yaml", "vocab.json", "metrics.jsonl", "run.log", "curves.png",
             "lstm-best.ckpt"} <= names
@@ -49,8 +69,12 @@ def test_run_folder_holds_log_metrics_and_curves(trained_run):
     steps, epochs = read_metrics(trained_run)
     assert [s["step"] for s in steps] == list(range(1, len(steps) + 1))
     assert {"loss", "lr", "step_s", "samples_per_s"} <= set(steps[0])
-    assert len(epochs) == 1 and 0.0 <= epochs[0]["valid_acc"] <= 1.0
-    assert epochs[0]["valid_loss"] > 0
+    # the epoch's validation scores are its weights' (lstm-best.ckpt) on the validation split
+    matrix, loss = _scores(tiny_config, trained_run / "lstm-best.ckpt", "valid")
+    accuracy = np.trace(matrix) / matrix.sum()
+    assert len(epochs) == 1 and epochs[0]["valid_acc"] == pytest.approx(accuracy, abs=1e-5)
+    assert epochs[0]["valid_loss"] == pytest.approx(loss, abs=2e-5)
+    assert f"epoch 1 validation accuracy {accuracy:.4f}" in log
     height, width, _ = read_png(trained_run / "curves.png").shape
     assert width > height > 300
 
@@ -128,26 +152,17 @@ def test_plot_confusion_writes_png(tmp_path):
 
 
 def test_eval_reports_per_class_scores_and_confusion_matrix(trained_run, tiny_config):
-    from mindspore import Tensor
-    from src.data import create_dataset, prepare
-    from src.checkpoint import load_network
     from src.eval import evaluate
     lines = []
     result = evaluate(tiny_config, log=lines.append)
     matrix = np.array(result["confusion_matrix"])
-    network = load_network(tiny_config, trained_run / "lstm-best.ckpt")
-    expected = np.zeros((2, 2), int)
-    dataset = create_dataset(prepare(tiny_config, log=lambda *_: None).mindrecord("test"),
-                             tiny_config.batch_size, tiny_config.max_len)
-    for ids, length, label in dataset.create_tuple_iterator(output_numpy=True):
-        predicted = network(Tensor(ids), Tensor(length)).asnumpy()
-        np.add.at(expected, (label, predicted.argmax(axis=1)), 1)
-    assert (matrix == expected).all()
+    expected, loss = _scores(tiny_config, trained_run / "lstm-best.ckpt", "test")
+    assert (matrix == expected).all() and result["loss"] == pytest.approx(loss, abs=2e-5)
     assert result["accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
     assert result["per_class"]["positive"]["support"] == matrix[1].sum()
     assert result["class_names"] == ["negative", "positive"]
     saved = json.loads((trained_run / "eval.json").read_text())
-    assert saved["macro"] == result["macro"] and saved["loss"] > 0
+    assert saved["macro"] == result["macro"] and saved["loss"] == result["loss"]
     text = (trained_run / "eval.txt").read_text().splitlines()
     start = lines.index(text[0])
     assert lines[start:start + len(text)] == text

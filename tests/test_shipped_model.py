@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from src.run_folder import SHIPPED
 from conftest import ROOT, SAMPLE, run_script
@@ -41,10 +42,39 @@ def test_ship_model_writes_a_small_float16_model_with_its_card(trained_run, tmp_
     assert "61.00 %" in card and "| over 280 | 60.00 % |" in card and "Rebuild it" in card
 
 
-def test_the_box_holds_a_trained_model_under_10_mb_with_its_card():
+@pytest.fixture(scope="module")
+def hundred(tmp_path_factory):
+    """The bundled sample with only its first 50 negative and 50 positive test reviews (the
+    full-data model never saw them), as an aclImdb folder of links."""
+    root = tmp_path_factory.mktemp("hundred")
+    (root / "train").symlink_to(SAMPLE / "train")
+    for label in ("neg", "pos"):
+        (root / "test" / label).mkdir(parents=True)
+        for path in sorted((SAMPLE / "test" / label).glob("*.txt"))[:50]:
+            (root / "test" / label / path.name).symlink_to(path)
+    return root
+
+
+@pytest.fixture(scope="module")
+def shipped(hundred):
+    """model/ as predict.py and app.py load it with no run named (onnxruntime, as `make
+    serve`) and its accuracy on the hundred reviews (~1 s): (config, predictor, accuracy)."""
+    from src.aclimdb import read_aclimdb
+    from src.config import load_config
+    from src.predict_io import with_run_config
+    from src.predictor import load_predictor
+    config = load_config(with_run_config(["--backend", "onnxruntime"]))
+    predictor = load_predictor(config)
+    reviews = read_aclimdb(hundred)["test"]
+    predicted = predictor.logits(predictor.encode([r.text for r in reviews])).argmax(axis=1)
+    return config, predictor, float(np.mean(predicted == [r.label for r in reviews]))
+
+
+def test_the_box_holds_a_trained_model_under_10_mb_with_its_card(shipped):
     files = {p.name: p for p in SHIPPED.iterdir()}
     assert {"MODEL_CARD.md", "config.yaml", "eval.json", "lstm-best.ckpt", "vocab.json"} <= set(files)
     assert sum(p.stat().st_size for p in files.values()) < 10e6
+    assert shipped[2] >= 0.85, shipped[2]  # 94 % of these 100; chance is 50 %
     scores = json.loads(files["eval.json"].read_text())
     assert scores["reviews"] == 25000 and scores["accuracy"] > 0.9
     assert len(scores["accuracy_by_length_quartile"]) == 4
@@ -53,52 +83,54 @@ def test_the_box_holds_a_trained_model_under_10_mb_with_its_card():
     assert f"{100 * scores['accuracy']:.2f} %" in files["MODEL_CARD.md"].read_text()
 
 
-def test_predict_without_ckpt_path_uses_the_shipped_model():
-    result = run_script("predict.py", *OBVIOUS, "--output_format", "json")
+@pytest.fixture(scope="module")
+def obvious_answers():
+    """predict.py with no run named on the OBVIOUS reviews, with explanations: its JSON lines."""
+    result = run_script("predict.py", *OBVIOUS, "--explain", "true", "--output_format", "json")
     assert result.returncode == 0, result.stderr[-2000:]
-    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_predict_without_ckpt_path_uses_the_shipped_model(obvious_answers, shipped):
+    answers = obvious_answers
     assert [a["label"] for a in answers] == list(OBVIOUS.values())
     assert all(max(a["probabilities"].values()) > 0.9 for a in answers)
-    fast = run_script("predict.py", *OBVIOUS, "--output_format", "json", "--backend",
-                      "onnxruntime")  # what make serve runs
-    assert fast.returncode == 0, fast.stderr[-2000:]
-    for answer, line in zip(answers, fast.stdout.splitlines()):
-        for name, p in json.loads(line)["probabilities"].items():
+    fast = shipped[1].predict(list(OBVIOUS))  # onnxruntime, what make serve runs
+    for answer, prediction in zip(answers, fast):
+        for name, p in prediction.probabilities.items():
             assert abs(p - answer["probabilities"][name]) < 1e-4
 
 
-def test_the_page_shows_the_model_cards_key_figures():
-    from src.config import load_config
-    from src.predict_io import with_run_config
-    from src.predictor import load_predictor
+def test_the_page_shows_the_model_cards_key_figures(shipped):
+    """The figure the page shows is the model's: on 100 reviews the model loaded from model/
+    scores within 3 standard errors (9 points) of it."""
     from src.serve import model_summary
-    config = load_config(with_run_config([]))
-    summary = model_summary(config, load_predictor(config))
-    scores = json.loads((SHIPPED / "eval.json").read_text())
-    assert f"{100 * scores['accuracy']:.1f} % on 25000 reviews" in summary
+    config, predictor, accuracy = shipped
+    summary = model_summary(config, predictor)
+    shown = float(summary.split("**test accuracy:** ")[1].split(" % on 25000 reviews")[0])
+    assert abs(shown / 100 - accuracy) < 0.09, (summary, accuracy)
     assert "by length quartile" in summary and "MODEL_CARD.md" in summary
+    assert summary.startswith("**Model:** `model/lstm-best.ckpt (onnxruntime)`"), summary
 
 
-def test_explanations_of_the_shipped_model_point_at_sentiment_words():
-    result = run_script("predict.py", *OBVIOUS, "--explain", "true", "--output_format", "json")
-    assert result.returncode == 0, result.stderr[-2000:]
-    for line, label in zip(result.stdout.splitlines(), OBVIOUS.values()):
-        answer = json.loads(line)
+def test_explanations_of_the_shipped_model_point_at_sentiment_words(obvious_answers):
+    assert len(obvious_answers) == len(OBVIOUS)
+    for answer, label in zip(obvious_answers, OBVIOUS.values()):
         assert answer["label"] == label
         strongest_token, _ = max(answer["explanation"], key=lambda item: item[1])
         assert strongest_token in {"stunning", "wonderful", "masterpiece", "absolutely",
                                    "dull", "boring", "badly", "waste"}
 
 
-def test_compare_scores_a_run_and_the_shipped_model_on_the_same_reviews(trained_run):
+def test_compare_scores_a_run_and_the_shipped_model_on_the_same_reviews(trained_run, hundred):
     import subprocess
     import sys
     result = subprocess.run([sys.executable, "-m", "src.compare", str(trained_run), "model",
-                             "--aclimdb_path", str(SAMPLE)], cwd=ROOT, capture_output=True,
+                             "--aclimdb_path", str(hundred)], cwd=ROOT, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.splitlines()
-    assert lines[0] == f"accuracy on the 500 test reviews of {SAMPLE}:"
+    assert lines[0] == f"accuracy on the 100 test reviews of {hundred}:"
     shipped = float(lines[2].split(": ")[1].rstrip(" %"))
     assert lines[1].startswith(f"  {trained_run}: ") and lines[2].startswith("  model: ")
     assert shipped > 85.0  # the full-data model on reviews it never saw
