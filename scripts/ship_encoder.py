@@ -20,11 +20,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from src.config import load_config, save_config  # noqa: E402
+from src.config import Config, load_config, save_config  # noqa: E402
 from src.text import UNK, Vocab  # noqa: E402
 
 PATHS = ("aclimdb_path", "data_path", "glove_path", "preprocess_path", "unlabelled_path",
@@ -131,8 +132,11 @@ def main():
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
     _write(building, weights, shipped_vocab, record)
-    neutral = dataclasses.replace(shipped, **{name: "" for name in PATHS})
+    neutral = dataclasses.replace(shipped, **{name: getattr(Config(), name) for name in PATHS})
     save_config(neutral, building / "config.yaml")
+    listed = yaml.safe_load((building / "config.yaml").read_text())
+    listed.pop("config_path", None)  # where it was read from on the machine that built it
+    (building / "config.yaml").write_text(yaml.safe_dump(listed, sort_keys=False))
     command = (".venv/bin/python pretrain.py --config_path model/encoder/config.yaml "
                "--aclimdb_path aclImdb_v1.tar.gz --unlabelled_path aclImdb/train/unsup "
                "--pretrain_path PRETRAIN_DIR --pretrain_start model/encoder/encoder.ckpt")

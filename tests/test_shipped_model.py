@@ -134,3 +134,24 @@ def test_compare_scores_a_run_and_the_shipped_model_on_the_same_reviews(trained_
     shipped = float(lines[2].split(": ")[1].rstrip(" %"))
     assert lines[1].startswith(f"  {trained_run}: ") and lines[2].startswith("  model: ")
     assert shipped > 85.0  # the full-data model on reviews it never saw
+
+
+def test_the_shipped_encoder_fits_the_shipped_classifier_and_is_its_language_model():
+    """model/encoder/ starts a classifier of model/'s shape and vocabulary, and its card's
+    held-out loss is what the file records (a trained LM, far below a new one's ~6.9)."""
+    from src.checkpoint import load_encoder, load_params
+    from src.config import load_config
+    from src.model import build_network
+    from src.text import Vocab
+    config = load_config(["--config_path", str(SHIPPED / "config.yaml")])
+    vocab = Vocab.load(SHIPPED / "vocab.json")
+    assert Vocab.load(SHIPPED / "encoder" / "vocab.json").digest() == vocab.digest()
+    network = build_network(config, np.zeros((len(vocab), config.embed_size), np.float32))
+    path = SHIPPED / "encoder" / "encoder.ckpt"
+    loaded = load_encoder(network, path, vocab)
+    assert "embedding.embedding_table" in loaded and "forward_layers.0.weight_hh_l0" in loaded
+    params = load_params(path)
+    np.testing.assert_array_equal(network.embedding.embedding_table.asnumpy()[:100],
+                                  params["embedding.embedding_table"].asnumpy()[:100])
+    loss = float(params["heldout_loss"].asnumpy())
+    assert loss < 5.5 and f"**{loss:.3f}**" in (SHIPPED / "encoder" / "CARD.md").read_text()
