@@ -261,8 +261,10 @@ def test_make_serve_serves_the_shipped_model():
     """`make serve` is app.py with no run named: the page must answer with model/ (the
     shipped full-data model, through onnxruntime as the Makefile asks) and show its card."""
     from src.run_folder import SHIPPED
-    planned = subprocess.run(["make", "-n", "serve"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=60)
+    # under `make test` the outer make's MAKEFLAGS would add "Entering directory" lines
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    planned = subprocess.run(["make", "-s", "--no-print-directory", "-n", "serve"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=60, env=env)
     assert planned.returncode == 0, planned.stderr
     command = shlex.split(planned.stdout.strip().splitlines()[-1])
     assert command[1] == "app.py" and "--ckpt_path" not in command, command
