@@ -142,6 +142,9 @@ def _snapshot(model, heldout, run, path, vocab, record):
 
 def _start_from(path, model, vocab, run):
     """(first step, seconds already spent) of the language model set from encoder file path."""
+    if not Path(path).is_file():
+        raise UserError(f"--pretrain_start {path} not found; pass an encoder file of "
+                        f"pretrain.py (PRETRAIN_PATH/encoder*.ckpt or model/encoder/encoder.ckpt)")
     params = load_params(path)
     if params.get("vocab_digest") != vocab.digest():
         raise UserError(f"--pretrain_start {path} was pretrained with another vocabulary; "
