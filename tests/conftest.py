@@ -133,9 +133,15 @@ def checkpoint_predictor(run_config):
 
 @pytest.fixture(scope="session")
 def learned_run(tmp_path_factory):
-    """A short run that learns (learning_args, ~15 s): (run folder, its args)."""
-    workdir = tmp_path_factory.mktemp("learned")
-    args = learning_args(workdir)
-    result = run_script("train.py", *args)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir / "run", args
+    """A short run that learns (learning_args, ~15 s): (run folder, its args). Trained once
+    for all pytest-xdist workers: the first to ask trains it under a lock, the rest read it."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    workdir = shared / "learned"
+    with open(shared / "learned.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (workdir / "run" / "lstm-best.ckpt").exists():
+            result = run_script("train.py", *learning_args(workdir))
+            assert result.returncode == 0, result.stderr[-3000:]
+    return workdir / "run", learning_args(workdir)

@@ -53,29 +53,34 @@ def _best_valid(records):
     return max(r["valid_acc"] for r in records if "valid_acc" in r)
 
 
-@pytest.fixture(scope="module")
-def one_msrun(tmp_path_factory):
-    """scripts/run_distribute_train_cpu.sh with 2 workers of batch 8."""
-    workdir = tmp_path_factory.mktemp("one_msrun")
-    args = learning_args(workdir, BATCH)
-    process = _launch(WORKERS, args, _script_env(RUN_DIR=str(workdir / "run")))
+def _finish(process):
     out, err = process.communicate(timeout=900)
-    return workdir, args, subprocess.CompletedProcess([], process.returncode, out, err)
+    return subprocess.CompletedProcess([], process.returncode, out, err)
 
 
 @pytest.fixture(scope="module")
-def two_nodes(tmp_path_factory):
-    """The same job as two 'nodes' on this host: two msrun processes of one worker each."""
-    workdir = tmp_path_factory.mktemp("two_nodes")
-    args = learning_args(workdir, BATCH)
-    env = _script_env(RUN_DIR=str(workdir / "run"), NODE_NUM="2", MASTER_PORT=str(_free_port()),
+def launches(tmp_path_factory):
+    """Two jobs started together (each spends much of its time waiting on start-up): one
+    msrun of 2 workers of batch 8 (scripts/run_distribute_train_cpu.sh), and the same job as
+    two 'nodes' on this host, two msrun processes of one worker each."""
+    one, two = (tmp_path_factory.mktemp(name) for name in ("one_msrun", "two_nodes"))
+    one_args, two_args = learning_args(one, BATCH), learning_args(two, BATCH)
+    single = _launch(WORKERS, one_args, _script_env(RUN_DIR=str(one / "run"),
+                                                    MASTER_PORT=str(_free_port())))
+    env = _script_env(RUN_DIR=str(two / "run"), NODE_NUM="2", MASTER_PORT=str(_free_port()),
                       MASTER_ADDR="127.0.0.1")
-    nodes = [_launch(1, args, dict(env, NODE_RANK=str(rank))) for rank in (1, 0)]
-    results = [subprocess.CompletedProcess([], p.returncode, *p.communicate(timeout=900))
-               for p in nodes]
-    for result, process in zip(results, nodes):
-        result.returncode = process.returncode
-    return workdir, results
+    nodes = [_launch(1, two_args, dict(env, NODE_RANK=str(rank))) for rank in (1, 0)]
+    return (one, one_args, _finish(single)), (two, [_finish(node) for node in nodes])
+
+
+@pytest.fixture(scope="module")
+def one_msrun(launches):
+    return launches[0]
+
+
+@pytest.fixture(scope="module")
+def two_nodes(launches):
+    return launches[1]
 
 
 @pytest.mark.slow
