@@ -13,7 +13,7 @@ from src.cli import run_main
 def main(config, log=print):
     """The training flow, step by step. Returns the run folder."""
     # MindSpore is imported only now, so a bad config has already failed in a fraction of a second
-    from src import data, distribute, embeddings, model, train
+    from src import data, distribute, embeddings, model, train, wide_fit
     from src.device import init_device
     from src.run_folder import open_run
     from src.tracking import RunLog
@@ -38,6 +38,8 @@ def main(config, log=print):
         state = train.restore(config, step, run, prepared.vocab)  # --pretrained_encoder ...
         distribute.broadcast_weights(network, rank)     # every worker starts from rank 0's
         train.fit(config, step, rates, prepared, run, state, rank, steps_per_epoch)
+        if config.wide and rank.is_main:              # word and word-pair counts, fitted
+            wide_fit.attach_wide(config, prepared, run.dir, run.log)
     log.close()
     return run.dir
 

@@ -97,17 +97,17 @@ class Config:
     pooling: str = key("mean_max", "how the LSTM outputs become one vector: first_last (the "
                        "original), mean, max or mean_max",
                        ("first_last", "mean", "max", "mean_max"))
+    wide: bool = key(False, "add a linear part over word and word-pair counts (NBSVM-like, "
+                     "src/wide.py), fitted after training and mixed in on validation")
     # training
     batch_size: int = key(64, "reviews per step (per worker in data-parallel runs)",
                           check="positive")
-    num_epochs: int = key(4, "epochs; the cosine schedule decays to 0 over them",
-                          check="positive")
+    num_epochs: int = key(4, "epochs; the cosine schedule decays to 0 over them", check="positive")
     optimizer: str = key("adam", "adam or momentum", ("adam", "momentum"))
     learning_rate: float = key(0.002, "peak learning rate", check="positive")
     momentum: float = key(0.9, "momentum optimizer only", check="not_negative")
     weight_decay: float = key(0.0, "L2 weight decay", check="not_negative")
-    lr_schedule: str = key("cosine", "fixed, or cosine after a linear warm-up",
-                           ("fixed", "cosine"))
+    lr_schedule: str = key("cosine", "fixed, or cosine after a linear warm-up", ("fixed", "cosine"))
     warmup_epochs: float = key(0.2, "epochs of linear warm-up (cosine schedule)",
                                check="not_negative")
     adversarial: float = key(0.0, "adversarial training: the loss also on each review's "

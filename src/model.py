@@ -10,6 +10,8 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
+from src.wide import WideLogits
+
 __all__ = ["SentimentNet", "NetWithLoss", "NetWithEval", "build_network", "POOLINGS",
            "any_batch_shape"]
 
@@ -33,13 +35,14 @@ class SentimentNet(nn.Cell):
         freeze_embedding: keep the embedding table fixed.
         dropout: dropout between LSTM layers and before the dense layer.
         pooling: first_last (the original zoo model), mean, max or mean_max.
+        wide: add src/wide.py's linear part over word and word-pair counts to the logits.
 
     Inputs: ids [B, T] int32 (0 = padding), length [B] int32 (true lengths, >= 1).
     Output: logits [B, num_classes].
     """
 
     def __init__(self, embedding_table, num_hiddens, num_layers, bidirectional, num_classes,
-                 freeze_embedding=False, dropout=0.0, pooling="first_last"):
+                 freeze_embedding=False, dropout=0.0, pooling="first_last", wide=False):
         super().__init__()
         vocab_size, embed_size = embedding_table.shape
         self.embedding = nn.Embedding(vocab_size, embed_size,
@@ -57,9 +60,13 @@ class SentimentNet(nn.Cell):
         self.dropout = nn.Dropout(p=dropout)
         pooled = num_hiddens * directions * (1 if pooling in ("mean", "max") else 2)
         self.decoder = nn.Dense(pooled, num_classes)
+        self.wide = WideLogits(vocab_size, num_classes) if wide else None
 
     def construct(self, ids, length):
-        return self.classify(self.embedding(ids.transpose(1, 0)), length)
+        logits = self.classify(self.embedding(ids.transpose(1, 0)), length)
+        if self.wide is not None:
+            logits = logits + self.wide(ids, length)
+        return logits
 
     def classify(self, x, length):
         """Logits of embedded reviews: x [T, B, E], the embedding of the transposed ids."""
@@ -98,11 +105,13 @@ class SentimentNet(nn.Cell):
         return ops.concat((mean, maximum), axis=1)
 
 
-def build_network(config, embedding_table):
-    """SentimentNet shaped by the config; embedding_table is the numpy initial table."""
+def build_network(config, embedding_table, wide=None):
+    """SentimentNet shaped by the config; embedding_table is the numpy initial table; wide
+    (default: config.wide) adds the linear part."""
     return SentimentNet(np.asarray(embedding_table, np.float32), config.num_hiddens,
                         config.num_layers, config.bidirectional, config.num_classes,
-                        config.freeze_embedding, config.dropout, config.pooling)
+                        config.freeze_embedding, config.dropout, config.pooling,
+                        config.wide if wide is None else wide)
 
 
 def any_batch_shape(cell):

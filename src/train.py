@@ -25,6 +25,7 @@ from src.model import AdversarialStep, NetWithEval, NetWithLoss
 from src.progress import interactive
 from src.run_folder import METRICS, PREFIX
 from src.tracking import AimTracker, CurvePlot, EpochBar
+from src.wide import MAX_VOCAB
 
 __all__ = ["cosine_rates", "learning_rates", "build_optimizer", "train_step", "check_inputs",
            "restore", "fit"]
@@ -96,6 +97,9 @@ def check_inputs(config):
                         f"folder of unlabelled reviews (aclImdb/train/unsup) or leave it empty")
     if config.embedding == "glove":
         check_glove_path(config.glove_path)
+    if config.wide and config.vocab_size > MAX_VOCAB:  # pair ids must stay inside int32
+        raise UserError(f"--wide true needs --vocab_size {MAX_VOCAB} or less (it is "
+                        f"{config.vocab_size})")
 
 
 def _kept_record(line, state):

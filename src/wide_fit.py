@@ -1,0 +1,79 @@
+"""After training: fit the wide part (src/wide.py) and write it into lstm-best.ckpt.
+
+The table is fitted on the training split's reviews as the network reads them (cut to
+max_len); its mixing scale is chosen on the validation split's log-loss, the deep logits
+being those of lstm-best.ckpt. The test split is never read. Runs in about a minute on the
+full aclImdb (most of it the validation pass).
+"""
+import time
+
+import mindspore as ms
+import numpy as np
+
+from src import wide
+from src.checkpoint import load_network, load_params, save_atomic
+from src.data import create_dataset
+from src.run_folder import BEST
+
+__all__ = ["attach_wide"]
+
+
+def _reviews(config, path, network=None):
+    """(ids of each review without padding, labels, deep logits or None) of one split."""
+    dataset = create_dataset(path, config.batch_size, config.max_len, config.bucket_width)
+    reviews, labels, logits = [], [], []
+    for ids, length, label in dataset.create_tuple_iterator(output_numpy=True):
+        reviews += [row[:n] for row, n in zip(ids, length)]
+        labels.append(label)
+        if network is not None:
+            logits.append(network(ms.Tensor(ids), ms.Tensor(length)).asnumpy())
+    return reviews, np.concatenate(labels), np.concatenate(logits) if logits else None
+
+
+def _accuracy(logits, labels):
+    return float((logits.argmax(axis=1) == labels).mean())
+
+
+def _save_with_wide(path, params, table, bias, stamp):
+    """lstm-best.ckpt again, with the fitted table and the wide bias folded into the dense
+    layer's; every other entry kept."""
+    entries = []
+    for name, value in params.items():
+        if isinstance(value, str):
+            stamp.setdefault(name, value)
+            continue
+        data = value.asnumpy()
+        if name == "wide.table":
+            data = table
+        elif name == "decoder.bias":
+            data = data + bias
+        entries.append({"name": name, "data": ms.Tensor(data)})
+    save_atomic(entries, path, stamp)
+
+
+def attach_wide(config, prepared, run_dir, log):
+    """Fit the wide part into run_dir/lstm-best.ckpt; returns the record it logs."""
+    started = time.perf_counter()
+    best = run_dir / BEST
+    if not (best.exists() and prepared.mindrecord("valid").exists()):
+        log("wide part skipped: it is mixed in on the validation split, and there is none")
+        return None
+    network = load_network(config, best)
+    vocab_size = len(prepared.vocab)
+    train_reviews, train_labels, _ = _reviews(config, prepared.mindrecord("train"))
+    table, bias = wide.fit_table(wide.count_matrix(train_reviews, vocab_size), train_labels,
+                                 config.num_classes)
+    valid_reviews, valid_labels, deep = _reviews(config, prepared.mindrecord("valid"), network)
+    alone = wide.wide_logits(wide.count_matrix(valid_reviews, vocab_size), table, bias)
+    scale, losses = wide.mix_scale(deep, alone, valid_labels)
+    record = {"wide_scale": scale, "valid_acc_deep": round(_accuracy(deep, valid_labels), 5),
+              "valid_acc_wide": round(_accuracy(alone, valid_labels), 5),
+              "valid_acc": round(_accuracy(deep + scale * alone, valid_labels), 5),
+              "valid_loss": round(losses[scale], 5),
+              "wide_seconds": round(time.perf_counter() - started, 1)}
+    _save_with_wide(best, load_params(best), scale * table, scale * bias,
+                    {"wide_scale": scale, "wide_valid_acc": record["valid_acc"]})
+    log(f"wide part: validation accuracy {record['valid_acc_deep']:.4f} deep, "
+        f"{record['valid_acc_wide']:.4f} wide alone, {record['valid_acc']:.4f} both "
+        f"(scale {scale}, chosen on validation log-loss) in {record['wide_seconds']} s")
+    return record
