@@ -12,8 +12,8 @@ from mindspore import nn, ops
 
 from src.wide import WideLogits
 
-__all__ = ["SentimentNet", "NetWithLoss", "NetWithEval", "build_network", "POOLINGS",
-           "any_batch_shape"]
+__all__ = ["SentimentNet", "LogitsAndStates", "NetWithLoss", "NetWithEval", "build_network",
+           "POOLINGS", "any_batch_shape"]
 
 POOLINGS = ("first_last", "mean", "max", "mean_max")
 
@@ -63,13 +63,42 @@ class SentimentNet(nn.Cell):
         self.wide = WideLogits(vocab_size, num_classes) if wide else None
 
     def construct(self, ids, length):
-        logits = self.classify(self.embedding(ids.transpose(1, 0)), length)
+        return self.logits_and_states(ids, length)[0]
+
+    def logits_and_states(self, ids, length):
+        """(logits [B, classes], states [T, B, layers * C]): every LSTM layer's output at every
+        position, side by side, in the pass that gives the logits (src/explain.py splits the
+        logits over the positions and tokens from them and readout())."""
+        x, mask, last, outputs = self._encode(self.embedding(ids.transpose(1, 0)), length)
+        logits = self.decoder(self.dropout(self._pool(x, mask, length, last)))
         if self.wide is not None:
             logits = logits + self.wide(ids, length)
-        return logits
+        return logits, outputs[0] if len(outputs) == 1 else ops.concat(outputs, axis=2)
+
+    def readout(self):
+        """The weights as numpy, for src/explain.py and src/relevance.py: pooling, the dense
+        layer's weight [classes, pooled] and bias, the wide table (or None), the embedding
+        and, per layer and direction, (weight_ih, weight_hh, bias_ih + bias_hh)."""
+        def lstm(cell):
+            weights = {p.name.rsplit(".", 1)[-1]: p.asnumpy() for p in cell.get_parameters()}
+            return (weights["weight_ih_l0"], weights["weight_hh_l0"],
+                    weights["bias_ih_l0"] + weights["bias_hh_l0"])
+        return {"pooling": self.pooling, "weight": self.decoder.weight.asnumpy(),
+                "bias": self.decoder.bias.asnumpy(),
+                "wide": None if self.wide is None else self.wide.table.asnumpy(),
+                "embedding": self.embedding.embedding_table.asnumpy(),
+                "lstm": [[lstm(forward)] + ([lstm(self.backward_layers[i])]
+                                            if self.bidirectional else [])
+                         for i, forward in enumerate(self.forward_layers)]}
 
     def classify(self, x, length):
         """Logits of embedded reviews: x [T, B, E], the embedding of the transposed ids."""
+        x, mask, last, _ = self._encode(x, length)
+        return self.decoder(self.dropout(self._pool(x, mask, length, last)))
+
+    def _encode(self, x, length):
+        """x [T, B, E] -> (the last layer's outputs [T, B, C], real-position mask [T, B], the
+        flat row of each review's last real step, every layer's outputs)."""
         steps, batch = x.shape[0], x.shape[1]
         positions = ops.arange(steps, dtype=ms.int32).reshape(steps, 1)
         lengths = length.reshape(1, batch)
@@ -77,6 +106,7 @@ class SentimentNet(nn.Cell):
         column = ops.arange(batch, dtype=ms.int32).reshape(1, batch)
         reverse = (ops.where(mask, lengths - 1 - positions, positions) * batch + column).reshape(-1)
         last = ((lengths - 1) * batch + column).reshape(-1)
+        outputs = ()
         for i in range(len(self.forward_layers)):
             if i > 0:
                 x = self.dropout(x)
@@ -85,7 +115,8 @@ class SentimentNet(nn.Cell):
                 backward, _ = self.backward_layers[i](_gather_rows(x, reverse))
                 forward = ops.concat((forward, _gather_rows(backward, reverse)), axis=2)
             x = forward
-        return self.decoder(self.dropout(self._pool(x, mask, length, last)))
+            outputs = outputs + (x,)
+        return x, mask, last, outputs
 
     def _pool(self, x, mask, length, last):
         """x [T, B, C], mask [T, B] -> [B, C] or [B, 2C]."""
@@ -126,6 +157,18 @@ def any_batch_shape(cell):
                     ms.Tensor(shape=[None], dtype=ms.int32),
                     ms.Tensor(shape=[None], dtype=ms.int32))
     return cell
+
+
+class LogitsAndStates(nn.Cell):
+    """(ids, length) -> SentimentNet.logits_and_states: the logits and the states in one
+    pass, for the explanations of src/explain.py."""
+
+    def __init__(self, network):
+        super().__init__(auto_prefix=False)
+        self.network = network
+
+    def construct(self, ids, length):
+        return self.network.logits_and_states(ids, length)
 
 
 class NetWithLoss(nn.Cell):

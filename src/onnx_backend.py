@@ -4,8 +4,10 @@ predict.py / app.py `--backend onnxruntime`. The graph is the network of src/mod
 with ONNX's own operators: the embedding table lookup, each layer as one ONNX LSTM node
 (`direction="bidirectional"`, `sequence_lens` = the true lengths, so the reverse direction
 starts at each review's last real token, as SentimentNet's reversed reading does), the
-pooling and the dense layer. Batch size and length are free dimensions, so one session
-serves every batch shape. It is built in memory in well under a second; nothing is written.
+pooling, the dense layer and the wide part if the network has one; every layer's states are
+a second output, "states", for the explanations (src/explain.py). Batch size and length are
+free dimensions, so one session serves every batch shape. It is built in memory in well
+under a second; nothing is written.
 
 Why not mindspore.export(file_format="ONNX")? It works (export.py offers it), but MindSpore
 2.10 exports one fixed input shape per file and writes the reverse direction as gathers
@@ -83,19 +85,21 @@ class _GraphBuilder:
 
 
 def _encode(graph, network):
-    """ids [N, T] -> LSTM outputs [T, N, directions * H], layer by layer."""
+    """ids [N, T] -> (the last LSTM layer's outputs [T, N, directions * H], every layer's)."""
     x = graph.node("Gather", [graph.constant(
         "embedding", network.embedding.embedding_table.asnumpy()), "ids"])
     x = graph.node("Transpose", [x], perm=[1, 0, 2])
     directions = "bidirectional" if network.bidirectional else "forward"
     merge = graph.constant("merge_directions", np.int64([0, 0, -1]))
+    outputs = []
     for i, forward in enumerate(network.forward_layers):
         cells = [forward] + ([network.backward_layers[i]] if network.bidirectional else [])
         y = graph.node("LSTM", [x, *_lstm_weights(graph, cells, f"lstm{i}"), "length"],
                        hidden_size=cells[0].hidden_size, direction=directions)
         # Y [T, directions, N, H] -> [T, N, directions * H]: forward and backward side by side
         x = graph.node("Reshape", [graph.node("Transpose", [y], perm=[0, 2, 1, 3]), merge])
-    return x
+        outputs.append(x)
+    return x, outputs
 
 
 def _pool(graph, x, channels, pooling):
@@ -118,9 +122,12 @@ def _pool(graph, x, channels, pooling):
     return pooled[0] if len(pooled) == 1 else graph.node("Concat", pooled, axis=1)
 
 
-def _inputs(helper, TensorProto, pooling):
+def _inputs(helper, TensorProto, pooling, wide=False):
     inputs = [helper.make_tensor_value_info("ids", TensorProto.INT32, ["batch", "steps"]),
               helper.make_tensor_value_info("length", TensorProto.INT32, ["batch"])]
+    if wide:  # which positions hold a word, and a word followed by another
+        inputs += [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", "steps", 1])
+                   for name in ("wide_word", "wide_pair")]
     if pooling == "first_last":
         inputs.append(helper.make_tensor_value_info("last_row", TensorProto.INT64, ["batch"]))
     if pooling in ("mean", "mean_max"):
@@ -134,21 +141,51 @@ def _inputs(helper, TensorProto, pooling):
     return inputs
 
 
+def _wide(graph, table, vocab_size):
+    """src/wide.py's WideLogits: [N, classes], the table's rows of every real position's word
+    and of its pair with the next word (pairs hashed as there), summed over the steps."""
+    from src.wide import BIGRAM_BUCKETS, MULTIPLIER
+    # the next word of every position, padding after the last (ids [N, T] -> [N, T])
+    following = graph.node("Pad", [graph.node("Slice", [
+        "ids", graph.constant("one", np.int64([1])), graph.constant("end", np.int64([2 ** 62])),
+        graph.constant("step_axis", np.int64([1]))]), graph.constant("pad_next",
+                                                                      np.int64([0, 0, 0, 1]))])
+    pairs = graph.node("Add", [graph.node("Mod", [graph.node("Add", [graph.node("Mul", [
+        "ids", graph.constant("multiplier", np.int32(MULTIPLIER))]), following]),
+        graph.constant("buckets", np.int32(BIGRAM_BUCKETS))]),
+        graph.constant("vocab_rows", np.int32(vocab_size))])
+    rows = graph.constant("wide_table", table)
+    words = graph.node("Mul", [graph.node("Gather", [rows, "ids"]), "wide_word"])
+    paired = graph.node("Mul", [graph.node("Gather", [rows, pairs]), "wide_pair"])
+    return graph.node("ReduceSum", [graph.node("Add", [words, paired]),
+                                    graph.constant("wide_steps", np.int64([1]))], keepdims=0)
+
+
 def build_onnx_model(network):
-    """The ONNX ModelProto of a SentimentNet: (ids, length, pooling masks) -> logits."""
+    """The ONNX ModelProto of a SentimentNet: (ids, length, pooling masks) -> logits, and
+    "states", every LSTM layer's outputs [T, N, layers * C] (SentimentNet.logits_and_states)."""
     from onnx import TensorProto, checker, helper
     graph = _GraphBuilder()
     channels = network.forward_layers[-1].hidden_size * (2 if network.bidirectional else 1)
-    pooled = _pool(graph, _encode(graph, network), channels, network.pooling)
+    x, outputs = _encode(graph, network)
+    graph.nodes.append(helper.make_node("Concat", outputs, ["states"], axis=2))
+    pooled = _pool(graph, x, channels, network.pooling)
     decoder = _weights(network.decoder)
+    deep = "logits" if network.wide is None else "deep_logits"
     graph.nodes.append(helper.make_node(
         "Gemm", [pooled, graph.constant("decoder_weight", decoder["weight"]),
-                 graph.constant("decoder_bias", decoder["bias"])], ["logits"], transB=1))
+                 graph.constant("decoder_bias", decoder["bias"])], [deep], transB=1))
+    if network.wide is not None:
+        wide = _wide(graph, network.wide.table.asnumpy(), network.wide.vocab_size)
+        graph.nodes.append(helper.make_node("Add", ["deep_logits", wide], ["logits"]))
     model = helper.make_model(
-        helper.make_graph(graph.nodes, "SentimentNet", _inputs(helper, TensorProto,
-                                                               network.pooling),
+        helper.make_graph(graph.nodes, "SentimentNet",
+                          _inputs(helper, TensorProto, network.pooling, network.wide is not None),
                           [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
-                                                         ["batch", None])],
+                                                         ["batch", None]),
+                           helper.make_tensor_value_info(
+                               "states", TensorProto.FLOAT,
+                               ["steps", "batch", channels * len(outputs)])],
                           graph.initializers),
         opset_imports=[helper.make_opsetid("", OPSET)], producer_name="lstm-sentiment")
     checker.check_model(model)
@@ -178,7 +215,8 @@ class OnnxForward:
     def __init__(self, network, quantize="none"):
         runtime = _import("onnxruntime", "backend onnxruntime")
         _import("onnx", "backend onnxruntime")
-        self.pooling = network.pooling
+        self.pooling, self.wide = network.pooling, network.wide is not None
+        self.readout = network.readout()
         self.model = build_onnx_model(network)
         if quantize == "int8":
             self.model = _quantized(self.model)
@@ -188,12 +226,20 @@ class OnnxForward:
                                                 providers=["CPUExecutionProvider"])
 
     def __call__(self, ids, length):
-        return self.session.run(None, self._feed(np.asarray(ids, np.int32),
-                                                 np.asarray(length, np.int32)))[0]
+        return self.session.run(["logits"], self._feed(ids, length))[0]
+
+    def logits_and_states(self, ids, length):
+        """(logits [N, C], states [T, N, channels]) of one batch, in one run."""
+        return tuple(self.session.run(["logits", "states"], self._feed(ids, length)))
 
     def _feed(self, ids, length):
+        ids, length = np.asarray(ids, np.int32), np.asarray(length, np.int32)
         feed = {"ids": ids, "length": length}
         batch, steps = ids.shape
+        if self.wide:
+            positions = np.arange(steps)[None, :, None]
+            feed["wide_word"] = (positions < length[:, None, None]).astype(np.float32)
+            feed["wide_pair"] = (positions + 1 < length[:, None, None]).astype(np.float32)
         if self.pooling == "first_last":
             feed["last_row"] = ((length - 1) * batch + np.arange(batch)).astype(np.int64)
             return feed

@@ -19,7 +19,8 @@ from src.review import label_names
 from src.run_folder import BEST, VOCAB, run_folder
 from src.text import Vocab, tokenize
 
-__all__ = ["Predictor", "Prediction", "load_predictor", "mindir_forward", "softmax"]
+__all__ = ["Predictor", "Prediction", "NetworkForward", "load_predictor", "mindir_forward",
+           "softmax"]
 
 
 @dataclass
@@ -70,25 +71,49 @@ class Predictor:
         return batch, bucket_length(min(longest, config.max_len), config.bucket_width,
                                     config.max_len)
 
-    def _batch_logits(self, encoded):
+    def _padded(self, encoded):
         batch, steps = self._shape(len(encoded), max(len(ids) for ids in encoded))
         ids = np.zeros((batch, steps), np.int32)
         length = np.ones((batch,), np.int32)
         for row, review in enumerate(encoded):
             ids[row, :len(review)] = review
             length[row] = len(review)
-        return np.asarray(self.forward(ids, length))[:len(encoded)]
+        return ids, length
 
     def logits(self, encoded):
         """Logits [N, num_classes] of encoded reviews, computed in length-sorted batches."""
-        if not encoded:
-            return np.zeros((0, self.config.num_classes), np.float32)
+        def run(chosen):
+            return (np.asarray(self.forward(*self._padded(chosen)))[:len(chosen)],
+                    [None] * len(chosen))
+        return self._run(encoded, run)[0]
+
+    @property
+    def gives_states(self):
+        """Whether the forward function also gives the states (a checkpoint's network, on
+        either backend; not a MINDIR)."""
+        return hasattr(self.forward, "logits_and_states")
+
+    def logits_and_states(self, encoded):
+        """(logits [N, num_classes], [states [len(ids), C] of each review]) in the same
+        batches as logits(), in one pass of each review (see gives_states)."""
+        def run(chosen):
+            logits, states = self.forward.logits_and_states(*self._padded(chosen))
+            return logits[:len(chosen)], [states[:len(ids), row] for row, ids in
+                                          enumerate(chosen)]
+        return self._run(encoded, run)
+
+    def _run(self, encoded, run):
+        """(logits [N, num_classes], [what else run gave for each review]) of encoded reviews
+        by run(a batch of reviews) -> (logits, a list with one item per review)."""
+        logits = np.zeros((len(encoded), self.config.num_classes), np.float32)
+        extras = [None] * len(encoded)
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        result = np.zeros((len(encoded), self.config.num_classes), np.float32)
-        batches = self._batches(order, encoded)
+        batches = self._batches(order, encoded) if encoded else []
         for chosen in progress(batches, "classify", unit="batch") if len(batches) > 1 else batches:
-            result[chosen] = self._batch_logits([encoded[i] for i in chosen])
-        return result
+            logits[chosen], more = run([encoded[i] for i in chosen])
+            for i, extra in zip(chosen, more):
+                extras[i] = extra
+        return logits, extras
 
     def _batches(self, order, encoded):
         """Length-sorted batches of batch_size reviews, fewer of long ones as in training, so
@@ -108,20 +133,41 @@ class Predictor:
 
     def predict(self, texts):
         """[Prediction] for each text (str), in input order."""
-        probabilities = softmax(self.logits(self.encode(texts)))
+        return self.predictions(self.logits(self.encode(texts)))
+
+    def predictions(self, logits):
+        """[Prediction] of each row of logits [N, num_classes]."""
         return [Prediction(self.labels[int(row.argmax())],
                            {name: round(float(p), 6) for name, p in zip(self.labels, row)})
-                for row in probabilities]
+                for row in softmax(np.asarray(logits))]
+
+
+class NetworkForward:
+    """A SentimentNet run by MindSpore: callable (ids, length) -> logits numpy, and
+    logits_and_states(ids, length) -> (logits, states [T, N, C]) in one pass."""
+
+    def __init__(self, network):
+        from src.model import LogitsAndStates
+        self.network, self.with_states = network, LogitsAndStates(network)
+        self.readout = network.readout()
+
+    def __call__(self, ids, length):
+        import mindspore as ms
+        return self.network(ms.Tensor(ids), ms.Tensor(length)).asnumpy()
+
+    def logits_and_states(self, ids, length):
+        import mindspore as ms
+        logits, states = self.with_states(ms.Tensor(ids), ms.Tensor(length))
+        return logits.asnumpy(), states.asnumpy()
 
 
 def _checkpoint_forward(config, checkpoint, vocab):
-    import mindspore as ms
     from src.checkpoint import load_network
     network = load_network(config, checkpoint, vocab, run_folder(config) / VOCAB)
     if config.backend == "onnxruntime":
         from src.onnx_backend import OnnxForward
         return OnnxForward(network, config.quantize)
-    return lambda ids, length: network(ms.Tensor(ids), ms.Tensor(length)).asnumpy()
+    return NetworkForward(network)
 
 
 def _load_graph(path):

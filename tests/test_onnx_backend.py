@@ -22,19 +22,37 @@ def _random_batch(rng, batch, steps, vocab):
     return ids, length
 
 
-@pytest.mark.parametrize("pooling,bidirectional,layers", [
-    ("mean_max", True, 2), ("first_last", True, 2), ("mean", False, 1), ("max", True, 1)])
-def test_graph_gives_the_network_logits_for_any_shape(pooling, bidirectional, layers):
+@pytest.mark.parametrize("pooling,bidirectional,layers,wide", [
+    ("mean_max", True, 2, False), ("first_last", True, 2, False), ("mean", False, 1, False),
+    ("max", True, 1, False), ("mean_max", True, 1, True)])
+def test_graph_gives_the_network_logits_and_states_for_any_shape(pooling, bidirectional,
+                                                                  layers, wide):
+    """The graph's logits, and its states (every layer's outputs, for the explanations), are
+    the network's, with the wide part too."""
+    from src.model import LogitsAndStates
     ms.set_context(mode=ms.GRAPH_MODE)
     rng = np.random.default_rng(0)
     table = rng.normal(0, 0.5, (300, 12)).astype(np.float32)
-    network = SentimentNet(table, 16, layers, bidirectional, 3, pooling=pooling)
+    network = SentimentNet(table, 16, layers, bidirectional, 3, pooling=pooling, wide=wide)
+    if wide:
+        network.wide.table.set_data(ms.Tensor(
+            rng.normal(0, 0.3, network.wide.table.shape).astype(np.float32)))
     network.set_train(False)
-    forward = OnnxForward(network)
+    forward, both = OnnxForward(network), LogitsAndStates(network)
     for batch, steps in ((1, 7), (5, 30), (8, 13)):  # one session, every shape
         ids, length = _random_batch(rng, batch, steps, 300)
-        expected = network(ms.Tensor(ids), ms.Tensor(length)).asnumpy()
+        expected, states = (output.asnumpy() for output in both(ms.Tensor(ids),
+                                                                ms.Tensor(length)))
+        if batch == 5:  # the plain forward pass gives the same logits
+            np.testing.assert_allclose(network(ms.Tensor(ids), ms.Tensor(length)).asnumpy(),
+                                       expected, atol=1e-6)
         np.testing.assert_allclose(forward(ids, length), expected, atol=1e-5)
+        onnx_logits, onnx_states = forward.logits_and_states(ids, length)
+        np.testing.assert_allclose(onnx_logits, expected, atol=1e-5)
+        real = (np.arange(steps)[:, None] < length[None, :])[:, :, None]
+        assert onnx_states.shape == states.shape == (steps, batch, layers * 16 * (
+            1 + bidirectional))
+        np.testing.assert_allclose(onnx_states * real, states * real, atol=1e-5)
 
 
 def test_backend_gives_the_checkpoint_results(run_config, checkpoint_predictor):
