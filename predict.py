@@ -6,7 +6,8 @@
 
 One line per review: the label, every class probability and the review's start (or one JSON
 object); --explain true adds why: the words that pushed hardest toward the label (JSON: every
-token with its score). The run's config.yaml is the base config; any --KEY VALUE applies.
+token with its score), by --explain_method decomposition (default) or occlusion. The run's
+config.yaml is the base config; any --KEY VALUE applies.
 """
 import sys
 
@@ -15,13 +16,14 @@ from src.config import format_help
 from src.predict_io import split_arguments, with_run_config
 
 USAGE = ("usage: predict.py --ckpt_path RUN_DIR [--checkpoint_path X.ckpt | --mindir_path "
-         "X.mindir] [--input_file FILE|-] [--output_format text|json] [--explain true] "
+         "X.mindir] [--input_file FILE|-] [--output_format text|json] [--explain true "
+         "[--explain_method decomposition|occlusion]] "
          "[--KEY VALUE ...] [--] [REVIEW ...]")
 
 
 def predict(config, texts, out):
     """Reviews -> predictor -> one output line each (or a Kaggle submission file)."""
-    from src.explain import explain
+    from src.explain import explain, method_for
     from src.predict_io import format_prediction, read_reviews, submission_from
     from src.predictor import load_predictor
     if config.submission:
@@ -30,9 +32,14 @@ def predict(config, texts, out):
         return 0
     reviews = read_reviews(texts, config.input_file)   # arguments, a file or stdin
     predictor = load_predictor(config)                  # checkpoint, MINDIR or onnxruntime
-    predictions = predictor.predict(reviews)
-    reasons = explain(predictor, reviews, config.explain_tokens) if config.explain \
-        else [None] * len(reviews)                      # each token's score, --explain
+    if config.explain:                                  # each token's score, and the label
+        method, note = method_for(predictor, config.explain_method)
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+        reasons = explain(predictor, reviews, config.explain_tokens, method)
+        predictions = [reason.prediction for reason in reasons]  # from the same pass
+    else:
+        predictions, reasons = predictor.predict(reviews), [None] * len(reviews)
     for review, prediction, reason in zip(reviews, predictions, reasons):
         print(format_prediction(prediction, review, config.output_format, reason), file=out)
     return 0

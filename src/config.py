@@ -168,11 +168,12 @@ class Config:
     input_file: str = key("", "predict.py: one review per line (\"-\": stdin)")
     output_format: str = key("text", "predict.py: text, or json (one object per line)",
                              ("text", "json"))
-    explain: bool = key(False, "predict.py: also give each token's score toward the predicted "
-                        "class (the drop of its probability when the token is deleted)")
-    explain_tokens: int = key(50000, "predict.py/app.py: the most tokens one explanation runs "
-                              "through the network; longer reviews are explained by spans",
-                              check="positive")
+    explain: bool = key(False, "predict.py: also give each token's score toward the label")
+    explain_method: str = key("decomposition", "decomposition (the margin split over the tokens, "
+                              "in the prediction's pass) or occlusion (delete each token)",
+                              ("decomposition", "occlusion"))
+    explain_tokens: int = key(50000, "occlusion: at most this many tokens through the network "
+                              "per review (longer reviews: by spans)", check="positive")
     submission: str = key("", "predict.py: write a Kaggle PhraseId,Sentiment CSV for "
                           "data_path's test.tsv")
     result_path: str = key("./preprocess_Result", "310 flow: preprocess.py writes 00_data/ "
@@ -182,8 +183,7 @@ class Config:
     serve_host: str = key("127.0.0.1", "app.py binds here (0.0.0.0 opens the page to the "
                           "network)")
     serve_port: int = key(7860, "app.py's port", check="positive")
-    max_review_chars: int = key(20000, "app.py refuses longer reviews with a message",
-                                check="positive")
+    max_review_chars: int = key(20000, "app.py refuses longer reviews", check="positive")
     # data-parallel training and ModelArts-style object-store sync
     run_distribute: bool = key(False, "one process per device started by msrun (the "
                                "run_distribute_train_*.sh scripts), gradients averaged")

@@ -65,13 +65,14 @@ def read_reviews(texts, input_file, stdin=None):
 def format_prediction(prediction, text, output_format, explanation=None):
     """One output line: JSON, or 'label  p(name)=0.1234 ...  [strongest words]  review start'.
 
-    With an explanation (src/explain.py), JSON holds every token and its score and the text
-    line the words that pushed hardest toward the label.
+    With an explanation (src/explain.py), JSON holds every token and its score and the method
+    that scored them, the text line the words that pushed hardest toward the label.
     """
     if output_format == "json":
         record = prediction.as_dict()
         if explanation is not None:
             record["explanation"] = explanation.as_dict()["tokens"]
+            record["explanation_method"] = explanation.method
         return json.dumps(record, ensure_ascii=False)
     probabilities = " ".join(f"p({name})={p:.4f}" for name, p in
                              prediction.probabilities.items())

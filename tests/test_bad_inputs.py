@@ -289,6 +289,9 @@ CASES = [
      ["not a MINDIR file"]),
     ("predict: run folder without vocab.json", "predict.py",
      lambda i: ["--ckpt_path", i.file("x", "").parent, "good"], ["vocab"]),
+    ("predict: unknown explain_method", "predict.py",
+     lambda i: ["--ckpt_path", i.run(), "--explain", "true", "--explain_method", "lime", "good"],
+     ["'explain_method' must be one of decomposition, occlusion", "--explain_method"]),
     # output folders
     ("ckpt_path under a regular file", "train.py",
      lambda i: _under_a_file(i, "ckpt_path") + ["--preprocess_path", i.shared_cache()],

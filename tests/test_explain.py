@@ -1,12 +1,212 @@
-"""Explanations (src/explain.py): each token's score toward the predicted class, by deleting it."""
+"""Explanations (src/explain.py): each token's score toward the predicted label, by splitting
+the margin over the tokens (decomposition, src/relevance.py) or by deleting each token
+(occlusion)."""
+import dataclasses
 import json
 
+import mindspore as ms
 import numpy as np
 import pytest
 
+from conftest import SAMPLE
 
 SENTIMENT_WORDS = {"wonderful", "great", "excellent", "loved", "best", "superb", "terrible",
                    "awful", "worst", "boring", "bad", "waste", "hated", "dull"}
+
+
+# --- decomposition: exact on random weights, both backends --------------------------------
+def _random_network(pooling, layers, bidirectional, wide, seed=0):
+    from src.model import SentimentNet
+    rng = np.random.default_rng(seed)
+    network = SentimentNet(rng.normal(0, 0.5, (300, 12)).astype(np.float32), 16, layers,
+                           bidirectional, 3, pooling=pooling, wide=wide)
+    if wide:  # a fitted table of small values, so the wide part moves every logit
+        network.wide.table.set_data(ms.Tensor(
+            rng.normal(0, 0.3, network.wide.table.shape).astype(np.float32)))
+    network.set_train(False)
+    return network
+
+
+def _random_batch(seed=1, batch=6, steps=23, vocab=300):
+    rng = np.random.default_rng(seed)
+    length = rng.integers(1, steps + 1, batch).astype(np.int32)
+    length[:2] = (steps, 1)[:batch]  # one row without padding, one of a single token
+    ids = np.zeros((batch, steps), np.int32)
+    for row, size in enumerate(length):
+        ids[row, :size] = rng.integers(2, vocab, size)
+    return ids, length
+
+
+@pytest.mark.parametrize("pooling,layers,bidirectional,wide", [
+    ("mean_max", 1, True, False), ("mean_max", 2, True, True), ("mean", 2, False, False),
+    ("max", 1, True, True)])
+def test_token_shares_sum_to_the_margin_on_both_backends(pooling, layers, bidirectional, wide):
+    """For every review and every pair of labels, the tokens' shares plus the bias's part are
+    the margin between the two logits of the plain forward pass, on MindSpore and on
+    onnxruntime; the gates recomputed from the states give the states back."""
+    from src.explain import token_shares
+    from src.onnx_backend import OnnxForward
+    from src.predictor import NetworkForward
+    from src.relevance import token_relevance
+    ms.set_context(mode=ms.GRAPH_MODE)
+    network = _random_network(pooling, layers, bidirectional, wide)
+    ids, length = _random_batch()
+    for forward in (NetworkForward(network), OnnxForward(network)):
+        logits, states = forward.logits_and_states(ids, length)
+        np.testing.assert_allclose(logits, forward(ids, length), atol=1e-5)
+        assert states.shape == (ids.shape[1], len(ids), layers * 16 * (1 + bidirectional))
+        for row, size in enumerate(length):
+            held = states[:size, row]
+            for label, other in ((0, 1), (2, 0), (1, 2)):
+                direction = np.zeros(3)
+                direction[[label, other]] = 1.0, -1.0
+                scores, constant = token_shares(forward.readout, ids[row, :size], held,
+                                                direction)
+                assert scores.shape == (size,)
+                margin = logits[row, label] - logits[row, other]
+                assert scores.sum() + constant == pytest.approx(margin, abs=2e-5), (row, label)
+            readout = forward.readout
+            relevance = np.ones((size, held.shape[1] // layers))
+            _, _, check = token_relevance(readout, ids[row, :size], held, relevance,
+                                          checked=True)
+            assert check < 1e-5
+
+
+def _reference_relevance(x, h, weight_ih, weight_hh, bias, relevance, eps):
+    """src/relevance.py's rule for one direction, step by step and unit by unit, in float64:
+    x [L, in], h [L, H] its outputs, relevance [L, H] -> relevance of x [L, in]."""
+    hidden = h.shape[1]
+    sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    stable = lambda v: v + eps * np.where(v >= 0, 1.0, -1.0)  # noqa: E731
+    cells, cell, zs = [], np.zeros(hidden), []
+    for t in range(len(x)):
+        before = h[t - 1] if t else np.zeros(hidden)
+        z = weight_ih @ x[t] + weight_hh @ before + bias
+        i, f = sigmoid(z[:hidden]), sigmoid(z[hidden:2 * hidden])
+        g = np.tanh(z[2 * hidden:3 * hidden])
+        cell = f * cell + i * g
+        cells.append((f, cell.copy()))
+        zs.append(z[2 * hidden:3 * hidden])
+    into_x, into_h, carry = np.zeros(x.shape), relevance.astype(np.float64), np.zeros(hidden)
+    for t in range(len(x) - 1, -1, -1):
+        f, cell = cells[t]
+        earlier = cells[t - 1][1] if t else np.zeros(hidden)
+        total = into_h[t] + carry
+        carry = total * f * earlier / stable(cell)
+        per_unit = (total - carry) / stable(zs[t])  # relevance of z_g over z_g, unit by unit
+        for j in range(hidden):
+            into_x[t] += per_unit[j] * weight_ih[2 * hidden + j] * x[t]
+            if t:
+                into_h[t - 1] += per_unit[j] * weight_hh[2 * hidden + j] * h[t - 1]
+    return into_x
+
+
+def test_relevance_follows_its_rule_step_by_step():
+    """token_relevance against a plain loop over steps and units on random weights, each
+    direction of a bidirectional layer (the backward one reads the review reversed)."""
+    from src.onnx_backend import OnnxForward
+    from src.relevance import EPS, token_relevance
+    network = _random_network("mean_max", 1, True, False, seed=3)
+    ids, length = _random_batch(seed=4, batch=1, steps=9)
+    _, states = OnnxForward(network).logits_and_states(ids, length)
+    readout, held = network.readout(), states[:, 0].astype(np.float64)
+    relevance = np.random.default_rng(5).normal(0, 1, held.shape)
+    scores, rest, _ = token_relevance(readout, ids[0], held, relevance)
+    x = readout["embedding"][ids[0]].astype(np.float64)
+    expected = np.zeros(len(x))
+    for d, weights in enumerate(readout["lstm"][0]):
+        order = slice(None) if d == 0 else slice(None, None, -1)
+        part = slice(d * 16, (d + 1) * 16)
+        into_x = _reference_relevance(x[order], held[order, part], *weights,
+                                      relevance[order, part], EPS)
+        expected += into_x.sum(axis=1)[order]
+    np.testing.assert_allclose(scores, expected, rtol=1e-3, atol=1e-4)
+    assert scores.sum() + rest == pytest.approx(relevance.sum(), abs=1e-4)
+
+
+def test_the_explanation_holds_the_prediction_of_its_pass(shipped):
+    from src.explain import explain
+    texts = [review.text for review in _sample_reviews()[:8]]
+    reasons = explain(shipped, texts)
+    for reason, prediction in zip(reasons, shipped.predict(texts)):
+        assert reason.method == "decomposition" and reason.label == prediction.label
+        assert reason.prediction.probabilities == pytest.approx(prediction.probabilities,
+                                                                abs=1e-5)
+        assert reason.probability == pytest.approx(prediction.probabilities[reason.label],
+                                                   abs=1e-5)
+
+
+def test_first_last_pooling_and_a_mindir_fall_back_to_occlusion(shipped):
+    from src.explain import explain, method_for
+    from src.predictor import NetworkForward, Predictor
+    from src.text import PAD, UNK, Vocab
+    network = _random_network("first_last", 1, True, False)
+    config = dataclasses.replace(shipped.config, num_classes=3, max_len=50)
+    vocab = Vocab([PAD, UNK, "a", "fine", "film"])
+    for forward, why in ((NetworkForward(network), "not first_last"),
+                         (lambda ids, length: network(ms.Tensor(ids), ms.Tensor(length)).asnumpy(),
+                          "a MINDIR gives only logits")):
+        predictor = Predictor(config, vocab, forward)
+        predictor.labels = ["a", "b", "c"]
+        method, note = method_for(predictor, "decomposition")
+        assert method == "occlusion" and why in note and "explaining by occlusion" in note
+        assert "\n" not in note
+        assert method_for(predictor, "occlusion") == ("occlusion", "")
+        reason = explain(predictor, ["a fine film"])[0]
+        assert reason.method == "occlusion" and len(reason.scores) == 3
+
+
+# --- faithfulness on the shipped model ----------------------------------------------------
+def _sample_reviews(count=50):
+    """count of the bundled sample's test reviews, half of each label (seeded)."""
+    from src.aclimdb import read_aclimdb
+    reviews = read_aclimdb(SAMPLE)["test"]
+    chosen = np.random.default_rng(0).choice(len(reviews), count, replace=False)
+    return [reviews[i] for i in chosen]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    """The model in model/ on onnxruntime, as `make serve` runs it."""
+    from src.config import load_config
+    from src.predict_io import with_run_config
+    from src.predictor import load_predictor
+    return load_predictor(load_config(with_run_config(["--backend", "onnxruntime"])))
+
+
+def _wins(predictor, encoded, labels, scores, rng, k=5, draws=5):
+    """The share of reviews for which deleting their k top-scored tokens lowers the
+    predicted label's probability more than deleting k random tokens (mean of draws)."""
+    from src.predictor import softmax
+    variants = []
+    for ids, score in zip(encoded, scores):
+        top = np.argsort(-np.asarray(score), kind="stable")[:k]
+        variants.append(np.delete(ids, top))
+        variants += [np.delete(ids, rng.choice(len(ids), k, replace=False))
+                     for _ in range(draws)]
+    probability = softmax(predictor.logits(variants)).reshape(len(encoded), 1 + draws, -1)
+    picked = probability[np.arange(len(encoded)), :, labels]  # [reviews, 1 + draws]
+    return float(np.mean(picked[:, 0] < picked[:, 1:].mean(axis=1)))
+
+
+def test_deleting_the_5_top_scored_tokens_hurts_more_than_5_random_ones(shipped):
+    """On >= 90 % of 50 bundled reviews the predicted label's probability falls more when
+    the explanation's 5 top tokens go than when 5 random ones do; random scores (the same
+    check, scores drawn at random) fail it."""
+    from src.explain import explain
+    texts = [review.text for review in _sample_reviews()]
+    reasons = explain(shipped, texts)
+    encoded = shipped.encode(texts)
+    labels = [shipped.labels.index(reason.label) for reason in reasons]
+    assert all(len(ids) > 10 for ids in encoded)
+    rng = np.random.default_rng(1)
+    wins = _wins(shipped, encoded, labels, [reason.scores for reason in reasons], rng)
+    assert wins >= 0.9, wins
+    guesses = [rng.random(len(ids)) for ids in encoded]
+    assert _wins(shipped, encoded, labels, guesses, rng) < 0.9  # the check can fail
+
+
+# --- occlusion, on a model trained in the session ---------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +223,7 @@ def test_one_finite_score_per_token_read(learned_predictor):
     from src.explain import explain
     from src.text import tokenize
     texts = ["A wonderful film.", "Dull. " * 40 + "I walked out after an hour.", "ok"]
-    for text, reason in zip(texts, explain(learned_predictor, texts)):
+    for text, reason in zip(texts, explain(learned_predictor, texts, method="occlusion")):
         assert reason.tokens == tokenize(text)[:learned_predictor.config.max_len]
         assert len(reason.scores) == len(reason.tokens)
         assert all(np.isfinite(reason.scores))
@@ -33,7 +233,7 @@ def test_one_finite_score_per_token_read(learned_predictor):
 def test_a_score_is_the_drop_of_the_predicted_probability_without_the_token(learned_predictor):
     from src.explain import explain
     text = "The acting was superb and the story moving."
-    reason = explain(learned_predictor, [text])[0]
+    reason = explain(learned_predictor, [text], method="occlusion")[0]
     full = learned_predictor.predict([text])[0]
     assert reason.label == full.label
     tokens = reason.tokens
@@ -49,9 +249,12 @@ def test_a_score_is_the_drop_of_the_predicted_probability_without_the_token(lear
     "This was a wonderful film. I loved it and the acting was superb.",
     "The worst film I have seen. Boring, awful and a waste of time.",
 ])
-def test_for_an_obvious_review_the_strongest_word_is_a_sentiment_word(text, learned_predictor):
+@pytest.mark.parametrize("method", ["decomposition", "occlusion"])
+def test_for_an_obvious_review_the_strongest_word_is_a_sentiment_word(text, method,
+                                                                    learned_predictor):
     from src.explain import explain
-    reason = explain(learned_predictor, [text])[0]
+    reason = explain(learned_predictor, [text], method=method)[0]
+    assert reason.method == method
     assert reason.strongest(1)[0][0] in SENTIMENT_WORDS, reason.strongest(5)
 
 
@@ -61,7 +264,7 @@ def test_a_long_review_is_explained_by_spans_within_the_budget(learned_predictor
     text = "a great film . " * 200  # 800 tokens, cut to max_len
     length = len(learned_predictor.encode([text])[0])
     budget = 20 * length
-    reason = explain(learned_predictor, [text], budget)[0]
+    reason = explain(learned_predictor, [text], budget, "occlusion")[0]
     size = span_size(length, budget)
     assert size > 1 and (-(-length // size)) * length <= budget + length
     assert len(reason.scores) == length
@@ -91,7 +294,27 @@ def test_predict_explain_text_and_json(learned_run, learned_predictor, capsys):
         [score for _, score in reason.strongest()], abs=6e-4)  # printed with 3 decimals
     assert shown[0][0] in SENTIMENT_WORDS and shown[0][1] > 0.01, shown
     record = json.loads(outputs[1])
-    assert record["label"] == reason.label
+    assert record["label"] == reason.label and record["explanation_method"] == "decomposition"
     assert [token for token, _ in record["explanation"]] == reason.tokens
     assert [score for _, score in record["explanation"]] == pytest.approx(reason.scores,
                                                                          abs=2e-5)
+    occluded = explain(learned_predictor, [review], method="occlusion")[0]
+    assert predict(["--ckpt_path", str(run), "--backend", "onnxruntime", "--explain", "true",
+                    "--explain_method", "occlusion", "--output_format", "json", review]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["explanation_method"] == "occlusion"
+    assert [score for _, score in record["explanation"]] == pytest.approx(occluded.scores,
+                                                                         abs=2e-5)
+
+
+def test_predict_explain_with_a_mindir_says_in_one_line_that_it_occludes(
+        trained_run, exported_mindir, capsys):
+    from predict import main as predict
+    assert predict(["--ckpt_path", str(trained_run), "--mindir_path", str(exported_mindir),
+                    "--explain", "true", "--output_format", "json", "A fine film."]) == 0
+    captured = capsys.readouterr()
+    notes = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(notes) == 1 and notes[0].startswith("note: explain_method decomposition "
+                                                   "needs"), captured.err
+    record = json.loads(captured.out)
+    assert record["explanation_method"] == "occlusion" and len(record["explanation"]) == 4
