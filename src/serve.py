@@ -1,5 +1,5 @@
 """The Gradio page: type a review, get Positive/Negative with probabilities and the words
-that decided (src/explain.py).
+that decided (src/explain.py, by config.explain_method; the page says which).
 
 Shows the model's name and its test accuracy (eval.json of the run, when eval.py wrote one),
 binds config.serve_host (127.0.0.1 unless told otherwise), refuses reviews longer than
@@ -8,14 +8,16 @@ concurrent requests into one forward pass of the network.
 """
 import json
 import os
+import sys
 import threading
 
 from src.errors import UserError
-from src.explain import explain
+from src.explain import explain, method_for
 from src.predictor import load_predictor
 from src.run_folder import EVAL, run_folder
 
-__all__ = ["build_page", "model_summary", "classify_batch", "highlighted", "serve", "EXAMPLES"]
+__all__ = ["build_page", "model_summary", "explanation_summary", "classify_batch", "highlighted",
+           "serve", "EXAMPLES"]
 
 EXAMPLES = [
     "One of the best films I have seen in years. The acting is superb, the story moving and "
@@ -57,9 +59,22 @@ def highlighted(explanation):
             for token, score in zip(explanation.tokens, explanation.scores)]
 
 
-def classify_batch(predictor, lock, config, texts):
+METHOD_TEXT = {"decomposition": "each word's share of the margin between the labels, split "
+                                  "exactly over the words in the prediction's own pass",
+               "occlusion": "how much the label's probability drops when the word is deleted"}
+
+
+def explanation_summary(method, note=""):
+    """One Markdown line: which method scores the highlighted words, and why if it is not
+    the one asked for (src/explain.py method_for)."""
+    line = f"**Why:** `{method}`, {METHOD_TEXT[method]}"
+    return line + (f" ({note})" if note else "")
+
+
+def classify_batch(predictor, lock, config, texts, method="decomposition"):
     """Gradio batch function: lists of texts -> ([label confidences], [highlighted words],
-    [status messages]). Explanations cost at most config.explain_tokens tokens a review."""
+    [status messages]); the label and its explanation (by `method`, src/explain.py) come
+    from the same pass."""
     outputs, words, messages = [None] * len(texts), [None] * len(texts), [""] * len(texts)
     valid = []
     for i, text in enumerate(texts):
@@ -74,10 +89,10 @@ def classify_batch(predictor, lock, config, texts):
     if valid:
         chosen = [texts[i] for i in valid]
         with lock:
-            predictions = predictor.predict(chosen)
-            reasons = explain(predictor, chosen, config.explain_tokens)
-        for i, prediction, reason in zip(valid, predictions, reasons):
-            outputs[i] = {name.capitalize(): p for name, p in prediction.probabilities.items()}
+            reasons = explain(predictor, chosen, config.explain_tokens, method)
+        for i, reason in zip(valid, reasons):
+            outputs[i] = {name.capitalize(): p for name, p in
+                          reason.prediction.probabilities.items()}
             words[i] = highlighted(reason)
     return outputs, words, messages
 
@@ -86,9 +101,10 @@ def build_page(config, predictor):
     """The gr.Blocks page for predictor (not launched)."""
     import gradio as gr
     lock = threading.Lock()
+    method, note = method_for(predictor, config.explain_method)
 
     def classify(texts):
-        return classify_batch(predictor, lock, config, texts)
+        return classify_batch(predictor, lock, config, texts, method)
 
     with gr.Blocks(title="LSTM sentiment") as page:
         gr.Markdown("# Movie review sentiment\nA BiLSTM trained on IMDB reviews (MindSpore).")
@@ -101,6 +117,7 @@ def build_page(config, predictor):
                          elem_id="sentiment")
         words = gr.HighlightedText(label="Why: the words that pushed toward the label (red: "
                                          "toward it, blue: against it)", elem_id="why")
+        gr.Markdown(explanation_summary(method, note), elem_id="explain-method")
         status = gr.Markdown(elem_id="status")
         gr.Examples(EXAMPLES, inputs=review)
         batching = {"inputs": review, "outputs": [label, words, status], "batch": True,
@@ -119,7 +136,10 @@ def serve(config, block=True):
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     predictor = load_predictor(config)
-    predictor.predict([EXAMPLES[0]])  # compile the graph before the first visitor
+    method, note = method_for(predictor, config.explain_method)
+    if note:
+        print(f"note: {note}", file=sys.stderr, flush=True)
+    explain(predictor, [EXAMPLES[0]], config.explain_tokens, method)  # compile before visitors
     page = build_page(config, predictor)
     page.queue(max_size=1024, default_concurrency_limit=1)
     try:

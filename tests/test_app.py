@@ -64,15 +64,16 @@ def _app(command):
 
 
 class BatchRecorder:
-    """A predictor that records how many reviews each predict() call (one per batch of
-    requests the page formed, src/serve.py classify_batch) held; the rest is the real one."""
+    """A predictor that records how many reviews each encode() call (one per batch of
+    requests the page formed: src/serve.py classify_batch explains them together) held; the
+    rest is the real one."""
 
     def __init__(self, predictor):
         self.predictor, self.batches = predictor, []
 
-    def predict(self, texts):
+    def encode(self, texts):
         self.batches.append(len(texts))
-        return self.predictor.predict(texts)
+        return self.predictor.encode(texts)
 
     def __getattr__(self, name):
         return getattr(self.predictor, name)
@@ -158,6 +159,30 @@ def test_api_returns_the_model_prediction_and_why(client, predictor):
         peak = max(abs(score) for score in reason.scores)
         assert [score for _, score in shown] == pytest.approx(
             [score / peak for score in reason.scores], abs=1e-3)
+
+
+def test_the_page_says_which_method_explains(page_url):
+    assert any(text.startswith("**Why:** `decomposition`, each word's share of the margin")
+               for text in _page_texts(page_url)), _page_texts(page_url)
+
+
+def test_occlusion_stays_available_on_the_page(predictor, tiny_config):
+    """classify_batch with --explain_method occlusion: the same labels, occlusion's scores."""
+    import threading
+    from src.explain import explain
+    from src.serve import classify_batch, explanation_summary
+    texts = EXAMPLES[:2]
+    outputs, words, messages = classify_batch(predictor, threading.Lock(), tiny_config, texts,
+                                              "occlusion")
+    for text, output, shown in zip(texts, outputs, words):
+        reason = explain(predictor, [text], method="occlusion")[0]
+        assert max(output, key=output.get) == reason.label.capitalize()
+        peak = max(abs(score) for score in reason.scores)
+        assert [score for _, score in shown] == pytest.approx(
+            [score / peak for score in reason.scores], abs=1e-3)
+    assert explanation_summary("occlusion").startswith("**Why:** `occlusion`, how much")
+    assert "not first_last" in explanation_summary("occlusion", "needs mean pooling, not "
+                                                                "first_last")
 
 
 def test_api_empty_and_oversized_reviews_get_a_message(client):
@@ -283,3 +308,4 @@ def test_make_serve_serves_the_shipped_model():
         info = " ".join(_page_texts(url))
     accuracy = json.loads((SHIPPED / "eval.json").read_text())["accuracy"]
     assert shipped.name in info and f"{100 * accuracy:.1f} % on 25000 reviews" in info, info
+    assert "**Why:** `decomposition`" in info, info
