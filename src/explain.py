@@ -82,12 +82,12 @@ def method_for(predictor, requested="decomposition"):
 def state_shares(readout, states, direction):
     """[L, C]: the share of direction . logits (without the bias) that each position and
     channel of the last layer's states holds; states [L, layers * C] of one review."""
-    weight = direction @ readout["weight"].astype(np.float64)  # [pooled]
+    weight = (direction @ readout["weight"]).astype(np.float32)  # [pooled]
     channels = len(weight) // (2 if readout["pooling"] == "mean_max" else 1)
-    last = np.asarray(states[:, -channels:], np.float64)
-    shares, at = np.zeros(last.shape), 0
+    last = np.asarray(states[:, -channels:], np.float32)
+    shares, at = np.zeros(last.shape, np.float32), 0
     if readout["pooling"] in ("mean", "mean_max"):  # pooled as [mean, max]: src/model.py
-        shares += last * weight[:channels] / len(last)
+        shares += last * (weight[:channels] / len(last))
         at = channels
     if readout["pooling"] in ("max", "mean_max"):
         holder, every = last.argmax(axis=0), np.arange(channels)  # who holds each maximum
@@ -155,7 +155,7 @@ def explain(predictor, texts, budget=50_000, method="decomposition"):
     config, vocab = predictor.config, predictor.vocab
     kept = [vocab.kept(tokenize(text), config.max_len, config.truncate) or ["<unk>"]
             for text in texts]
-    encoded = predictor.encode(texts)
+    encoded = [vocab.encode(tokens, config.max_len, config.truncate) for tokens in kept]
     if method_for(predictor, method)[0] == "decomposition":
         return _decomposed(predictor, kept, encoded)
     return _occluded(predictor, kept, encoded, budget)

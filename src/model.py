@@ -78,17 +78,20 @@ class SentimentNet(nn.Cell):
     def readout(self):
         """The weights as numpy, for src/explain.py and src/relevance.py: pooling, the dense
         layer's weight [classes, pooled] and bias, the wide table (or None), the embedding
-        and, per layer and direction, (weight_ih, weight_hh, bias_ih + bias_hh)."""
-        def lstm(cell):
-            weights = {p.name.rsplit(".", 1)[-1]: p.asnumpy() for p in cell.get_parameters()}
-            return (weights["weight_ih_l0"], weights["weight_hh_l0"],
-                    weights["bias_ih_l0"] + weights["bias_hh_l0"])
+        and, per layer, (weight_ih [D, 4H, in], weight_hh [D, 4H, H], bias_ih + bias_hh
+        [D, 4H]) of its D directions (forward, then backward)."""
+        def lstm(cells):
+            weights = [{p.name.rsplit(".", 1)[-1]: p.asnumpy() for p in cell.get_parameters()}
+                       for cell in cells]
+            return tuple(np.stack([w[name] for w in weights]) for name in
+                         ("weight_ih_l0", "weight_hh_l0")) + (
+                np.stack([w["bias_ih_l0"] + w["bias_hh_l0"] for w in weights]),)
         return {"pooling": self.pooling, "weight": self.decoder.weight.asnumpy(),
                 "bias": self.decoder.bias.asnumpy(),
                 "wide": None if self.wide is None else self.wide.table.asnumpy(),
                 "embedding": self.embedding.embedding_table.asnumpy(),
-                "lstm": [[lstm(forward)] + ([lstm(self.backward_layers[i])]
-                                            if self.bidirectional else [])
+                "lstm": [lstm([forward] + ([self.backward_layers[i]] if self.bidirectional
+                                           else []))
                          for i, forward in enumerate(self.forward_layers)]}
 
     def classify(self, x, length):

@@ -198,11 +198,33 @@ def mindir_forward(path, config, vocab, device=None):
 
 def _limit_cpu_threads(config):
     """One CPU kernel thread per usable core (MindSpore's default is 25 threads, whatever the
-    core count: on 2 cores that more than doubles the latency of one small review)."""
+    core count: on 2 cores that more than doubles the latency of one small review), and
+    numpy's OpenBLAS on one thread: after each threaded call its idle workers spin for a
+    while, and on 2 cores that made the explanation's numpy work (src/relevance.py) and the
+    MindSpore pass after it up to 8x slower (onnxruntime's 2x)."""
     from mindspore.device_context.cpu.op_tuning import RuntimeConf, threads_num
     configured = RuntimeConf.get_instance().is_op_threads_num_configured()
     if config.device_target == "CPU" and not configured:
         threads_num(len(os.sched_getaffinity(0)))
+    if "OPENBLAS_NUM_THREADS" not in os.environ:  # the user's choice stands
+        _openblas_threads(1)
+
+
+def _openblas_threads(count):
+    """Set the thread count of the OpenBLAS numpy loaded, if one is found (Linux)."""
+    import ctypes
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
+    except OSError:
+        return
+    for path in paths:
+        library = ctypes.CDLL(path)
+        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                     "openblas_set_num_threads"):
+            if hasattr(library, name):
+                getattr(library, name)(count)
+                return
 
 
 def load_predictor(config):

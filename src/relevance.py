@@ -24,9 +24,9 @@ the relevance put in (to float tolerance). Handing the rest to the token at t in
 bias of its own step) scores about as well on the shipped model, but on a small model it
 credits the first word with the state the bias builds before any word is read.
 
-Weights as SentimentNet.readout gives them: "embedding" [vocab, E] and "lstm", one list per
-layer of (weight_ih [4H, in], weight_hh [4H, H], bias [4H]) per direction (forward, then
-backward), gates in MindSpore's order (input, forget, cell, output).
+Weights as SentimentNet.readout gives them: "embedding" [vocab, E] and "lstm", per layer
+(weight_ih [D, 4H, in], weight_hh [D, 4H, H], bias [D, 4H]) of its D directions (forward,
+then backward), gates in MindSpore's order (input, forget, cell, output).
 """
 import numpy as np
 
@@ -53,16 +53,15 @@ def _layer(directions, inputs, outputs, relevance, checked):
     """One layer of one review: inputs [L, in], outputs [L, D * H] (its states) and their
     relevance [L, D * H] -> (relevance of the inputs [L, in], the rest: no input's, check
     or 0.0 if not `checked`)."""
-    count, steps = len(directions), len(inputs)
+    weight_ih, weight_hh, bias = directions
+    count, steps = len(weight_ih), len(inputs)
     hidden = outputs.shape[1] // count
-    gates = 4 if checked else 3  # the output gate only serves the check
+    gates = (4 if checked else 3) * hidden  # the output gate only serves the check
     x = np.stack([inputs, inputs[::-1]][:count])                       # [D, L, in]
     h = _directions(outputs, count)                                    # [D, L, H]
-    weight_ih = np.stack([w[:gates * hidden] for w, _, _ in directions])
-    weight_hh = np.stack([u[:gates * hidden] for _, u, _ in directions])
     before = np.concatenate([np.zeros_like(h[:, :1]), h[:, :-1]], axis=1)  # h_{t-1}
-    z = (x @ weight_ih.transpose(0, 2, 1) + before @ weight_hh.transpose(0, 2, 1)
-         + np.stack([b[:gates * hidden] for _, _, b in directions])[:, None])
+    z = (x @ weight_ih[:, :gates].transpose(0, 2, 1)
+         + before @ weight_hh[:, :gates].transpose(0, 2, 1) + bias[:, None, :gates])
     # time-major [L, D, H] from here: each step's slice is one contiguous block
     f = np.ascontiguousarray(_sigmoid(z[..., hidden:2 * hidden]).transpose(1, 0, 2))
     cells = np.ascontiguousarray((_sigmoid(z[..., :hidden]) *
@@ -80,6 +79,7 @@ def _layer(directions, inputs, outputs, relevance, checked):
     to_z = (1 - to_earlier) / _stable(z[..., 2 * hidden:3 * hidden].transpose(1, 0, 2))
     before = np.ascontiguousarray(before.transpose(1, 0, 2))
     share = np.ascontiguousarray(_directions(relevance, count).transpose(1, 0, 2))
+    given = float(share.sum())
     recurrent = weight_hh[:, 2 * hidden:3 * hidden]       # U_g [D, H, H]: rows are its units
     per_cell, carry = np.empty_like(share), np.zeros_like(share[0])
     for t in range(steps - 1, -1, -1):  # share[t] is complete once step t+1 is done
@@ -89,10 +89,9 @@ def _layer(directions, inputs, outputs, relevance, checked):
             share[t - 1] += before[t] * ((cell * to_z[t])[:, None] @ recurrent)[:, 0]
         np.multiply(cell, to_earlier[t], out=carry)
     into_z = per_cell * (1 - to_earlier)                # relevance of each step's z
-    scaled = (per_cell * to_z).transpose(1, 0, 2)       # [D, L, H]
-    back = before.transpose(1, 0, 2) * (scaled @ recurrent)
-    lower = x * (scaled @ weight_ih[:, 2 * hidden:3 * hidden])
-    rest = float(into_z.sum() - back.sum() - lower.sum())  # the biases' and stabiliser's
+    back = float(share.sum()) - given                   # of which to h_{t-1}: added to share
+    lower = x * ((per_cell * to_z).transpose(1, 0, 2) @ weight_ih[:, 2 * hidden:3 * hidden])
+    rest = float(into_z.sum()) - back - float(lower.sum())  # the biases' and stabiliser's
     if count > 1:  # the backward direction's values back to positions
         return lower[0] + lower[1][::-1], rest, check
     return lower[0], rest, check
@@ -104,8 +103,7 @@ def token_relevance(weights, ids, states, relevance, checked=False):
     states [L, layers * C], every layer's outputs side by side (SentimentNet.logits_and_states);
     check as in the module text (0.0 unless `checked`: it costs a fourth gate)."""
     dtype = np.float32
-    layers = [[tuple(np.asarray(w, dtype) for w in direction) for direction in layer]
-              for layer in weights["lstm"]]
+    layers = [tuple(np.asarray(w, dtype) for w in layer) for layer in weights["lstm"]]
     width = states.shape[1] // len(layers)
     states, share = np.asarray(states, dtype), np.asarray(relevance, dtype)
     rest, check = 0.0, 0.0

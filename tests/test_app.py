@@ -64,16 +64,16 @@ def _app(command):
 
 
 class BatchRecorder:
-    """A predictor that records how many reviews each encode() call (one per batch of
-    requests the page formed: src/serve.py classify_batch explains them together) held; the
-    rest is the real one."""
+    """A predictor that records how many reviews each logits_and_states() call (the one
+    pass of each batch of requests the page formed: src/serve.py classify_batch explains
+    them together) held; the rest is the real one."""
 
     def __init__(self, predictor):
         self.predictor, self.batches = predictor, []
 
-    def encode(self, texts):
-        self.batches.append(len(texts))
-        return self.predictor.encode(texts)
+    def logits_and_states(self, encoded):
+        self.batches.append(len(encoded))
+        return self.predictor.logits_and_states(encoded)
 
     def __getattr__(self, name):
         return getattr(self.predictor, name)

@@ -114,9 +114,10 @@ def test_relevance_follows_its_rule_step_by_step():
     scores, rest, _ = token_relevance(readout, ids[0], held, relevance)
     x = readout["embedding"][ids[0]].astype(np.float64)
     expected = np.zeros(len(x))
-    for d, weights in enumerate(readout["lstm"][0]):
+    for d in range(2):
         order = slice(None) if d == 0 else slice(None, None, -1)
         part = slice(d * 16, (d + 1) * 16)
+        weights = [w[d].astype(np.float64) for w in readout["lstm"][0]]
         into_x = _reference_relevance(x[order], held[order, part], *weights,
                                       relevance[order, part], EPS)
         expected += into_x.sum(axis=1)[order]
