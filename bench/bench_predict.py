@@ -40,7 +40,7 @@ from src.aclimdb import read_aclimdb  # noqa: E402
 from src.predict_io import with_run_config  # noqa: E402
 from src.predictor import load_predictor  # noqa: E402
 from src.text import tokenize  # noqa: E402
-from benchlib import write_result  # noqa: E402
+from benchlib import load_average, write_result  # noqa: E402
 
 
 
@@ -109,16 +109,76 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def _page_load(run_dir, texts, requests, backend):
-    """Start app.py; two bursts of `requests` concurrent API calls (cold, then warm)."""
+def _serve_empty_page(port):
+    """A Gradio page with the real one's API and outputs that does no work (the same label
+    and highlighted words for every review): what Gradio and the client cost alone."""
+    import gradio as gr
+    with gr.Blocks() as page:
+        review, button = gr.Textbox(), gr.Button()
+        outputs = [gr.Label(), gr.HighlightedText(), gr.Markdown()]
+        button.click(lambda texts: ([{"Positive": 0.9, "Negative": 0.1}] * len(texts),
+                                    [[("word ", 0.5)] * 230] * len(texts), [""] * len(texts)),
+                     review, outputs, api_name="classify", batch=True, max_batch_size=64)
+    page.queue(max_size=1024, default_concurrency_limit=1)
+    page.launch(server_name="127.0.0.1", server_port=port, quiet=True, ssr_mode=False)
+
+
+def _http_call(url):
+    """One request through the page's HTTP API (what curl does: POST the review, then read
+    the answer's event stream): text -> (ms, error or None)."""
+    endpoint = url + "gradio_api/call/classify"
+
+    def one(text):
+        started = time.perf_counter()
+        try:
+            request = urllib.request.Request(endpoint, json.dumps({"data": [text]}).encode(),
+                                             {"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=600) as answer:
+                event = json.loads(answer.read())["event_id"]
+            with urllib.request.urlopen(f"{endpoint}/{event}", timeout=600) as answer:
+                stream = answer.read().decode()
+            data = stream.split("event: complete\ndata: ", 1)[1].split("\n", 1)[0]
+            label = json.loads(data)[0]
+            ok = bool(label) and label.get("label") in ("Positive", "Negative")
+        except Exception as err:  # every failure counts, whatever its kind
+            return 1000 * (time.perf_counter() - started), repr(err)[:200]
+        return 1000 * (time.perf_counter() - started), None if ok else f"bad answer {label}"
+    return one
+
+
+def _client_call(url):
+    """One request through gradio_client (Python; its own work shares the 2 cores)."""
     from gradio_client import Client
+    client = Client(url, verbose=False)
+
+    def one(text):
+        started = time.perf_counter()
+        try:
+            label, _words, _message = client.predict(text, api_name="/classify")
+            ok = bool(label) and label.get("label") in ("Positive", "Negative")
+        except Exception as err:  # every failure counts, whatever its kind
+            return 1000 * (time.perf_counter() - started), repr(err)[:200]
+        return 1000 * (time.perf_counter() - started), None if ok else f"bad answer {label}"
+    return one
+
+
+CLIENTS = {"http": _http_call, "gradio_client": _client_call}
+
+
+def _page_load(run_dir, texts, requests, backend, method="decomposition", singles=50,
+               empty=False):
+    """Start app.py (explaining by `method`), or the empty page; for each client,
+    `singles` requests one after another (one request on a quiet page), then two bursts of
+    `requests` concurrent ones (cold, then warm)."""
     port = _free_port()
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--ckpt_path", str(run_dir),
-                               "--serve_port", str(port), "--backend", backend], cwd=ROOT,
-                              stdout=subprocess.DEVNULL,
+    command = ([sys.executable, __file__, "--serve_empty_page", str(port)] if empty else
+               [sys.executable, str(ROOT / "app.py"), "--ckpt_path", str(run_dir),
+                "--serve_port", str(port), "--backend", backend, "--explain_method", method])
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL,
                               env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
     url = f"http://127.0.0.1:{port}/"
+    result = {"explain_method": None if empty else method}
     try:
         for _ in range(300):
             try:
@@ -126,22 +186,20 @@ def _page_load(run_dir, texts, requests, backend):
                 break
             except OSError:
                 time.sleep(1)
-        client = Client(url, verbose=False)
-        client.predict(texts[0], api_name="/classify")
-
-        def one(text):
-            started = time.perf_counter()
-            try:
-                label, _words, _message = client.predict(text, api_name="/classify")
-                ok = bool(label) and label.get("label") in ("Positive", "Negative")
-            except Exception as err:  # every failure counts, whatever its kind
-                return 1000 * (time.perf_counter() - started), repr(err)[:200]
-            return 1000 * (time.perf_counter() - started), None if ok else f"bad answer {label}"
-        bursts = [_burst(one, texts, requests) for _ in range(2)]
+        for name, make in CLIENTS.items():
+            one = make(url)
+            one(texts[0])
+            alone = [one(texts[i % len(texts)]) for i in range(singles)]
+            p50, p99 = _percentiles([ms for ms, _ in alone])
+            result[name] = {"one_at_a_time": {
+                "requests": singles, "p50_ms": p50, "p99_ms": p99,
+                "errors": sum(1 for _, err in alone if err)}}
+            result[name]["cold"], result[name]["warm"] = (_burst(one, texts, requests)
+                                                          for _ in range(2))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return {"cold": bursts[0], "warm": bursts[1]}
+    return result
 
 
 def _burst(one, texts, requests):
@@ -153,14 +211,13 @@ def _burst(one, texts, requests):
     p50, p99 = _percentiles([ms for ms, _ in results])
     errors = [err for _, err in results if err]
     return {"requests": requests, "concurrent": requests, "p50_ms": p50, "p99_ms": p99,
-            "wall_s": round(wall, 2), "errors": len(errors), "first_errors": errors[:3]}
+            "max_ms": round(max(ms for ms, _ in results), 3), "wall_s": round(wall, 2),
+            "errors": len(errors), "first_errors": errors[:3]}
 
 
 def _machine_load():
-    top = subprocess.run(["ps", "-eo", "pcpu,args", "--sort=-pcpu", "--no-headers"],
-                         capture_output=True, text=True).stdout.splitlines()[:8]
-    return {"load_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
-            "busiest_processes": [line.strip()[:140] for line in top]}
+    """The load averages and this project's own busy processes (bench/benchlib.py)."""
+    return {**load_average(), "cpus": os.cpu_count()}
 
 
 PREDICTORS = {"mindspore": "MindSpore checkpoint (predict.py)",
@@ -228,9 +285,20 @@ def _table(result):
               f"{result['accuracy_on']['reviews_from']}: " + ", ".join(
                   f"{key} {value}" for key, value in result["accuracy_on"].items()
                   if key in PREDICTORS))
-    for name, page in result.get("page", {}).items():
-        print(f"page, {name}: {page['requests']} concurrent requests: p50 {page['p50_ms']} ms, "
-              f"p99 {page['p99_ms']} ms, {page['errors']} errors, {page['wall_s']} s in all")
+    for title, page in (("page", result.get("page")), ("empty page", result.get("empty_page"))):
+        for client in CLIENTS:
+            if not page or client not in page:
+                continue
+            method = f" ({page['explain_method']})" if page["explain_method"] else ""
+            what = f"{title}{method}, {client}"
+            alone = page[client]["one_at_a_time"]
+            print(f"{what}: one request at a time: p50 {alone['p50_ms']} ms, p99 "
+                  f"{alone['p99_ms']} ms, {alone['errors']} errors")
+            for name in ("cold", "warm"):
+                burst = page[client][name]
+                print(f"{what}, {name}: {burst['requests']} concurrent requests: p50 "
+                      f"{burst['p50_ms']} ms, p99 {burst['p99_ms']} ms, the last "
+                      f"{burst['max_ms']} ms, {burst['errors']} errors, {burst['wall_s']} s")
 
 
 def main(argv=None):
@@ -248,6 +316,12 @@ def main(argv=None):
                              "bundled sample's 500)")
     parser.add_argument("--page_backend", default="onnxruntime",
                         choices=("mindspore", "onnxruntime"))
+    parser.add_argument("--explain_method", default="decomposition",
+                        choices=("decomposition", "occlusion"),
+                        help="how the page explains each answer")
+    parser.add_argument("--singles", type=int, default=50,
+                        help="page requests sent one at a time before the bursts")
+    parser.add_argument("--serve_empty_page", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--accuracy_reviews", default="",
                         help="also the accuracy of each checkpoint predictor on this aclImdb "
                              "folder's test reviews (e.g. the full 25,000), untimed")
@@ -255,6 +329,8 @@ def main(argv=None):
                         help="only the concurrent page requests (each answered with its "
                              "explanation), into bench/results/page.json")
     args = parser.parse_args(argv)
+    if args.serve_empty_page:
+        return _serve_empty_page(args.serve_empty_page)
     if not (Path(args.run_dir) / "config.yaml").exists():
         sys.exit(f"error: no trained run in {args.run_dir}; run `make demo` or pass --run_dir")
     demo_mindir = ROOT / "demo" / "lstm.mindir"
@@ -273,11 +349,15 @@ def _bench_page(args, config):
     result = {"run_dir": args.run_dir, "reviews_from": args.reviews,
               "explain_tokens": config.explain_tokens,
               "max_review_chars": config.max_review_chars, "page_backend": args.page_backend,
-              "load_before": _machine_load()}
-    result["page"] = _page_load(args.run_dir, texts, args.requests, args.page_backend)
+              "command": " ".join(sys.argv), "load_before": _machine_load()}
+    result["page"] = _page_load(args.run_dir, texts, args.requests, args.page_backend,
+                                args.explain_method, args.singles)
+    result["empty_page"] = _page_load(args.run_dir, texts, args.requests, args.page_backend,
+                                      singles=args.singles, empty=True)
     result["load_after"] = _machine_load()
     _table({**result, "torch": {}})
-    print(f"wrote {write_result('page', result)}")
+    name = "page" if args.explain_method == "decomposition" else f"page_{args.explain_method}"
+    print(f"wrote {write_result(name, result)}")
 
 
 def _bench(args):
@@ -310,7 +390,8 @@ def _bench(args):
     result["throughput_ratio_vs_best_torch"] = _ratios(result)
     result["throughput_ratio_vs_best_torch_any_precision"] = _ratios(result, False)
     result["page_backend"] = args.page_backend
-    result["page"] = _page_load(args.run_dir, texts, args.requests, args.page_backend)
+    result["page"] = _page_load(args.run_dir, texts, args.requests, args.page_backend,
+                                args.explain_method, args.singles)
     result["load_after"] = _machine_load()
     if args.accuracy_reviews:
         result["accuracy_on"] = _accuracies(predictors, args.accuracy_reviews)
