@@ -200,8 +200,8 @@ def _limit_cpu_threads(config):
     """One CPU kernel thread per usable core (MindSpore's default is 25 threads, whatever the
     core count: on 2 cores that more than doubles the latency of one small review), and
     numpy's OpenBLAS on one thread: after each threaded call its idle workers spin for a
-    while, and on 2 cores that made the explanation's numpy work (src/relevance.py) and the
-    MindSpore pass after it up to 8x slower (onnxruntime's 2x)."""
+    while and take the cores from the next pass (an explanation's numpy work, src/relevance.py,
+    then costs over twice as much: bench/bench_explain.py)."""
     from mindspore.device_context.cpu.op_tuning import RuntimeConf, threads_num
     configured = RuntimeConf.get_instance().is_op_threads_num_configured()
     if config.device_target == "CPU" and not configured:
