@@ -98,8 +98,8 @@ def check_inputs(config):
     if config.embedding == "glove":
         check_glove_path(config.glove_path)
     if config.wide and config.vocab_size > MAX_VOCAB:  # pair ids must stay inside int32
-        raise UserError(f"--wide true needs --vocab_size {MAX_VOCAB} or less (it is "
-                        f"{config.vocab_size})")
+        raise UserError(f"--wide true hashes word pairs in int32, for {MAX_VOCAB} words at "
+                        f"most; pass --vocab_size {MAX_VOCAB} or less (it is {config.vocab_size})")
 
 
 def _kept_record(line, state):

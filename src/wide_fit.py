@@ -1,7 +1,7 @@
 """After training: fit the wide part (src/wide.py) and write it into lstm-best.ckpt.
 
 The table is fitted on the training split's reviews as the network reads them (cut to
-max_len); its mixing scale is chosen on the validation split's log-loss, the deep logits
+max_len); its mixing scale is chosen on the validation split's accuracy, the deep logits
 being those of lstm-best.ckpt. The test split is never read. Runs in about a minute on the
 full aclImdb (most of it the validation pass).
 """
@@ -65,15 +65,14 @@ def attach_wide(config, prepared, run_dir, log):
                                  config.num_classes)
     valid_reviews, valid_labels, deep = _reviews(config, prepared.mindrecord("valid"), network)
     alone = wide.wide_logits(wide.count_matrix(valid_reviews, vocab_size), table, bias)
-    scale, losses = wide.mix_scale(deep, alone, valid_labels)
+    scale, scores = wide.mix_scale(deep, alone, valid_labels)
     record = {"wide_scale": scale, "valid_acc_deep": round(_accuracy(deep, valid_labels), 5),
               "valid_acc_wide": round(_accuracy(alone, valid_labels), 5),
-              "valid_acc": round(_accuracy(deep + scale * alone, valid_labels), 5),
-              "valid_loss": round(losses[scale], 5),
+              "valid_acc": round(scores[scale][0], 5), "valid_loss": round(scores[scale][1], 5),
               "wide_seconds": round(time.perf_counter() - started, 1)}
     _save_with_wide(best, load_params(best), scale * table, scale * bias,
                     {"wide_scale": scale, "wide_valid_acc": record["valid_acc"]})
     log(f"wide part: validation accuracy {record['valid_acc_deep']:.4f} deep, "
         f"{record['valid_acc_wide']:.4f} wide alone, {record['valid_acc']:.4f} both "
-        f"(scale {scale}, chosen on validation log-loss) in {record['wide_seconds']} s")
+        f"(scale {scale}, chosen on validation) in {record['wide_seconds']} s")
     return record

@@ -234,6 +234,8 @@ CASES = [
     ("train --pre_trained of another shape", "train.py",
      lambda i: i.args(pre_trained=i.checkpoint(), num_hiddens=24,
                       preprocess_path=i.shared_cache()), ["does not match this model"]),
+    ("train --wide with a vocabulary too large for int32 word pairs", "train.py",
+     lambda i: i.args(wide="true", vocab_size=60000), ["--wide true hashes word pairs", "--vocab_size 53674 or less"]),
     # pretraining
     ("train --pretrained_encoder not found", "train.py",
      lambda i: i.args(pretrained_encoder=i.tmp / "encoder.ckpt"), ["not found", "pretrain.py"]),

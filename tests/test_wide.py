@@ -1,0 +1,47 @@
+"""The wide part (--wide): fitted after training into lstm-best.ckpt, and computed in the graph
+exactly as src/wide.py counts words and word pairs in numpy."""
+import mindspore as ms
+import numpy as np
+import pytest
+
+from conftest import SAMPLE, run_script, tiny_args
+from src import wide
+from src.aclimdb import read_aclimdb
+from src.checkpoint import load_network, load_params
+from src.config import load_config
+from src.predictor import load_predictor
+
+
+@pytest.fixture(scope="module")
+def wide_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("wide")
+    args = tiny_args(workdir) + ["--wide", "true", "--num_epochs", "2"]
+    result = run_script("train.py", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir / "run", args, result.stdout
+
+
+def test_train_fits_the_wide_part_into_the_best_checkpoint_on_validation(wide_run):
+    run, _, printed = wide_run
+    params = load_params(run / "lstm-best.ckpt")
+    table = params["wide.table"].asnumpy()
+    assert np.count_nonzero(table) > 1000 and "wide part: validation accuracy" in printed
+    # the chosen scale is never worse on validation than the network alone (scale 0 is a choice)
+    assert float(params["wide_valid_acc"].asnumpy()) >= float(params["valid_acc"].asnumpy())
+
+
+def test_the_graph_adds_the_counts_times_the_table(wide_run):
+    run, args, _ = wide_run
+    config = load_config(args + ["--checkpoint_path", str(run / "lstm-best.ckpt")])
+    predictor = load_predictor(config)
+    texts = [review.text for review in read_aclimdb(SAMPLE)["test"][:40]]
+    encoded = predictor.encode(texts)
+    network = load_network(config, run / "lstm-best.ckpt")
+    table = network.wide.table.asnumpy()
+    with_wide = predictor.logits(encoded)
+    network.wide.table.set_data(ms.Tensor(np.zeros_like(table)))
+    deep = np.concatenate([network(ms.Tensor(ids[None]), ms.Tensor(np.int32([len(ids)])))
+                           .asnumpy() for ids in encoded])
+    counted = wide.wide_logits(wide.count_matrix(encoded, len(predictor.vocab)), table, 0.0)
+    assert np.abs(counted).max() > 0.1
+    np.testing.assert_allclose(with_wide - deep, counted, atol=1e-4)
