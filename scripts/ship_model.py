@@ -34,6 +34,7 @@ NEUTRAL = ("aclimdb_path", "data_path", "glove_path", "preprocess_path", "unlabe
 def _shrink(run_dir, out, rows):
     import mindspore as ms
     params = ms.load_checkpoint(str(run_dir / "lstm-best.ckpt"))
+    vocab = Vocab.load(run_dir / "vocab.json")
     kept = []
     for name, value in params.items():
         if not hasattr(value, "asnumpy") or name in ("global_step",) or \
@@ -42,10 +43,11 @@ def _shrink(run_dir, out, rows):
         array = value.asnumpy()
         if name == "embedding.embedding_table" and rows:
             array = array[:rows]
+        if name == "wide.table" and rows:  # its word rows, then every word-pair row (src/wide.py)
+            array = np.concatenate([array[:rows], array[len(vocab):]])
         if array.dtype == np.float32:
             array = array.astype(np.float16)
         kept.append({"name": name, "data": ms.Tensor(array)})
-    vocab = Vocab.load(run_dir / "vocab.json")
     shipped = Vocab(vocab.tokens[:rows] if rows else vocab.tokens)
     ms.save_checkpoint(kept, str(out / "lstm-best.ckpt"),
                        append_dict={"vocab_digest": shipped.digest()})

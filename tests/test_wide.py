@@ -1,5 +1,7 @@
 """The wide part (--wide): fitted after training into lstm-best.ckpt, and computed in the graph
 exactly as src/wide.py counts words and word pairs in numpy."""
+import json
+
 import mindspore as ms
 import numpy as np
 import pytest
@@ -45,3 +47,17 @@ def test_the_graph_adds_the_counts_times_the_table(wide_run):
     counted = wide.wide_logits(wide.count_matrix(encoded, len(predictor.vocab)), table, 0.0)
     assert np.abs(counted).max() > 0.1
     np.testing.assert_allclose(with_wide - deep, counted, atol=1e-4)
+
+
+def test_ship_model_trims_the_wide_tables_word_rows_with_the_vocabulary(wide_run, tmp_path):
+    from test_shipped_model import _bench_row
+    run, _, _ = wide_run
+    out = tmp_path / "model"
+    result = run_script("scripts/ship_model.py", run, "--results", _bench_row(tmp_path),
+                        "--recipe", "tiny", "--seed", "1", "--vocab_rows", "2000",
+                        "--check", SAMPLE, "--out", out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = load_params(out / "lstm-best.ckpt")["wide.table"].shape[0]
+    assert rows == 2000 + wide.BIGRAM_BUCKETS
+    check = json.loads((out / "eval.json").read_text())["shipped_check"]
+    assert abs(check["shipped_accuracy"] - check["run_accuracy"]) < 0.03
