@@ -35,9 +35,9 @@ def _accuracy(logits, labels):
 
 
 def _save_with_wide(path, params, table, bias, stamp):
-    """lstm-best.ckpt again, with the fitted table and the wide bias folded into the dense
-    layer's; every other entry kept."""
-    entries = []
+    """lstm-best.ckpt again, with the fitted table (added when the run was trained without
+    one) and the wide bias folded into the dense layer's; every other entry kept."""
+    entries = [] if "wide.table" in params else [{"name": "wide.table", "data": ms.Tensor(table)}]
     for name, value in params.items():
         if isinstance(value, str):
             stamp.setdefault(name, value)

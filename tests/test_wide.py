@@ -61,3 +61,20 @@ def test_ship_model_trims_the_wide_tables_word_rows_with_the_vocabulary(wide_run
     assert rows == 2000 + wide.BIGRAM_BUCKETS
     check = json.loads((out / "eval.json").read_text())["shipped_check"]
     assert abs(check["shipped_accuracy"] - check["run_accuracy"]) < 0.03
+
+
+def test_the_wide_part_fits_into_a_run_trained_without_it(tiny_config, trained_run, tmp_path):
+    """bench/bench_wide.py fits it beside model/, which was trained without --wide."""
+    import dataclasses
+    import shutil
+    from src.data import prepare
+    from src.wide_fit import attach_wide
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    assert "wide.table" not in load_params(run / "lstm-best.ckpt")
+    config = dataclasses.replace(tiny_config, ckpt_path=str(run), wide=True)
+    record = attach_wide(config, prepare(config, log=lambda *_: None), run, lambda *_: None)
+    network = load_network(config, run / "lstm-best.ckpt")
+    assert network.wide is not None
+    assert record["wide_scale"] == 0 or np.count_nonzero(network.wide.table.asnumpy()) > 1000
+    assert record["valid_acc"] >= record["valid_acc_deep"]
