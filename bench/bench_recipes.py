@@ -149,7 +149,8 @@ def run(name, seed, options, reviews, quartile_of, encoder="recipe", folder=None
     return row
 
 
-def _tfidf(options, reviews, quartile_of):
+def peer(options, reviews, quartile_of, method="tfidf"):
+    """A linear peer of bench/sklearn_peer.py (tfidf or nbsvm): its row."""
     from src.aclimdb import read_aclimdb
     train = read_aclimdb(options.source)["train"]  # all 25,000: the peer needs no validation
     with tempfile.TemporaryDirectory() as folder:
@@ -157,11 +158,11 @@ def _tfidf(options, reviews, quartile_of):
         path.write_text(json.dumps({"train": [[r.text, r.label] for r in train],
                                     "test": [[r.text, r.label] for r in reviews]}))
         done = subprocess.run([str(options.peer_python), str(ROOT / "bench" / "sklearn_peer.py"),
-                               str(path)], capture_output=True, text=True, check=True)
-    peer = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"recipe": "tfidf", "seed": 0, "train_s": peer["seconds"],
-            "features": peer["features"], "train_reviews": len(train),
-            **_scores(peer["predicted"], reviews, quartile_of)}
+                               str(path), method], capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"recipe": method, "seed": 0, "train_s": result["seconds"],
+            "features": result["features"], "train_reviews": len(train),
+            **_scores(result["predicted"], reviews, quartile_of)}
 
 
 def _curve(options, reviews, quartile_of, minutes):
@@ -214,8 +215,8 @@ def main():
     bounds, quartile_of = _quartiles(reviews)
     rows = []
     for name in filter(None, options.recipes.split(",")):
-        if name == "tfidf":
-            rows.append(_tfidf(options, reviews, quartile_of))
+        if name in ("tfidf", "nbsvm"):
+            rows.append(peer(options, reviews, quartile_of, name))
             _merge(rows, {"quartile_word_bounds": bounds})
             continue
         for seed in [int(s) for s in options.seeds.split(",")]:
