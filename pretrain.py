@@ -12,6 +12,7 @@ from src.cli import run_main
 
 def main(config, log=print):
     """The pretraining flow. Returns the path of encoder.ckpt."""
+    import dataclasses
     from src import data, embeddings, pretrain
     from src.device import init_device
     from src.distribute import Rank
@@ -19,6 +20,8 @@ def main(config, log=print):
     from src.tracking import RunLog
 
     log = RunLog(log)
+    # pretrained_encoder is train.py's: a language model starts from pretrain_start or afresh
+    config = dataclasses.replace(config, pretrained_encoder="")
     init_device(config)                                         # CPU/GPU/Ascend, seeds
     prepared = data.prepare(config, log)                        # the classifier's vocabulary
     stream, heldout = pretrain.corpus(config, prepared, log)    # train + unlabelled token ids

@@ -69,6 +69,14 @@ class Prepared:
         return read_tokens(self.token_file(split))
 
 
+def encoder_vocab(config):
+    """The vocabulary of the encoder a run starts from (pretrain_start, else
+    pretrained_encoder): the vocab.json beside it; None: the run builds its own."""
+    start = config.pretrain_start or config.pretrained_encoder
+    path = Path(start).parent / "vocab.json" if start else None
+    return Vocab.load(path) if path and path.is_file() else None
+
+
 def data_key(config):
     """Hash of everything the cache folder's files depend on."""
     settings = {"format": FORMAT_VERSION, "dataset": config.dataset, "max_len": config.max_len,
@@ -84,6 +92,8 @@ def data_key(config):
         glove = Path(config.glove_path).resolve()
         stat = glove.stat() if glove.exists() else None  # a missing file fails later, clearly
         settings["vocab_from_glove"] = [str(glove), stat and stat.st_size, stat and stat.st_mtime_ns]
+    if (vocab := encoder_vocab(config)) is not None:
+        settings["vocab"] = vocab.digest()
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -112,17 +122,22 @@ def _write_mindrecord(path, token_lists, labels, vocab, config):
                         f"disk space or pass --preprocess_path to another folder") from None
 
 
-def _build(config, folder, key):
-    """Read, tokenize, build the vocabulary and write every split into folder."""
-    parts = labelled_parts(config)
-    tokens = {name: [tokenize(r.text) for r in progress(reviews, f"tokenize {name}")]
-              for name, reviews in parts.items()}
-    vocab = Vocab.build(tokens["train"], config.min_freq, config.vocab_size)
+def _built_vocab(config, train_tokens):
+    vocab = Vocab.build(train_tokens, config.min_freq, config.vocab_size)
     if len(vocab) <= 2:
         raise UserError(f"the vocabulary holds no word: none of the training words occurs "
                         f"min_freq {config.min_freq} times; lower --min_freq")
     if config.vocab_from_glove and config.embedding == "glove":
         vocab = vocab.extended(glove_words(config.glove_path), config.vocab_size)
+    return vocab
+
+
+def _build(config, folder, key):
+    """Read, tokenize, build the vocabulary and write every split into folder."""
+    parts = labelled_parts(config)
+    tokens = {name: [tokenize(r.text) for r in progress(reviews, f"tokenize {name}")]
+              for name, reviews in parts.items()}
+    vocab = encoder_vocab(config) or _built_vocab(config, tokens["train"])
     names = Prepared(folder, vocab)
     vocab.save(names.vocab_file)
     for name, reviews in parts.items():
@@ -196,11 +211,7 @@ def _build_into(config, root, folder, log):
 def prepare(config, log=print, build=True, timeout=7200.0):
     """Make (or reuse) the MindRecord files and vocabulary for this config.
 
-    Args:
-        config: the run's Config (uses the data keys).
-        log: where to report progress lines.
-        build: False for data-parallel ranks other than 0: wait for rank 0's folder instead
-            of building the same one.
+    build: False for data-parallel ranks other than 0: they wait for rank 0's folder.
 
     Returns:
         Prepared. A folder is reused only if its meta.json, written last, names the folder's

@@ -83,14 +83,14 @@ def test_encoder_holds_the_classifiers_embedding_and_first_lstm_layer(pretrained
         assert learned > 1e-3, (name, learned)
 
 
-def _train_from_encoder(args, encoder_path):
+def _train_from_encoder(args, encoder_path, given=True):
     """train.py --pretrained_encoder in this process; asserts that it started from the
     encoder and tuned it: after 10 steps the embedding and LSTM layer 0 are within 10 Adam
     steps (about learning_rate each) of the encoder's weights, where a classifier's own
     initial weights are ~0.2 away, and by the end of the epoch they have moved on."""
     from src.config import load_config
     from train import main as train
-    config = load_config(args + ["--pretrained_encoder", str(encoder_path)])
+    config = load_config(args + ["--pretrained_encoder", str(encoder_path)] * given)
     lines = []
     run = train(config, log=lines.append)
     assert any(line.startswith("started the embedding and LSTM layer 0 from") and
@@ -109,6 +109,18 @@ def _train_from_encoder(args, encoder_path):
 def test_train_starts_from_the_encoder_and_fine_tunes_it(pretrained):
     workdir, folder = pretrained
     _train_from_encoder(tiny_args(workdir) + ["--num_layers", "1"], folder / "encoder.ckpt")
+
+
+def test_train_starts_from_the_shipped_encoder_by_default(tmp_path):
+    args = ["--aclimdb_path", str(SAMPLE), "--preprocess_path", str(tmp_path / "preprocess"),
+            "--ckpt_path", str(tmp_path / "run"), "--max_len", "64", "--bucket_width", "0",
+            "--batch_size", "32", "--num_epochs", "1", "--save_checkpoint_steps", "10",
+            "--wide", "false"]
+    _train_from_encoder(args, ROOT / "model" / "encoder" / "encoder.ckpt", given=False)
+    shipped = ROOT / "model" / "encoder" / "vocab.json"
+    tokens = [json.loads(path.read_text())["tokens"]
+              for path in (tmp_path / "run" / "vocab.json", shipped)]
+    assert tokens[0] == tokens[1]
 
 
 def test_resumed_pretraining_ends_with_the_uninterrupted_weights(pretrained, tmp_path):
@@ -144,16 +156,33 @@ def test_a_time_budget_stops_pretraining_and_snapshots_are_written(tmp_path):
         "encoder-0.05min.ckpt", "encoder-0.1min.ckpt"]
 
 
+def _alone(encoder, folder):
+    """A copy of encoder without the vocab.json beside it."""
+    folder.mkdir()
+    return Path(shutil.copy(encoder, folder / "encoder.ckpt"))
+
+
 @pytest.mark.parametrize("change, words", [
     (["--num_hiddens", "24"], ["does not fit this network", "num_hiddens"]),
     (["--min_freq", "3"], ["pretrained with another vocabulary", "data settings"]),
 ])
 def test_an_encoder_that_does_not_fit_is_one_line(change, words, pretrained, tmp_path):
+    encoder = _alone(pretrained[1] / "encoder.ckpt", tmp_path / "alone")
     done = run_script("train.py", *tiny_args(tmp_path), "--num_layers", "1", *change,
-                      "--pretrained_encoder", pretrained[1] / "encoder.ckpt")
+                      "--pretrained_encoder", encoder)
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert all(word in done.stderr for word in words), done.stderr
+
+
+def test_a_run_from_an_encoder_reads_with_the_vocabulary_beside_it(pretrained, tmp_path):
+    """Other data settings (or another dataset) build another vocabulary; the encoder's wins."""
+    done = run_script("train.py", *tiny_args(tmp_path), "--num_layers", "1", "--min_freq", "3",
+                      "--pretrained_encoder", pretrained[1] / "encoder.ckpt")
+    assert done.returncode == 0, done.stderr[-2000:]
+    own, encoders = (json.loads((folder / "vocab.json").read_text())["tokens"]
+                     for folder in (tmp_path / "run", pretrained[1]))
+    assert own == encoders
 
 
 def test_unlabelled_copies_of_test_reviews_are_never_learned_from(tmp_path):
