@@ -32,7 +32,7 @@ def main(config, log=print):
     steps_per_epoch = distribute.common_steps(
         lambda shards, shard: data.batches_per_epoch(config, prepared, shards, shard), rank)
     optimizer, rates = train.build_optimizer(config, network, steps_per_epoch)
-    step = train.train_step(network, optimizer, config.adversarial)
+    step = train.train_step(network, optimizer, config.adversarial, config.dynamic_shapes)
 
     with open_run(config, prepared.vocab_file, rank, log) as run:
         state = train.restore(config, step, run, prepared.vocab)  # --pretrained_encoder ...

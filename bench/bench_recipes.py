@@ -9,7 +9,8 @@ Recipes (RECIPES below): a pretraining stage (pretrain.py's flow; run once, cach
 --workdir and reused by every seed: its time is reported once) and the classifier's training
 (train.py's flow, once per seed). The checkpoint is chosen on validation; the test split is
 read only to report, through the onnxruntime backend (the same probabilities as MindSpore).
-Quartiles are by the words of each test review (text.split()), fixed over all recipes.
+Several recipes or seeds run one child process each (MindSpore's memory only grows within
+a process). Quartiles are by the words of each test review (text.split()), fixed over all recipes.
 tfidf runs bench/sklearn_peer.py with --peer_python (scikit-learn lives there, not in the
 project) on all 25,000 training reviews. --curve fine-tunes --curve_recipe (seed 1) from the
 pretraining snapshots taken after those minutes (0: no pretraining), so test accuracy against
@@ -19,6 +20,7 @@ no_pretraining (0 minutes), fast (5), the curve's rows and best (60), seed 1.
 """
 import argparse
 import json
+import resource
 import shutil
 import statistics
 import subprocess
@@ -37,6 +39,11 @@ ENCODER = ["--num_layers", "1", "--num_hiddens", "256", "--embed_size", "100",
 WHOLE_REVIEWS = [*ENCODER, "--max_len", "3000", "--truncate", "head", "--num_epochs", "2",
                  "--learning_rate", "0.001"]
 RECIPES = {
+    # default_config.yaml as it is: from the shipped encoder (model/encoder), with --wide
+    "default": {"pretrain": None, "encoder": "shipped", "train": []},
+    # the same with one compiled graph per bucket shape (the default before dynamic_shapes)
+    "default_static": {"pretrain": None, "encoder": "shipped",
+                       "train": ["--dynamic_shapes", "false"]},
     "best": {"pretrain": [*ENCODER, "--pretrain_minutes", "60", "--pretrain_epochs", "10",
                           "--pretrain_save_minutes", "5"],
              "train": WHOLE_REVIEWS},
@@ -48,7 +55,8 @@ RECIPES = {
                    "train": ["--embedding", "word2vec", "--num_layers", "2",
                              "--num_hiddens", "100", "--embed_size", "50", "--max_len", "500",
                              "--truncate", "head_tail", "--num_epochs", "4",
-                             "--learning_rate", "0.002"]},
+                             "--learning_rate", "0.002", "--pretrained_encoder", "none",
+                             "--wide", "false"]},
 }
 
 
@@ -114,8 +122,8 @@ def _pretrained(name, options, log):
 def run(name, seed, options, reviews, quartile_of, encoder="recipe", folder=None):
     """Train one recipe and seed; returns its row (times, validation, test, quartiles).
 
-    encoder: "recipe" (the recipe's own pretraining, built once), None (no pretraining) or
-    the path of an encoder snapshot.
+    encoder: "recipe" (the recipe's own pretraining, built once, or the shipped encoder),
+    None (no pretraining) or the path of an encoder snapshot.
     """
     from src.config import load_config
     import train
@@ -131,7 +139,11 @@ def run(name, seed, options, reviews, quartile_of, encoder="recipe", folder=None
         source, minutes = recipe["snapshot"]
         encoder = _pretrained(source, options, print)[2] / f"encoder-{minutes:g}min.ckpt"
         pretrain_s = minutes * 60
-    if encoder not in (None, "recipe"):
+    elif encoder == "recipe" and recipe.get("encoder") == "shipped":
+        encoder = "shipped"  # the config's own pretrained_encoder
+    if encoder is None or encoder == "recipe":
+        args += ["--pretrained_encoder", "none"]
+    elif encoder != "shipped":
         args += ["--pretrained_encoder", str(encoder)]
     config = load_config(args)
     load_before, started = load_average(), time.time()
@@ -139,10 +151,11 @@ def run(name, seed, options, reviews, quartile_of, encoder="recipe", folder=None
     seconds = round(time.time() - started, 1)
     valid = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
     row = {"recipe": name, "seed": seed,
-           "encoder": Path(encoder).name if encoder not in (None, "recipe") else None,
+           "encoder": Path(encoder).name if encoder not in (None, "recipe", "shipped") else encoder,
            "pretrain_s": pretrain_s, "train_s": seconds,
            "valid_by_epoch": [r["valid_acc"] for r in valid if "valid_acc" in r],
            **_scores(_predict(config, run_dir, reviews), reviews, quartile_of),
+           "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
            "config_args": args, "load_before": load_before, "load_after": load_average()}
     print(f"{name} seed {seed}: test {row['test_acc']:.4f} quartiles "
           f"{row['test_acc_by_length_quartile']} ({seconds} s training)", flush=True)
@@ -199,6 +212,22 @@ def _whole_curve(rows):
     return sorted(points)
 
 
+PEERS = ("tfidf", "nbsvm")
+
+
+def _in_own_process(name, seed, options):
+    """One recipe and seed by this script in a child process; returns its row. MindSpore keeps
+    every compiled graph's memory until the process ends: two full-data runs of the default
+    in one process were killed at 24 GB."""
+    subprocess.run([sys.executable, __file__, "--recipes", name, "--seeds", str(seed),
+                    "--source", str(options.source), "--unsup", str(options.unsup),
+                    "--workdir", str(options.workdir), "--peer_python", str(options.peer_python),
+                    "--", *options.overrides], check=True)
+    rows = json.loads((RESULTS / "recipes.json").read_text())["rows"]
+    return next(r for r in rows if (r["recipe"], r["seed"]) == (name, seed)
+                and r.get("pretrain_minutes") is None)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", default="best,fast,no_pretraining,default_v1,tfidf")
@@ -214,14 +243,18 @@ def main():
     reviews = _test_reviews(options)
     bounds, quartile_of = _quartiles(reviews)
     rows = []
-    for name in filter(None, options.recipes.split(",")):
-        if name in ("tfidf", "nbsvm"):
-            rows.append(peer(options, reviews, quartile_of, name))
-            _merge(rows, {"quartile_word_bounds": bounds})
-            continue
-        for seed in [int(s) for s in options.seeds.split(",")]:
+    names = list(filter(None, options.recipes.split(",")))
+    runs = [(name, int(seed)) for name in names if name not in PEERS
+            for seed in options.seeds.split(",")]
+    for name, seed in runs:
+        if len(runs) == 1:
             rows.append(run(name, seed, options, reviews, quartile_of))
             _merge(rows, {"quartile_word_bounds": bounds})
+        else:
+            rows.append(_in_own_process(name, seed, options))
+    for name in filter(PEERS.__contains__, names):
+        rows.append(peer(options, reviews, quartile_of, name))
+        _merge(rows, {"quartile_word_bounds": bounds})
     if options.curve:
         rows += _curve(options, reviews, quartile_of, [float(m) for m in options.curve.split(",")])
         _merge(rows, {"quartile_word_bounds": bounds})

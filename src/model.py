@@ -148,17 +148,16 @@ def build_network(config, embedding_table, wide=None):
                         config.wide if wide is None else wide)
 
 
-def any_batch_shape(cell):
-    """Declare cell's (ids, length, label) inputs with unknown batch size and length.
+def any_batch_shape(cell, inputs=3):
+    """Declare cell's (ids, length, label) inputs (the first `inputs` of them) with unknown
+    batch size and length.
 
-    GRAPH_MODE then compiles the cell once for all buckets instead of once per new shape.
-    train.py does not use it: on CPU each dynamic-shape step measured 1.2-1.4x slower
-    than a static one (bench/bench_train_speed.py), which outweighs the few seconds of
-    compiling each of the ~10 bucket shapes once. Returns the cell.
+    GRAPH_MODE then compiles the cell once for all buckets instead of once per new shape;
+    on CPU each static graph keeps its LSTM kernels' work memory until the process ends
+    (config key dynamic_shapes). Returns the cell.
     """
-    cell.set_inputs(ms.Tensor(shape=[None, None], dtype=ms.int32),
-                    ms.Tensor(shape=[None], dtype=ms.int32),
-                    ms.Tensor(shape=[None], dtype=ms.int32))
+    shapes = ([None, None], [None], [None])[:inputs]
+    cell.set_inputs(*(ms.Tensor(shape=shape, dtype=ms.int32) for shape in shapes))
     return cell
 
 

@@ -146,9 +146,12 @@ class NetworkForward:
     """A SentimentNet run by MindSpore: callable (ids, length) -> logits numpy, and
     logits_and_states(ids, length) -> (logits, states [T, N, C]) in one pass."""
 
-    def __init__(self, network):
-        from src.model import LogitsAndStates
+    def __init__(self, network, dynamic_shapes=False):
+        from src.model import LogitsAndStates, any_batch_shape
         self.network, self.with_states = network, LogitsAndStates(network)
+        if dynamic_shapes:  # one graph for every batch shape, not one per bucket length
+            any_batch_shape(self.network, 2)
+            any_batch_shape(self.with_states, 2)
         self.readout = network.readout()
 
     def __call__(self, ids, length):
@@ -167,7 +170,7 @@ def _checkpoint_forward(config, checkpoint, vocab):
     if config.backend == "onnxruntime":
         from src.onnx_backend import OnnxForward
         return OnnxForward(network, config.quantize)
-    return NetworkForward(network)
+    return NetworkForward(network, config.dynamic_shapes)
 
 
 def _load_graph(path):

@@ -21,7 +21,7 @@ from src.errors import UserError
 from src.files import write_text
 from src.glove import check_glove_path
 from src.lm import ENCODER_PREFIXES
-from src.model import AdversarialStep, NetWithEval, NetWithLoss
+from src.model import AdversarialStep, NetWithEval, NetWithLoss, any_batch_shape
 from src.progress import interactive
 from src.run_folder import METRICS, PREFIX
 from src.tracking import AimTracker, CurvePlot, EpochBar
@@ -76,12 +76,15 @@ def build_optimizer(config, network, steps_per_epoch):
     return optimizer, rates
 
 
-def train_step(network, optimizer, adversarial=0.0):
+def train_step(network, optimizer, adversarial=0.0, dynamic_shapes=False):
     """One training step: mean cross-entropy (plus the adversarial loss when adversarial > 0),
-    gradients (all-reduced in data-parallel runs), optimizer update."""
+    gradients (all-reduced in data-parallel runs), optimizer update; one graph for all batch
+    shapes when dynamic_shapes."""
     if adversarial:
-        return AdversarialStep(NetWithLoss(network), optimizer, adversarial)
-    return nn.TrainOneStepCell(NetWithLoss(network), optimizer)
+        step = AdversarialStep(NetWithLoss(network), optimizer, adversarial)
+    else:
+        step = nn.TrainOneStepCell(NetWithLoss(network), optimizer)
+    return any_batch_shape(step) if dynamic_shapes else step
 
 
 def check_inputs(config):
@@ -188,7 +191,10 @@ def fit(config, step, rates, prepared, run, state, rank, steps_per_epoch):
     """Train for the remaining epochs of state: checkpoints, metrics.jsonl, validation after
     each epoch (lstm-best.ckpt), curves.png, Aim when aim_repo is set. Returns run.dir."""
     network = step.network.network
-    model = Model(step, eval_network=NetWithEval(network), eval_indexes=[0, 1, 2],
+    evaluator = NetWithEval(network)
+    if config.dynamic_shapes:
+        any_batch_shape(evaluator)
+    model = Model(step, eval_network=evaluator, eval_indexes=[0, 1, 2],
                   metrics={"acc": Accuracy(), "loss": Loss()})
     metrics = MetricsLog(run.dir / METRICS, state, config.batch_size * rank.size, rates, run.log)
     tracker = AimTracker(config, run.dir, run.log) if config.aim_repo and rank.is_main else None

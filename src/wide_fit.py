@@ -13,6 +13,7 @@ import numpy as np
 from src import wide
 from src.checkpoint import load_network, load_params, save_atomic
 from src.data import create_dataset
+from src.model import NetWithEval, any_batch_shape
 from src.run_folder import BEST
 
 __all__ = ["attach_wide"]
@@ -21,12 +22,16 @@ __all__ = ["attach_wide"]
 def _reviews(config, path, network=None):
     """(ids of each review without padding, labels, deep logits or None) of one split."""
     dataset = create_dataset(path, config.batch_size, config.max_len, config.bucket_width)
+    evaluator = NetWithEval(network) if network is not None else None
+    if evaluator is not None and config.dynamic_shapes:
+        any_batch_shape(evaluator)
     reviews, labels, logits = [], [], []
     for ids, length, label in dataset.create_tuple_iterator(output_numpy=True):
         reviews += [row[:n] for row, n in zip(ids, length)]
         labels.append(label)
-        if network is not None:
-            logits.append(network(ms.Tensor(ids), ms.Tensor(length)).asnumpy())
+        if evaluator is not None:
+            _, batch_logits, _ = evaluator(*map(ms.Tensor, (ids, length, label)))
+            logits.append(batch_logits.asnumpy())
     return reviews, np.concatenate(labels), np.concatenate(logits) if logits else None
 
 

@@ -29,7 +29,10 @@ def tiny_args(workdir):
             "--ckpt_path", str(workdir / "run"), "--max_len", "64", "--bucket_width", "0",
             "--num_hiddens", "16", "--embed_size", "16", "--embedding", "random",
             "--num_epochs", "1", "--batch_size", "32", "--early_stop_patience", "0",
-            "--save_checkpoint_steps", "10", "--keep_checkpoint_max", "3"]
+            "--save_checkpoint_steps", "10", "--keep_checkpoint_max", "3",
+            # the network before the shipped encoder became the default: small and from scratch
+            "--pretrained_encoder", "none", "--wide", "false", "--num_layers", "2",
+            "--truncate", "head_tail", "--learning_rate", "0.002", "--split_seed", "-1"]
 
 
 def learning_args(workdir, batch_size=16):
