@@ -1,0 +1,113 @@
+"""Peak resident memory of training and serving, setting by setting, with speed and accuracy.
+
+Usage: .venv/bin/python bench/bench_memory.py [--rows all] [--workdir DIR]
+
+Each row runs an entry script in a child process of its own (MindSpore's memory only grows
+within a process) and records the child's peak resident memory (getrusage), its wall time,
+the median training samples/s of its logged steps and the best validation accuracy. Rows:
+- train on the bundled 1,000-review sample (`--max_len 300 --num_epochs 2 --batch_size 32`,
+  from scratch, random embedding, no linear part), with one graph per bucket shape
+  (`--dynamic_shapes false`) or one for all, at bucket widths 0 (1 shape), 100 and 25;
+- the same sample read whole (`--max_len 3000 --truncate head`, the default network);
+- `make demo`'s training (the default flow from the shipped encoder);
+- predict.py on the sample's 200 longest test reviews with model/, on both backends.
+Full-data rows (the default recipe, 2 seeds) are bench_recipes.py's `peak_rss_gb`.
+Writes bench/results/memory.json.
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.benchlib import ROOT, load_average, machine, print_table, write_result  # noqa: E402
+
+SAMPLE = ROOT / "data" / "aclImdb_sample"
+# the child: run SCRIPT with the rest of argv, then print its peak resident memory (kB)
+PEAK = ("import resource, runpy, sys\n"
+        "script, sys.argv = sys.argv[1], sys.argv[1:]\n"
+        "try:\n"
+        "    runpy.run_path(script, run_name='__main__')\n"
+        "finally:\n"
+        "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "    print('peak_kb', peak, file=sys.stderr)\n")
+SCRATCH = ["--pretrained_encoder", "none", "--embedding", "random", "--wide", "false",
+           "--max_len", "300", "--num_epochs", "2", "--batch_size", "32"]
+DEMO = ["--num_epochs", "8", "--learning_rate", "0.003", "--max_len", "300",
+        "--bucket_width", "100", "--batch_size", "32"]  # the Makefile's DEMO_ARGS
+
+
+def _train_rows():
+    rows = {}
+    for dynamic in ("false", "true"):
+        for width in ("0", "100", "25"):
+            rows[f"sample, bucket_width {width}, dynamic_shapes {dynamic}"] = [
+                *SCRATCH, "--bucket_width", width, "--dynamic_shapes", dynamic]
+        rows[f"sample whole (max_len 3000), dynamic_shapes {dynamic}"] = [
+            *SCRATCH, "--max_len", "3000", "--truncate", "head", "--num_epochs", "1",
+            "--dynamic_shapes", dynamic]
+    rows["make demo's training (default flow)"] = DEMO
+    return rows
+
+
+def _child(script, args):
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", PEAK, str(ROOT / script), *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True)
+    seconds = round(time.perf_counter() - started, 1)
+    peak = [line for line in done.stderr.splitlines() if line.startswith("peak_kb ")]
+    if done.returncode != 0 or not peak:
+        sys.exit(f"error: {script} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return {"peak_rss_gb": round(int(peak[-1].split()[1]) / 1e6, 2), "wall_s": seconds}
+
+
+def _training(name, args, workdir):
+    run = workdir / name.replace(" ", "_").replace(",", "")
+    row = {"row": name, **_child("train.py", [
+        "--aclimdb_path", SAMPLE, "--preprocess_path", workdir / "preprocess",
+        "--ckpt_path", run, *args])}
+    records = [json.loads(line) for line in (run / "metrics.jsonl").open()]
+    speeds = [r["samples_per_s"] for r in records if "samples_per_s" in r]
+    row["samples_per_s"] = round(statistics.median(speeds), 1) if speeds else None
+    row["valid_acc"] = max(r["valid_acc"] for r in records if "valid_acc" in r)
+    return row
+
+
+def _serving(workdir):
+    reviews = sorted((p.read_text(encoding="utf-8") for p in (SAMPLE / "test").glob("*/*.txt")),
+                     key=len)[-200:]
+    path = workdir / "longest.txt"
+    path.write_text("".join(" ".join(r.split()) + "\n" for r in reviews), encoding="utf-8")
+    return [{"row": f"predict.py, 200 longest sample reviews, {backend}",
+             **_child("predict.py", ["--input_file", path, "--backend", backend])}
+            for backend in ("onnxruntime", "mindspore")]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="all", help="all, train or serve")
+    parser.add_argument("--workdir", type=Path, default=None)
+    options = parser.parse_args()
+    load_before = load_average()
+    with tempfile.TemporaryDirectory() as scratch:
+        workdir = options.workdir or Path(scratch)
+        rows = []
+        if options.rows in ("all", "train"):
+            for name, args in _train_rows().items():
+                rows.append(_training(name, args, workdir))
+                print(rows[-1], flush=True)
+        if options.rows in ("all", "serve"):
+            rows += _serving(workdir)
+    path = write_result("memory", {"command": sys.argv, "rows": rows, "machine": machine(),
+                                   "load_before": load_before, "load_after": load_average()})
+    print_table(rows, ["row", "peak_rss_gb", "wall_s", "samples_per_s", "valid_acc"])
+    print(f"written to {path}")
+
+
+if __name__ == "__main__":
+    main()
