@@ -215,13 +215,13 @@ def pretrain(config, model, sampler, windows, vocab, run, heldout):
     tokens = windows.batch_size * (windows.windows.shape[1] - 1)
     for index in range(done, total):
         elapsed = time.perf_counter() - started
-        if elapsed >= budget:
-            run.log(f"pretrain_minutes {config.pretrain_minutes} reached at step {index}")
-            break
-        if elapsed >= next_snapshot * 60:
+        while next_snapshot * 60 <= elapsed and next_snapshot * 60 < budget:  # none skipped
             _snapshot(model, heldout, run, run.dir / f"encoder-{next_snapshot:g}min.ckpt",
                       vocab, {"minutes": float(next_snapshot), "lm_step": index})
             next_snapshot += config.pretrain_save_minutes
+        if elapsed >= budget:
+            run.log(f"pretrain_minutes {config.pretrain_minutes} reached at step {index}")
+            break
         loss = float(step(ms.Tensor(windows.batch(index)), ms.Tensor(sampler.draw(index))).asnumpy())
         if not math.isfinite(loss):
             raise UserError(f"pretraining diverged at step {index + 1}: the loss is {loss} "
