@@ -242,6 +242,10 @@ CASES = [
     ("train --pretrained_encoder that is a plain checkpoint", "train.py",
      lambda i: i.args(pretrained_encoder=i.checkpoint(), preprocess_path=i.shared_cache()),
      ["not an encoder written by pretrain.py", "encoder.ckpt"]),
+    ("train --pretrained_encoder with a broken vocab.json beside it", "train.py",
+     lambda i: (i.file("vocab.json", "{not json"), i.args(
+         pretrained_encoder=i.file("encoder.ckpt", b"\0" * 64)))[1],
+     ["vocab.json", "is not a vocab.json written by this project"]),
     ("train --pre_trained and --pretrained_encoder", "train.py",
      lambda i: i.args(pre_trained=i.checkpoint(), pretrained_encoder=i.checkpoint()),
      ["pass one of them"]),
