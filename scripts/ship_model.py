@@ -87,8 +87,8 @@ def _trained_as(args):
     return args.recipe, args.seed
 
 
-def _card(config, row, check, args, wide):
-    recipe, seed = _trained_as(args)
+def _card(config, row, check, args, wide, trained_as):
+    recipe, seed = trained_as
     quartiles = row.get("test_acc_by_length_quartile", [])
     bounds = row.get("quartile_word_bounds", [])
     lines = [
@@ -165,7 +165,7 @@ def main():
                   "quartile_word_bounds": row["quartile_word_bounds"], "recipe": recipe,
                   "seed": seed, "wide": wide, "shipped_check": check}
     (building / "eval.json").write_text(json.dumps(evaluation, indent=2) + "\n")
-    (building / "MODEL_CARD.md").write_text(_card(config, row, check, args, wide))
+    (building / "MODEL_CARD.md").write_text(_card(config, row, check, args, wide, (recipe, seed)))
     args.out.mkdir(parents=True, exist_ok=True)
     for built in building.iterdir():  # file by file: model/encoder/ and the like stay
         built.replace(args.out / built.name)
