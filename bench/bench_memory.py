@@ -25,7 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchlib import ROOT, load_average, machine, print_table, write_result  # noqa: E402
+from bench.benchlib import (RESULTS, ROOT, load_average, machine, print_table,  # noqa: E402
+                            write_result)
 
 SAMPLE = ROOT / "data" / "aclImdb_sample"
 # the child: run SCRIPT with the rest of argv, then print its peak resident memory (kB)
@@ -88,6 +89,15 @@ def _serving(workdir):
             for backend in ("onnxruntime", "mindspore")]
 
 
+def _kept_rows(rows):
+    """rows after the earlier memory.json's rows of the part not measured again."""
+    earlier = RESULTS / "memory.json"
+    if not earlier.exists():
+        return rows
+    measured = {row["row"] for row in rows}
+    return [r for r in json.loads(earlier.read_text())["rows"] if r["row"] not in measured] + rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="all", help="all, train or serve")
@@ -103,6 +113,7 @@ def main():
                 print(rows[-1], flush=True)
         if options.rows in ("all", "serve"):
             rows += _serving(workdir)
+    rows = _kept_rows(rows) if options.rows != "all" else rows
     path = write_result("memory", {"command": sys.argv, "rows": rows, "machine": machine(),
                                    "load_before": load_before, "load_after": load_average()})
     print_table(rows, ["row", "peak_rss_gb", "wall_s", "samples_per_s", "valid_acc"])

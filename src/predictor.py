@@ -3,9 +3,9 @@ onnxruntime) or from an exported MINDIR.
 
 Reviews go through `src.text.tokenize` and the training run's vocab.json exactly as in
 training. Work is batched: reviews are sorted by length, cut into batches of at most
-batch_size, and each batch is padded to a small set of fixed shapes so the compiled graph is
-reused. Padding never changes a review's result (SentimentNet masks by the true lengths);
-padded rows are dropped.
+SERVE_BATCH (or the run's smaller batch_size), and each batch is padded to a small set of
+fixed shapes so the compiled graph is reused. Padding never changes a review's result
+(SentimentNet masks by the true lengths); padded rows are dropped.
 """
 import os
 from dataclasses import dataclass
@@ -20,7 +20,13 @@ from src.run_folder import BEST, VOCAB, run_folder
 from src.text import Vocab, tokenize
 
 __all__ = ["Predictor", "Prediction", "NetworkForward", "load_predictor", "mindir_forward",
-           "softmax"]
+           "softmax", "SERVE_BATCH"]
+
+# On CPU the LSTM kernels' work memory grows with the tokens of a batch (about 34 KB each), so
+# serving batches are smaller than training's 64: 16 reviews of up to 10 bucket widths keep
+# predict.py on model/'s longest reviews under 1 GB on either backend, no slower
+# (bench/bench_memory.py: 64 reviews took 1.8 GB on MindSpore, 1.0 GB on onnxruntime).
+SERVE_BATCH = 16
 
 
 @dataclass
@@ -55,6 +61,7 @@ class Predictor:
         self.config, self.vocab, self.forward = config, vocab, forward
         self.fixed_shape, self.name = fixed_shape, name
         self.labels = label_names(config)
+        self.batch_size = min(config.batch_size, SERVE_BATCH)
 
     def encode(self, texts):
         """Token ids (int32 arrays, 1..max_len long) of each text, as in training."""
@@ -67,7 +74,7 @@ class Predictor:
         from src.data import bucket_length, reviews_per_batch
         config = self.config
         batch = min(1 << (rows - 1).bit_length(), reviews_per_batch(
-            config.batch_size, config.bucket_width, config.max_len, longest))
+            self.batch_size, config.bucket_width, config.max_len, longest))
         return batch, bucket_length(min(longest, config.max_len), config.bucket_width,
                                     config.max_len)
 
@@ -116,15 +123,15 @@ class Predictor:
         return logits, extras
 
     def _batches(self, order, encoded):
-        """Length-sorted batches of batch_size reviews, fewer of long ones as in training, so
-        no batch needs more memory than batch_size reviews of 10 bucket widths."""
+        """Length-sorted batches of self.batch_size reviews, fewer of long ones as in training,
+        so no batch needs more memory than self.batch_size reviews of 10 bucket widths."""
         if self.fixed_shape:
             size = self.fixed_shape[0]
             return [order[start:start + size] for start in range(0, len(order), size)]
         from src.data import reviews_per_batch
         config, batches = self.config, [[]]
         for index in order:
-            fits = reviews_per_batch(config.batch_size, config.bucket_width, config.max_len,
+            fits = reviews_per_batch(self.batch_size, config.bucket_width, config.max_len,
                                      len(encoded[index]))
             if len(batches[-1]) >= fits:
                 batches.append([])
