@@ -15,13 +15,14 @@ from conftest import ROOT, SAMPLE
 pytestmark = pytest.mark.slow
 
 # a script (argv[1]) in a child that prints its own peak resident memory (kB) as its last
-# stderr line
-PEAK = ("import resource, runpy, sys\n"
+# stderr line: VmHWM, not ru_maxrss, which Linux carries over from the forking pytest worker
+PEAK = ("import re, runpy, sys\n"
         "sys.argv = sys.argv[1:]\n"
         "try:\n"
         "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
         "finally:\n"
-        "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
+        "    status = open('/proc/self/status').read()\n"
+        "    print(re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)\n")
 
 
 def _peak_gb(script, args):
