@@ -25,18 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchlib import (RESULTS, ROOT, load_average, machine, print_table,  # noqa: E402
+from bench.benchlib import (PEAK, RESULTS, ROOT, load_average, machine, print_table,  # noqa: E402
                             write_result)
 
 SAMPLE = ROOT / "data" / "aclImdb_sample"
-# the child: run SCRIPT with the rest of argv, then print its peak resident memory (kB)
-PEAK = ("import resource, runpy, sys\n"
-        "script, sys.argv = sys.argv[1], sys.argv[1:]\n"
-        "try:\n"
-        "    runpy.run_path(script, run_name='__main__')\n"
-        "finally:\n"
-        "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "    print('peak_kb', peak, file=sys.stderr)\n")
 SCRATCH = ["--pretrained_encoder", "none", "--embedding", "random", "--wide", "false",
            "--max_len", "300", "--num_epochs", "2", "--batch_size", "32"]
 DEMO = ["--num_epochs", "8", "--learning_rate", "0.003", "--max_len", "300",

@@ -13,6 +13,16 @@ __all__ = ["ROOT", "DATA", "RESULTS", "load_average", "machine", "write_result",
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results"
+# python -c PEAK SCRIPT ARGS...: runs SCRIPT, then prints "peak_kb N" (its peak resident
+# memory) as the last stderr line. VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec
+# from the process that forked the child (a pytest worker's 2 GB, say).
+PEAK = ("import re, runpy, sys\n"
+        "sys.argv = sys.argv[1:]\n"
+        "try:\n"
+        "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+        "finally:\n"
+        "    status = open('/proc/self/status').read()\n"
+        "    print('peak_kb', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)\n")
 
 
 def _project_processes():

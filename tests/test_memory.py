@@ -10,33 +10,25 @@ import sys
 
 import pytest
 
+from bench.benchlib import PEAK
 from conftest import ROOT, SAMPLE
 
 pytestmark = pytest.mark.slow
-
-# a script (argv[1]) in a child that prints its own peak resident memory (kB) as its last
-# stderr line: VmHWM, not ru_maxrss, which Linux carries over from the forking pytest worker
-PEAK = ("import re, runpy, sys\n"
-        "sys.argv = sys.argv[1:]\n"
-        "try:\n"
-        "    runpy.run_path(sys.argv[0], run_name='__main__')\n"
-        "finally:\n"
-        "    status = open('/proc/self/status').read()\n"
-        "    print(re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)\n")
 
 
 def _peak_gb(script, args):
     done = subprocess.run([sys.executable, "-c", PEAK, script, *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    return int(done.stderr.strip().splitlines()[-1]) / 1e6
+    return int(done.stderr.strip().splitlines()[-1].split()[1]) / 1e6
 
 
 def _training_peak_gb(tmp_path, name, bucket_width):
-    return _peak_gb("train.py", ["--aclimdb_path", SAMPLE, "--preprocess_path", tmp_path / f"preprocess-{name}",
-            "--ckpt_path", tmp_path / name, "--pretrained_encoder", "none",
-            "--embedding", "random", "--wide", "false", "--max_len", "200", "--truncate", "head",
-            "--bucket_width", bucket_width, "--num_epochs", "1", "--batch_size", "64"])
+    return _peak_gb("train.py", [
+        "--aclimdb_path", SAMPLE, "--preprocess_path", tmp_path / f"preprocess-{name}",
+        "--ckpt_path", tmp_path / name, "--pretrained_encoder", "none",
+        "--embedding", "random", "--wide", "false", "--max_len", "200", "--truncate", "head",
+        "--bucket_width", bucket_width, "--num_epochs", "1", "--batch_size", "64"])
 
 
 def test_a_run_meeting_ten_shapes_needs_the_memory_of_a_run_meeting_one(tmp_path):
