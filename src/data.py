@@ -27,12 +27,16 @@ from src.text import Vocab, tokenize
 
 __all__ = ["prepare", "Prepared", "create_dataset", "train_batches", "data_key",
            "batches_per_epoch", "bucket_length", "padded_lengths", "bucket_batch_sizes",
-           "reviews_per_batch"]
+           "reviews_per_batch", "EVAL_BATCH", "eval_batches"]
 
 SCHEMA = {"ids": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"},
           "label": {"type": "int32"}}
 FORMAT_VERSION = 3  # bump when the cache's files, the MindRecord layout or the tokenizer change
 LABELLED = tuple(f"{split}/{label}/*.txt" for split in SPLITS for label in LABELS)
+# Passes that keep no gradient (validation, eval.py, the wide fit, serving) read at most this
+# many reviews per batch: on CPU the LSTM kernels' work memory grows with a batch's tokens
+# (about 34 KB each), and nothing is gained by training's 64 (bench/bench_memory.py).
+EVAL_BATCH = 16
 
 
 @dataclass
@@ -312,6 +316,13 @@ def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, see
     if skip_batches:
         dataset = dataset.skip(skip_batches)
     return dataset
+
+
+def eval_batches(config, path):
+    """The batches of one split for a pass without gradient: in order, length buckets of at
+    most EVAL_BATCH (or the run's smaller batch_size) reviews."""
+    return create_dataset(path, min(config.batch_size, EVAL_BATCH), config.max_len,
+                          config.bucket_width)
 
 
 def train_batches(config, prepared, epoch, skip_batches=0, num_shards=None, shard_id=None):

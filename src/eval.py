@@ -10,11 +10,11 @@ import numpy as np
 from mindspore.train import Accuracy, ConfusionMatrix, Loss, Model
 
 from src.checkpoint import load_network
-from src.data import create_dataset, prepare
+from src.data import eval_batches, prepare
 from src.device import init_device
 from src.errors import UserError
 from src.files import write_json, write_text
-from src.model import NetWithEval
+from src.model import evaluator
 from src.report import class_scores, format_scores, plot_confusion
 from src.review import label_names
 from src.run_folder import BEST, EVAL
@@ -47,9 +47,9 @@ def evaluate(config, split="test", log=print):
     prepared = prepare(config, log)
     network = load_network(config, checkpoint, prepared.vocab,
                            "the one these data settings give")
-    dataset = create_dataset(prepared.mindrecord(split), config.batch_size, config.max_len,
-                             config.bucket_width)
-    model = Model(network, eval_network=NetWithEval(network), eval_indexes=[0, 1, 2],
+    dataset = eval_batches(config, prepared.mindrecord(split))
+    model = Model(network, eval_network=evaluator(network, config.dynamic_shapes),
+                  eval_indexes=[0, 1, 2],
                   metrics={"acc": Accuracy(), "loss": Loss(),
                            "confusion": ConfusionMatrix(config.num_classes)})
     with np.errstate(invalid="ignore"):  # ConfusionMatrix divides by empty columns

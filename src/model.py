@@ -13,7 +13,7 @@ from mindspore import nn, ops
 from src.wide import WideLogits
 
 __all__ = ["SentimentNet", "LogitsAndStates", "NetWithLoss", "NetWithEval", "build_network",
-           "POOLINGS", "any_batch_shape"]
+           "POOLINGS", "any_batch_shape", "evaluator"]
 
 POOLINGS = ("first_last", "mean", "max", "mean_max")
 
@@ -196,6 +196,12 @@ class NetWithEval(nn.Cell):
     def construct(self, ids, length, label):
         logits = self.network(ids, length)
         return self.loss(logits, label), logits, label
+
+
+def evaluator(network, dynamic_shapes):
+    """NetWithEval of network, compiled once for every batch shape when dynamic_shapes."""
+    cell = NetWithEval(network)
+    return any_batch_shape(cell) if dynamic_shapes else cell
 
 
 class _EmbeddedLoss(nn.Cell):

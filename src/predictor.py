@@ -3,7 +3,7 @@ onnxruntime) or from an exported MINDIR.
 
 Reviews go through `src.text.tokenize` and the training run's vocab.json exactly as in
 training. Work is batched: reviews are sorted by length, cut into batches of at most
-SERVE_BATCH (or the run's smaller batch_size), and each batch is padded to a small set of
+data.EVAL_BATCH (or the run's smaller batch_size), and each batch is padded to a small set of
 fixed shapes so the compiled graph is reused. Padding never changes a review's result
 (SentimentNet masks by the true lengths); padded rows are dropped.
 """
@@ -20,13 +20,7 @@ from src.run_folder import BEST, VOCAB, run_folder
 from src.text import Vocab, tokenize
 
 __all__ = ["Predictor", "Prediction", "NetworkForward", "load_predictor", "mindir_forward",
-           "softmax", "SERVE_BATCH"]
-
-# On CPU the LSTM kernels' work memory grows with the tokens of a batch (about 34 KB each), so
-# serving batches are smaller than training's 64: 16 reviews of up to 10 bucket widths keep
-# predict.py on model/'s longest reviews under 1 GB on either backend, no slower
-# (bench/bench_memory.py: 64 reviews took 1.8 GB on MindSpore, 1.0 GB on onnxruntime).
-SERVE_BATCH = 16
+           "softmax"]
 
 
 @dataclass
@@ -61,7 +55,8 @@ class Predictor:
         self.config, self.vocab, self.forward = config, vocab, forward
         self.fixed_shape, self.name = fixed_shape, name
         self.labels = label_names(config)
-        self.batch_size = min(config.batch_size, SERVE_BATCH)
+        from src.data import EVAL_BATCH  # 16: predict.py on model/ under 1 GB on either backend
+        self.batch_size = min(config.batch_size, EVAL_BATCH)
 
     def encode(self, texts):
         """Token ids (int32 arrays, 1..max_len long) of each text, as in training."""

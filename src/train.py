@@ -15,13 +15,13 @@ from src.callbacks import (DivergenceGuard, EpochCheckpoint, MetricsLog, StepChe
                            TrainState, ValidationWatch)
 from src.checkpoint import (CheckpointRing, load_encoder, load_into, load_params, resume_latest,
                             weights_digest)
-from src.data import batches_per_epoch, create_dataset, train_batches
+from src.data import batches_per_epoch, eval_batches, train_batches
 from src.distribute import common_steps
 from src.errors import UserError
 from src.files import write_text
 from src.glove import check_glove_path
 from src.lm import ENCODER_PREFIXES
-from src.model import AdversarialStep, NetWithEval, NetWithLoss, any_batch_shape
+from src.model import AdversarialStep, NetWithLoss, any_batch_shape, evaluator
 from src.progress import interactive
 from src.run_folder import METRICS, PREFIX
 from src.tracking import AimTracker, CurvePlot, EpochBar
@@ -159,8 +159,7 @@ def _callbacks(config, run, model, prepared, state, metrics, rank, steps_per_epo
     if interactive():
         callbacks.append(EpochBar(state, steps_per_epoch))
     if prepared.mindrecord("valid").exists():
-        valid = create_dataset(prepared.mindrecord("valid"), config.batch_size, config.max_len,
-                               config.bucket_width)
+        valid = eval_batches(config, prepared.mindrecord("valid"))
         callbacks.append(ValidationWatch(model, valid, run.ckpt_path, metrics, state, config,
                                          run.log, rank.is_main, stamp))
     callbacks += [EpochCheckpoint(steps), CurvePlot(run.dir, run.log)]
@@ -191,11 +190,8 @@ def fit(config, step, rates, prepared, run, state, rank, steps_per_epoch):
     """Train for the remaining epochs of state: checkpoints, metrics.jsonl, validation after
     each epoch (lstm-best.ckpt), curves.png, Aim when aim_repo is set. Returns run.dir."""
     network = step.network.network
-    evaluator = NetWithEval(network)
-    if config.dynamic_shapes:
-        any_batch_shape(evaluator)
-    model = Model(step, eval_network=evaluator, eval_indexes=[0, 1, 2],
-                  metrics={"acc": Accuracy(), "loss": Loss()})
+    model = Model(step, eval_network=evaluator(network, config.dynamic_shapes),
+                  eval_indexes=[0, 1, 2], metrics={"acc": Accuracy(), "loss": Loss()})
     metrics = MetricsLog(run.dir / METRICS, state, config.batch_size * rank.size, rates, run.log)
     tracker = AimTracker(config, run.dir, run.log) if config.aim_repo and rank.is_main else None
     if tracker:

@@ -12,8 +12,8 @@ import numpy as np
 
 from src import wide
 from src.checkpoint import load_network, load_params, save_atomic
-from src.data import create_dataset
-from src.model import NetWithEval, any_batch_shape
+from src.data import eval_batches
+from src.model import evaluator
 from src.run_folder import BEST
 
 __all__ = ["attach_wide"]
@@ -21,16 +21,13 @@ __all__ = ["attach_wide"]
 
 def _reviews(config, path, network=None):
     """(ids of each review without padding, labels, deep logits or None) of one split."""
-    dataset = create_dataset(path, config.batch_size, config.max_len, config.bucket_width)
-    evaluator = NetWithEval(network) if network is not None else None
-    if evaluator is not None and config.dynamic_shapes:
-        any_batch_shape(evaluator)
+    deep = evaluator(network, config.dynamic_shapes) if network is not None else None
     reviews, labels, logits = [], [], []
-    for ids, length, label in dataset.create_tuple_iterator(output_numpy=True):
+    for ids, length, label in eval_batches(config, path).create_tuple_iterator(output_numpy=True):
         reviews += [row[:n] for row, n in zip(ids, length)]
         labels.append(label)
-        if evaluator is not None:
-            _, batch_logits, _ = evaluator(*map(ms.Tensor, (ids, length, label)))
+        if deep is not None:
+            _, batch_logits, _ = deep(*map(ms.Tensor, (ids, length, label)))
             logits.append(batch_logits.asnumpy())
     return reviews, np.concatenate(labels), np.concatenate(logits) if logits else None
 

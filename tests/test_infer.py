@@ -52,7 +52,7 @@ def test_shapes_are_bucketed_so_graphs_are_reused(run_config):
     assert predictor._shape(1, 5) == (1, 16)
     assert predictor._shape(3, 17) == (4, 32)
     assert predictor._shape(12, 64) == (16, 64)
-    assert predictor._shape(30, 64) == (16, 64)     # never more than SERVE_BATCH rows
+    assert predictor._shape(30, 64) == (16, 64)     # never more than EVAL_BATCH rows
 
 
 def test_mindir_predictor_agrees_with_the_checkpoint(run_config, exported_mindir,

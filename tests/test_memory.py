@@ -1,10 +1,12 @@
 """Training memory does not grow with the number of bucket shapes (config key dynamic_shapes),
-and serving model/ fits in 1 GB on either backend.
+and serving or evaluating model/ fits in 1 GB.
 
 On CPU each statically compiled graph keeps its LSTM kernels' work memory until the process
 ends, so a run that met 10 bucket lengths held about twice the memory of a run that met one;
 that work memory also grows with the tokens of a batch, which is why serving batches are small.
 """
+import json
+import shutil
 import subprocess
 import sys
 
@@ -46,3 +48,20 @@ def test_serving_the_longest_sample_reviews_needs_under_a_gigabyte(tmp_path, bac
     peak = _peak_gb("predict.py", ["--input_file", path, "--backend", backend,
                                    "--output_format", "json"])
     assert peak < 1.0, f"predict.py on {backend}: {peak:.2f} GB"
+
+
+def test_evaluating_model_on_the_sample_needs_under_a_gigabyte(tmp_path):
+    """eval.py compiles one graph for every length (dynamic_shapes) and reads batches of at
+    most 16 reviews, as validation and the wide fit do: no gradient is kept, so nothing is
+    gained by training's 64 (it held 4.85 GB on the sample's test reviews of up to 2,300
+    tokens, a static graph per bucket)."""
+    run = tmp_path / "model"
+    run.mkdir()
+    for name in ("lstm-best.ckpt", "config.yaml", "vocab.json"):   # eval.json is written here
+        shutil.copy(ROOT / "model" / name, run / name)
+    encoder = ROOT / "model" / "encoder" / "encoder.ckpt"     # its vocabulary is model/'s
+    peak = _peak_gb("eval.py", ["--ckpt_path", run, "--aclimdb_path", SAMPLE,
+                                "--preprocess_path", tmp_path / "preprocess",
+                                "--pretrained_encoder", encoder])
+    assert json.loads((run / "eval.json").read_text())["reviews"] == 500
+    assert peak < 1.0, f"eval.py on model/: {peak:.2f} GB"
