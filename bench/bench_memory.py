@@ -10,7 +10,8 @@ the median training samples/s of its logged steps and the best validation accura
   (`--dynamic_shapes false`) or one for all, at bucket widths 0 (1 shape), 100 and 25;
 - the same sample read whole (`--max_len 3000 --truncate head`, the default network);
 - `make demo`'s training (the default flow from the shipped encoder);
-- predict.py on the sample's 200 longest test reviews with model/, on both backends.
+- predict.py on the sample's 200 longest test reviews with model/, on both backends, and
+  eval.py of model/ on the sample's 500 test reviews.
 Full-data rows (the default recipe, 2 seeds) are bench_recipes.py's `peak_rss_gb`.
 Writes bench/results/memory.json.
 """
@@ -25,8 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchlib import (PEAK, RESULTS, ROOT, load_average, machine, print_table,  # noqa: E402
-                            write_result)
+from bench.benchlib import (PEAK, RESULTS, ROOT, load_average, machine,  # noqa: E402
+                            model_eval_args, print_table, write_result)
 
 SAMPLE = ROOT / "data" / "aclImdb_sample"
 SCRATCH = ["--pretrained_encoder", "none", "--embedding", "random", "--wide", "false",
@@ -76,9 +77,12 @@ def _serving(workdir):
                      key=len)[-200:]
     path = workdir / "longest.txt"
     path.write_text("".join(" ".join(r.split()) + "\n" for r in reviews), encoding="utf-8")
-    return [{"row": f"predict.py, 200 longest sample reviews, {backend}",
+    rows = [{"row": f"predict.py, 200 longest sample reviews, {backend}",
              **_child("predict.py", ["--input_file", path, "--backend", backend])}
             for backend in ("onnxruntime", "mindspore")]
+    rows.append({"row": "eval.py, model/ on the sample's 500 test reviews",
+                 **_child("eval.py", model_eval_args(workdir, SAMPLE))})
+    return rows
 
 
 def _kept_rows(rows):
@@ -92,7 +96,7 @@ def _kept_rows(rows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="all", help="all, train or serve")
+    parser.add_argument("--rows", default="all", help="all, train or serve (predict.py and eval.py)")
     parser.add_argument("--workdir", type=Path, default=None)
     options = parser.parse_args()
     load_before = load_average()

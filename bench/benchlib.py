@@ -3,12 +3,13 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
 
 __all__ = ["ROOT", "DATA", "RESULTS", "load_average", "machine", "write_result", "print_table",
-           "git_commit", "portable"]
+           "git_commit", "portable", "PEAK", "model_eval_args"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -23,6 +24,19 @@ PEAK = ("import re, runpy, sys\n"
         "finally:\n"
         "    status = open('/proc/self/status').read()\n"
         "    print('peak_kb', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)\n")
+
+
+def model_eval_args(folder, sample):
+    """eval.py's arguments for model/ on an aclImdb-shaped folder (sample): model/'s weights,
+    settings and vocabulary are copied into folder/model first, since eval.py writes its
+    eval.json beside the checkpoint; model/'s vocabulary is its encoder's."""
+    run = Path(folder) / "model"
+    run.mkdir(parents=True, exist_ok=True)
+    for name in ("lstm-best.ckpt", "config.yaml", "vocab.json"):
+        shutil.copy(ROOT / "model" / name, run / name)
+    return ["--ckpt_path", run, "--aclimdb_path", sample,
+            "--preprocess_path", Path(folder) / "preprocess-model",
+            "--pretrained_encoder", ROOT / "model" / "encoder" / "encoder.ckpt"]
 
 
 def _project_processes():

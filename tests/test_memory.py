@@ -6,13 +6,12 @@ ends, so a run that met 10 bucket lengths held about twice the memory of a run t
 that work memory also grows with the tokens of a batch, which is why serving batches are small.
 """
 import json
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from bench.benchlib import PEAK
+from bench.benchlib import PEAK, model_eval_args
 from conftest import ROOT, SAMPLE
 
 pytestmark = pytest.mark.slow
@@ -55,13 +54,6 @@ def test_evaluating_model_on_the_sample_needs_under_a_gigabyte(tmp_path):
     most 16 reviews, as validation and the wide fit do: no gradient is kept, so nothing is
     gained by training's 64 (it held 4.85 GB on the sample's test reviews of up to 2,300
     tokens, a static graph per bucket)."""
-    run = tmp_path / "model"
-    run.mkdir()
-    for name in ("lstm-best.ckpt", "config.yaml", "vocab.json"):   # eval.json is written here
-        shutil.copy(ROOT / "model" / name, run / name)
-    encoder = ROOT / "model" / "encoder" / "encoder.ckpt"     # its vocabulary is model/'s
-    peak = _peak_gb("eval.py", ["--ckpt_path", run, "--aclimdb_path", SAMPLE,
-                                "--preprocess_path", tmp_path / "preprocess",
-                                "--pretrained_encoder", encoder])
-    assert json.loads((run / "eval.json").read_text())["reviews"] == 500
+    peak = _peak_gb("eval.py", model_eval_args(tmp_path, SAMPLE))
+    assert json.loads((tmp_path / "model" / "eval.json").read_text())["reviews"] == 500
     assert peak < 1.0, f"eval.py on model/: {peak:.2f} GB"
