@@ -97,7 +97,7 @@ def _gradient_cell(network):
 
 def _gradient_scores(predictor, cell, ms, encoded, batch=BATCH):
     """gradient x input of each review, in length-sorted batches padded to bucket shapes."""
-    from src.data import bucket_length
+    from src.buckets import bucket_length
     config = predictor.config
     logits = predictor.logits(encoded)
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))

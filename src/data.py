@@ -17,6 +17,7 @@ import numpy as np
 from mindspore.mindrecord import FileWriter
 
 from src.aclimdb import LABELS, SPLITS
+from src.buckets import EVAL_BATCH, bucket_batch_sizes, bucket_boundaries
 from src.corpus import fingerprint, read_tokens, text_hash, write_tokens
 from src.datasets import dataset_settings, labelled_parts, split_seed
 from src.errors import UserError
@@ -25,18 +26,13 @@ from src.glove import glove_words
 from src.progress import progress
 from src.text import Vocab, tokenize
 
-__all__ = ["prepare", "Prepared", "create_dataset", "train_batches", "data_key",
-           "batches_per_epoch", "bucket_length", "padded_lengths", "bucket_batch_sizes",
-           "reviews_per_batch", "EVAL_BATCH", "eval_batches"]
+__all__ = ["prepare", "Prepared", "create_dataset", "train_batches", "eval_batches", "data_key",
+           "batches_per_epoch"]
 
 SCHEMA = {"ids": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"},
           "label": {"type": "int32"}}
 FORMAT_VERSION = 3  # bump when the cache's files, the MindRecord layout or the tokenizer change
 LABELLED = tuple(f"{split}/{label}/*.txt" for split in SPLITS for label in LABELS)
-# Passes that keep no gradient (validation, eval.py, the wide fit, serving) read at most this
-# many reviews per batch: on CPU the LSTM kernels' work memory grows with a batch's tokens
-# (about 34 KB each), and nothing is gained by training's 64 (bench/bench_memory.py).
-EVAL_BATCH = 16
 
 
 @dataclass
@@ -241,45 +237,6 @@ def _load(folder):
     return Prepared(folder, Vocab.load(Prepared(folder, None).vocab_file))
 
 
-def padded_lengths(width, max_len):
-    """The lengths batches are padded to: multiples of width up to 10 widths, then doubling
-    (few reviews are that long, and each length is one more compiled graph), then max_len."""
-    if not width:
-        return [max_len]
-    lengths, length = [], width
-    while length < max_len:
-        lengths.append(length)
-        length = length + width if length < 10 * width else length * 2
-    return lengths + [max_len]
-
-
-def bucket_length(tokens, width, max_len):
-    """The padded length of a batch whose longest review has this many tokens."""
-    return next(length for length in padded_lengths(width, max_len) if length >= tokens)
-
-
-def _bucket_boundaries(width, max_len):
-    return [length + 1 for length in padded_lengths(width, max_len)]
-
-
-def reviews_per_batch(batch_size, width, max_len, tokens):
-    """Reviews in a batch whose longest has this many tokens: batch_size up to 10 widths,
-    fewer beyond, so a batch of long reviews holds no more tokens (nor memory) than one of 10
-    widths."""
-    if not width:
-        return batch_size
-    full = 10 * width
-    padded = bucket_length(min(tokens, max_len), width, max_len)
-    return max(1, batch_size * full // max(padded, full))
-
-
-def bucket_batch_sizes(batch_size, width, max_len):
-    """reviews_per_batch of each padded length, as bucket_batch_by_length takes them."""
-    sizes = [reviews_per_batch(batch_size, width, max_len, length)
-             for length in padded_lengths(width, max_len)]
-    return sizes + sizes[-1:]  # bucket_batch_by_length wants one past the last boundary
-
-
 def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, seed=0,
                    drop_remainder=False, skip_batches=0, num_shards=None, shard_id=None):
     """Batches of (ids, length, label) from one MindRecord file.
@@ -287,9 +244,9 @@ def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, see
     Args:
         path: a .mindrecord file written by prepare().
         batch_size: reviews per batch (fewer in buckets beyond 10 widths, see
-            bucket_batch_sizes).
+            src/buckets.py).
         max_len: reviews were cut to this many tokens; batches are padded with 0 up to it,
-            or, with bucket_width > 0, only up to the next of padded_lengths() above the
+            or, with bucket_width > 0, only up to the next of buckets.padded_lengths() above the
             longest review of similar length (far less padding, same results).
         shuffle, seed: a seeded global shuffle, so an epoch's order can be replayed exactly.
         drop_remainder: drop the last incomplete batch of each length bucket.
@@ -306,7 +263,7 @@ def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, see
                              shuffle=shuffle, num_shards=num_shards, shard_id=shard_id)
     if bucket_width:
         dataset = dataset.bucket_batch_by_length(
-            ["ids"], _bucket_boundaries(bucket_width, max_len),
+            ["ids"], bucket_boundaries(bucket_width, max_len),
             bucket_batch_sizes(batch_size, bucket_width, max_len),
             pad_info={"ids": ([None], 0)}, pad_to_bucket_boundary=True,
             drop_remainder=drop_remainder)

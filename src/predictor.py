@@ -3,7 +3,7 @@ onnxruntime) or from an exported MINDIR.
 
 Reviews go through `src.text.tokenize` and the training run's vocab.json exactly as in
 training. Work is batched: reviews are sorted by length, cut into batches of at most
-data.EVAL_BATCH (or the run's smaller batch_size), and each batch is padded to a small set of
+buckets.EVAL_BATCH (or the run's smaller batch_size), and each batch is padded to a small set of
 fixed shapes so the compiled graph is reused. Padding never changes a review's result
 (SentimentNet masks by the true lengths); padded rows are dropped.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from src.buckets import EVAL_BATCH, bucket_length, reviews_per_batch
 from src.errors import UserError, first_line
 from src.progress import progress
 from src.review import label_names
@@ -47,7 +48,7 @@ class Predictor:
         vocab: the run's Vocab.
         forward: callable (ids [B, T] int32, length [B] int32) -> logits numpy [B, C].
         fixed_shape: (batch, steps) every call must use (an exported MINDIR), or None to pad
-            batches to powers of two and steps to data.padded_lengths (a checkpoint).
+            batches to powers of two and steps to buckets.padded_lengths (a checkpoint).
         name: how the page and logs name the model (the checkpoint or MINDIR file).
     """
 
@@ -55,7 +56,6 @@ class Predictor:
         self.config, self.vocab, self.forward = config, vocab, forward
         self.fixed_shape, self.name = fixed_shape, name
         self.labels = label_names(config)
-        from src.data import EVAL_BATCH  # 16: predict.py on model/ under 1 GB on either backend
         self.batch_size = min(config.batch_size, EVAL_BATCH)
 
     def encode(self, texts):
@@ -66,7 +66,6 @@ class Predictor:
     def _shape(self, rows, longest):
         if self.fixed_shape:
             return self.fixed_shape
-        from src.data import bucket_length, reviews_per_batch
         config = self.config
         batch = min(1 << (rows - 1).bit_length(), reviews_per_batch(
             self.batch_size, config.bucket_width, config.max_len, longest))
@@ -123,7 +122,6 @@ class Predictor:
         if self.fixed_shape:
             size = self.fixed_shape[0]
             return [order[start:start + size] for start in range(0, len(order), size)]
-        from src.data import reviews_per_batch
         config, batches = self.config, [[]]
         for index in order:
             fits = reviews_per_batch(self.batch_size, config.bucket_width, config.max_len,

@@ -148,7 +148,7 @@ def test_read_reviews_from_a_pipe():
 
 
 def test_long_reviews_are_classified_in_smaller_batches(tiny_config):
-    """A serving batch holds at most data.EVAL_BATCH (16) reviews of 10 bucket widths, fewer of
+    """A serving batch holds at most buckets.EVAL_BATCH (16) reviews of 10 bucket widths, fewer of
     longer ones, whatever the run trained with: 64 x 3,000 tokens ran the shipped model out
     of memory, and 64 x 500 needed 1.8 GB on MindSpore."""
     import dataclasses

@@ -44,11 +44,10 @@ def _scores(config, checkpoint, split):
     batched as eval and validation batch it, from logits computed here by onnxruntime (the
     network's weights in ONNX's own operators, src/onnx_backend.py: no graph to compile)."""
     from src.checkpoint import load_network
-    from src.data import create_dataset, prepare
+    from src.data import eval_batches, prepare
     from src.onnx_backend import OnnxForward
     forward = OnnxForward(load_network(config, checkpoint))
-    dataset = create_dataset(prepare(config, log=lambda *_: None).mindrecord(split),
-                             config.batch_size, config.max_len, config.bucket_width)
+    dataset = eval_batches(config, prepare(config, log=lambda *_: None).mindrecord(split))
     matrix, losses = np.zeros((config.num_classes,) * 2, int), []
     for ids, length, label in dataset.create_tuple_iterator(output_numpy=True):
         logits = forward(ids, length).astype(np.float64)

@@ -9,8 +9,8 @@ import pytest
 from conftest import SAMPLE
 from src.errors import UserError
 from src.aclimdb import read_aclimdb
-from src.data import (batches_per_epoch, bucket_batch_sizes, create_dataset, data_key, prepare,
-                      train_batches)
+from src.buckets import bucket_batch_sizes
+from src.data import batches_per_epoch, create_dataset, data_key, prepare, train_batches
 from src.datasets import split_validation
 from src.glove import glove_words
 from src.text import PAD, UNK, Vocab, tokenize
