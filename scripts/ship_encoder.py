@@ -4,7 +4,9 @@ from, and the state pretrain.py --pretrain_start continues.
 Usage: .venv/bin/python scripts/ship_encoder.py PRETRAIN_DIR [--vocab_rows 35000]
            [--checkpoint PRETRAIN_DIR/lm-E_S.ckpt] [--out model/encoder]
 
-Reads the newest lm-EPOCH_STEP.ckpt of PRETRAIN_DIR (or --checkpoint) and writes into OUT:
+Reads the end of the run, PRETRAIN_DIR/encoder.ckpt (or, for a run that was stopped before
+its end, the newest lm-EPOCH_STEP.ckpt; or --checkpoint: either kind, or an encoder-MMmin.ckpt
+snapshot) and writes into OUT:
 encoder.ckpt (float16: the embedding and both LSTMs under SentimentNet's names, the language
 model's output layers under "lm.", the vocabulary's digest, steps and minutes; with
 --vocab_rows only the rows of the most frequent words, the others read as <unk>), vocab.json,
@@ -25,7 +27,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from src.cli import fail  # noqa: E402
 from src.config import Config, load_config, save_config  # noqa: E402
+from src.errors import UserError  # noqa: E402
 from src.text import UNK, Vocab  # noqa: E402
 
 PATHS = ("aclimdb_path", "data_path", "glove_path", "preprocess_path", "unlabelled_path",
@@ -34,14 +38,37 @@ PATHS = ("aclimdb_path", "data_path", "glove_path", "preprocess_path", "unlabell
 
 
 def _language_model(config, vocab, path):
-    """The BiLanguageModel of the run's lm checkpoint at path, and that checkpoint's params."""
+    """(the BiLanguageModel of the checkpoint at path, its step, its minutes of pretraining).
+
+    path: an lm-EPOCH_STEP.ckpt (the training state) or an encoder file (encoder.ckpt at a
+    run's end, an encoder-MMmin.ckpt snapshot), which holds the language model's weights too.
+    """
     from src.checkpoint import load_into, load_params
-    from src.lm import BiLanguageModel
+    from src.lm import BiLanguageModel, load_encoder_params
     params = load_params(path)
     model = BiLanguageModel(np.zeros((len(vocab), config.embed_size), np.float32),
                             config.num_hiddens, np.zeros(len(vocab), np.float32), 0.0)
-    load_into(model, params, path)
-    return model, params
+    if "lm.word_bias" not in params:
+        load_into(model, params, path)
+        return model, int(params["lm_step"].asnumpy()), float(params["lm_seconds"].asnumpy()) / 60
+    missing = load_encoder_params(model, params)
+    if missing:
+        raise UserError(f"{path} does not fit this run's language model (no {missing[0]}, or "
+                        f"another shape); pass an encoder.ckpt or lm-EPOCH_STEP.ckpt of the "
+                        f"run whose folder is given")
+    return model, int(params["lm_step"].asnumpy()), float(params["minutes"].asnumpy())
+
+
+def _run_end(pretrain_dir):
+    """The checkpoint that holds the run's last step: encoder.ckpt, written when it ends."""
+    from src.checkpoint import latest_checkpoint
+    from src.pretrain import LM_PREFIX
+    end = pretrain_dir / "encoder.ckpt"
+    path = end if end.is_file() else latest_checkpoint(pretrain_dir, LM_PREFIX)
+    if path is None:
+        raise UserError(f"{pretrain_dir} holds no encoder.ckpt and no {LM_PREFIX}-EPOCH_STEP.ckpt; "
+                        f"pass the --pretrain_path of a pretrain.py run")
+    return path
 
 
 def _trimmed(model, rows):
@@ -106,25 +133,17 @@ def _card(config, record, rows, command):
         ""])
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("pretrain_dir", type=Path)
-    parser.add_argument("--checkpoint", type=Path, default=None)
-    parser.add_argument("--vocab_rows", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=ROOT / "model" / "encoder")
-    args = parser.parse_args()
-    from src.checkpoint import latest_checkpoint
-    from src.pretrain import LM_PREFIX
+def ship(args):
+    """Write the encoder of args.pretrain_dir (or args.checkpoint) into args.out."""
     config = load_config(["--config_path", str(args.pretrain_dir / "config.yaml")])
     vocab = Vocab.load(args.pretrain_dir / "vocab.json")
-    path = args.checkpoint or latest_checkpoint(args.pretrain_dir, LM_PREFIX)
+    path = args.checkpoint or _run_end(args.pretrain_dir)
     rows = min(args.vocab_rows or len(vocab), len(vocab))
-    model, params = _language_model(config, vocab, path)
+    model, step, minutes = _language_model(config, vocab, path)
     shipped_vocab = Vocab(vocab.tokens[:rows])
     weights = _trimmed(model, rows)
     shipped = dataclasses.replace(config, vocab_size=rows, resume=False)
-    record = {"lm_step": int(params["lm_step"].asnumpy()),
-              "minutes": float(params["lm_seconds"].asnumpy()) / 60,
+    record = {"lm_step": step, "minutes": minutes,
               "heldout_loss": _heldout_loss(shipped, shipped_vocab, rows, weights)}
     record["corpus_tokens"] = _corpus_tokens(args.pretrain_dir)
     record["tokens_per_s"] = _median_speed(args.pretrain_dir)
@@ -145,6 +164,18 @@ def main():
     building.rename(args.out)
     size = sum(p.stat().st_size for p in args.out.iterdir()) / 1e6
     print(f"shipped {path.name} into {args.out} ({size:.1f} MB): {json.dumps(record)}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pretrain_dir", type=Path)
+    parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--vocab_rows", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "model" / "encoder")
+    try:
+        ship(parser.parse_args())
+    except UserError as err:
+        fail(err)
 
 
 def _corpus_tokens(pretrain_dir):

@@ -232,6 +232,42 @@ def test_the_shipped_encoder_is_trimmed_float16_with_its_card(shipped_encoder, p
     assert f"**{loss:.3f}**" in card and "never read" in card and 1 < loss < 9
 
 
+def _ship(folder, out, *more):
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "ship_encoder.py"),
+                           str(folder), "--out", str(out), *map(str, more)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_shipping_takes_the_runs_last_step_not_its_last_lm_checkpoint(pretrained, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(pretrained[1], run)
+    lm_checkpoints = sorted(run.glob("lm-*.ckpt"), key=lambda p: p.stat().st_mtime)
+    for later in lm_checkpoints[1:]:          # as if the run saved its state once, early on
+        later.unlink()
+    done = _ship(run, tmp_path / "encoder")
+    assert done.returncode == 0, done.stderr[-2000:]
+    shipped = load_params(tmp_path / "encoder" / "encoder.ckpt")
+    end = load_params(run / "encoder.ckpt")
+    assert int(shipped["lm_step"].asnumpy()) == int(end["lm_step"].asnumpy())
+    assert int(end["lm_step"].asnumpy()) > int(load_params(lm_checkpoints[0])["lm_step"].asnumpy())
+
+
+def test_shipping_a_run_without_checkpoints_or_a_file_that_does_not_fit_is_one_line(
+        pretrained, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for name in ("config.yaml", "vocab.json"):
+        shutil.copy(pretrained[1] / name, empty / name)
+    other = tmp_path / "other.ckpt"                       # another run's: 35,000 words, 100-d
+    shutil.copy(ROOT / "model" / "encoder" / "encoder.ckpt", other)
+    for done, says in ((_ship(empty, tmp_path / "a"), "holds no encoder.ckpt"),
+                       (_ship(pretrained[1], tmp_path / "b", "--checkpoint", other),
+                        "does not fit this run's language model")):
+        assert done.returncode == 2 and says in done.stderr, done.stderr[-2000:]
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
 def test_pretraining_continues_from_the_shipped_encoder(shipped_encoder, pretrained, tmp_path):
     """Its first losses are those of a trained language model, not of a new one."""
     workdir, folder = pretrained
