@@ -96,7 +96,7 @@ def _kept_rows(rows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="all", help="all, train or serve (predict.py and eval.py)")
+    parser.add_argument("--rows", default="all", help="all, train or serve (predict.py, eval.py)")
     parser.add_argument("--workdir", type=Path, default=None)
     options = parser.parse_args()
     load_before = load_average()

@@ -3,13 +3,18 @@ in training (src/data.py), evaluation and serving (src/predictor.py). Plain arit
 MindSpore.
 """
 
-__all__ = ["EVAL_BATCH", "padded_lengths", "bucket_length", "bucket_boundaries",
+__all__ = ["EVAL_BATCH", "eval_batch_size", "padded_lengths", "bucket_length", "bucket_boundaries",
            "reviews_per_batch", "bucket_batch_sizes"]
 
 # Passes that keep no gradient (validation, eval.py, the wide fit, serving) read at most this
 # many reviews per batch: on CPU the LSTM kernels' work memory grows with a batch's tokens
 # (about 34 KB each), and nothing is gained by training's 64 (bench/bench_memory.py).
 EVAL_BATCH = 16
+
+
+def eval_batch_size(batch_size):
+    """Reviews per batch of a pass without gradient: EVAL_BATCH, or the run's smaller one."""
+    return min(batch_size, EVAL_BATCH)
 
 
 def padded_lengths(width, max_len):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from src.buckets import EVAL_BATCH, bucket_length, reviews_per_batch
+from src.buckets import bucket_length, eval_batch_size, reviews_per_batch
 from src.errors import UserError, first_line
 from src.progress import progress
 from src.review import label_names
@@ -56,7 +56,7 @@ class Predictor:
         self.config, self.vocab, self.forward = config, vocab, forward
         self.fixed_shape, self.name = fixed_shape, name
         self.labels = label_names(config)
-        self.batch_size = min(config.batch_size, EVAL_BATCH)
+        self.batch_size = eval_batch_size(config.batch_size)
 
     def encode(self, texts):
         """Token ids (int32 arrays, 1..max_len long) of each text, as in training."""
