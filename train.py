@@ -28,6 +28,9 @@ def main(config, log=print):
     table = embeddings.build_embedding(config, prepared, log, build=rank.is_main)
     config = replace(config, embed_size=table.shape[1])             # GloVe files set the width
 
+    # the wide part's table is fitted now, while its work memory costs nothing at the peak
+    fitted = wide_fit.fit_wide(config, prepared) if config.wide and rank.is_main else None
+
     network = model.build_network(config, table)                   # SentimentNet
     steps_per_epoch = distribute.common_steps(
         lambda shards, shard: data.batches_per_epoch(config, prepared, shards, shard), rank)
@@ -38,8 +41,8 @@ def main(config, log=print):
         state = train.restore(config, step, run, prepared.vocab)  # --pretrained_encoder ...
         distribute.broadcast_weights(network, rank)     # every worker starts from rank 0's
         train.fit(config, step, rates, prepared, run, state, rank, steps_per_epoch)
-        if config.wide and rank.is_main:              # word and word-pair counts, fitted
-            wide_fit.attach_wide(config, prepared, run.dir, run.log)
+        if fitted:                                    # mixed in on the validation split
+            wide_fit.attach_wide(config, prepared, run.dir, run.log, fitted)
     log.close()
     return run.dir
 

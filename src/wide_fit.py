@@ -1,9 +1,11 @@
-"""After training: fit the wide part (src/wide.py) and write it into lstm-best.ckpt.
+"""The wide part (src/wide.py): its table fitted, then mixed into lstm-best.ckpt.
 
 The table is fitted on the training split's reviews as the network reads them (cut to
-max_len); its mixing scale is chosen on the validation split's accuracy, the deep logits
-being those of lstm-best.ckpt. The test split is never read. Runs in about a minute on the
-full aclImdb (most of it the validation pass).
+max_len); train.py fits it before the network's first step (`fit_wide`), since L-BFGS over a
+million hashed word pairs takes about 0.4 GB of work memory that is handed back before
+training reaches its own peak. After training, `attach_wide` chooses its mixing scale on the
+validation split's accuracy, the deep logits being those of lstm-best.ckpt, and writes both
+into that file. The test split is never read. About a minute on the full aclImdb.
 """
 import time
 
@@ -16,12 +18,12 @@ from src.data import eval_batches
 from src.model import evaluator
 from src.run_folder import BEST
 
-__all__ = ["attach_wide"]
+__all__ = ["fit_wide", "attach_wide"]
 
 
-def _reviews(config, path, network=None):
-    """(ids of each review without padding, labels, deep logits or None) of one split."""
-    deep = evaluator(network, config.dynamic_shapes) if network is not None else None
+def _reviews(config, path, deep=None):
+    """(ids of each review without padding, labels, logits of the evaluating cell deep or
+    None) of one split."""
     reviews, labels, logits = [], [], []
     for ids, length, label in eval_batches(config, path).create_tuple_iterator(output_numpy=True):
         reviews += [row[:n] for row, n in zip(ids, length)]
@@ -53,25 +55,33 @@ def _save_with_wide(path, params, table, bias, stamp):
     save_atomic(entries, path, stamp)
 
 
-def attach_wide(config, prepared, run_dir, log):
-    """Fit the wide part into run_dir/lstm-best.ckpt; returns the record it logs."""
+def fit_wide(config, prepared):
+    """(table, bias, seconds) of the wide part, fitted on the training split's reviews."""
     started = time.perf_counter()
+    reviews, labels, _ = _reviews(config, prepared.mindrecord("train"))
+    table, bias = wide.fit_table(wide.count_matrix(reviews, len(prepared.vocab)), labels,
+                                 config.num_classes)
+    return table, bias, time.perf_counter() - started
+
+
+def attach_wide(config, prepared, run_dir, log, fitted=None):
+    """Mix the wide part into run_dir/lstm-best.ckpt (fitted: fit_wide's result, else it is
+    fitted now); returns the record it logs."""
     best = run_dir / BEST
     if not (best.exists() and prepared.mindrecord("valid").exists()):
         log("wide part skipped: it is mixed in on the validation split, and there is none")
         return None
-    network = load_network(config, best)
+    table, bias, fit_seconds = fitted or fit_wide(config, prepared)
+    started = time.perf_counter()
     vocab_size = len(prepared.vocab)
-    train_reviews, train_labels, _ = _reviews(config, prepared.mindrecord("train"))
-    table, bias = wide.fit_table(wide.count_matrix(train_reviews, vocab_size), train_labels,
-                                 config.num_classes)
+    network = evaluator(load_network(config, best), config.dynamic_shapes)
     valid_reviews, valid_labels, deep = _reviews(config, prepared.mindrecord("valid"), network)
     alone = wide.wide_logits(wide.count_matrix(valid_reviews, vocab_size), table, bias)
     scale, scores = wide.mix_scale(deep, alone, valid_labels)
     record = {"wide_scale": scale, "valid_acc_deep": round(_accuracy(deep, valid_labels), 5),
               "valid_acc_wide": round(_accuracy(alone, valid_labels), 5),
               "valid_acc": round(scores[scale][0], 5), "valid_loss": round(scores[scale][1], 5),
-              "wide_seconds": round(time.perf_counter() - started, 1)}
+              "wide_seconds": round(fit_seconds + time.perf_counter() - started, 1)}
     _save_with_wide(best, load_params(best), scale * table, scale * bias,
                     {"wide_scale": scale, "wide_valid_acc": record["valid_acc"]})
     log(f"wide part: validation accuracy {record['valid_acc_deep']:.4f} deep, "
