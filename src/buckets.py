@@ -39,19 +39,19 @@ def bucket_boundaries(width, max_len):
     return [length + 1 for length in padded_lengths(width, max_len)]
 
 
-def reviews_per_batch(batch_size, width, max_len, tokens):
-    """Reviews in a batch whose longest has this many tokens: batch_size up to 10 widths,
-    fewer beyond, so a batch of long reviews holds no more tokens (nor memory) than one of 10
-    widths."""
+def reviews_per_batch(batch_size, width, max_len, tokens, batch_tokens=0):
+    """Reviews in a batch whose longest has this many tokens: batch_size, fewer when the
+    padded batch would hold more than batch_tokens tokens (0: batch_size x 10 widths), so a
+    batch of long reviews holds no more tokens, nor LSTM work memory, than the cap."""
     if not width:
         return batch_size
-    full = 10 * width
+    cap = batch_tokens or batch_size * 10 * width
     padded = bucket_length(min(tokens, max_len), width, max_len)
-    return max(1, batch_size * full // max(padded, full))
+    return max(1, min(batch_size, cap // padded))
 
 
-def bucket_batch_sizes(batch_size, width, max_len):
+def bucket_batch_sizes(batch_size, width, max_len, batch_tokens=0):
     """reviews_per_batch of each padded length, as bucket_batch_by_length takes them."""
-    sizes = [reviews_per_batch(batch_size, width, max_len, length)
+    sizes = [reviews_per_batch(batch_size, width, max_len, length, batch_tokens)
              for length in padded_lengths(width, max_len)]
     return sizes + sizes[-1:]  # bucket_batch_by_length wants one past the last boundary

@@ -98,10 +98,14 @@ class Config:
                        "original), mean, max or mean_max",
                        ("first_last", "mean", "max", "mean_max"))
     wide: bool = key(True, "add a linear part over word and word-pair counts (NBSVM-like, "
-                     "src/wide.py), fitted after training and mixed in on validation")
+                     "src/wide.py), fitted before training and mixed in on validation after it")
     # training
     batch_size: int = key(64, "reviews per step (per worker in data-parallel runs)",
                           check="positive")
+    batch_tokens: int = key(24000, "with buckets, at most this many tokens (reviews x padded "
+                            "length) a training batch: longer buckets hold fewer reviews (the "
+                            "LSTM's work memory, ~75 KB a token on CPU; 0: batch_size x 10 "
+                            "bucket widths)", check="not_negative")
     num_epochs: int = key(2, "epochs; the cosine schedule decays to 0 over them", check="positive")
     optimizer: str = key("adam", "adam or momentum", ("adam", "momentum"))
     learning_rate: float = key(0.001, "peak learning rate", check="positive")

@@ -238,7 +238,8 @@ def _load(folder):
 
 
 def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, seed=0,
-                   drop_remainder=False, skip_batches=0, num_shards=None, shard_id=None):
+                   drop_remainder=False, skip_batches=0, num_shards=None, shard_id=None,
+                   batch_tokens=0):
     """Batches of (ids, length, label) from one MindRecord file.
 
     Args:
@@ -252,6 +253,8 @@ def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, see
         drop_remainder: drop the last incomplete batch of each length bucket.
         skip_batches: leave out the first batches (to resume mid-epoch).
         num_shards, shard_id: read one shard for data-parallel training.
+        batch_tokens: with buckets, at most this many tokens a batch (0: batch_size x 10
+            widths).
 
     Returns:
         A mindspore.dataset.Dataset with columns ids [B, T] int32, length [B] int32,
@@ -264,7 +267,7 @@ def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, see
     if bucket_width:
         dataset = dataset.bucket_batch_by_length(
             ["ids"], bucket_boundaries(bucket_width, max_len),
-            bucket_batch_sizes(batch_size, bucket_width, max_len),
+            bucket_batch_sizes(batch_size, bucket_width, max_len, batch_tokens),
             pad_info={"ids": ([None], 0)}, pad_to_bucket_boundary=True,
             drop_remainder=drop_remainder)
     else:
@@ -288,7 +291,8 @@ def train_batches(config, prepared, epoch, skip_batches=0, num_shards=None, shar
     return create_dataset(prepared.mindrecord("train"), config.batch_size, config.max_len,
                           config.bucket_width, shuffle=True, seed=config.seed + epoch,
                           drop_remainder=True, skip_batches=skip_batches,
-                          num_shards=num_shards, shard_id=shard_id)
+                          num_shards=num_shards, shard_id=shard_id,
+                          batch_tokens=config.batch_tokens)
 
 
 def batches_per_epoch(config, prepared, num_shards=None, shard_id=None, epoch=0):

@@ -125,6 +125,18 @@ def test_bucketed_batches_pad_only_to_the_bucket_boundary(tiny_config, prepared)
         assert length.max() <= ids.shape[1] < length.min() + 16
 
 
+def test_batch_tokens_caps_the_tokens_of_every_training_batch(prepared):
+    """The training batch's LSTM work memory grows with its tokens (about 75 KB each on CPU):
+    batch_tokens caps them below batch_size x 10 widths; 0 keeps that rule."""
+    assert bucket_batch_sizes(16, 4, 64, batch_tokens=0) == bucket_batch_sizes(16, 4, 64)
+    assert bucket_batch_sizes(16, 4, 64, batch_tokens=320) == [16] * 5 + [13, 11, 10, 8, 8, 5, 5]
+    dataset = create_dataset(prepared.mindrecord("train"), batch_size=16, max_len=64,
+                             bucket_width=4, batch_tokens=320)
+    shapes = [ids.shape for ids, _, _ in dataset.create_tuple_iterator(output_numpy=True)]
+    assert (5, 64) in shapes
+    assert max(rows * length for rows, length in shapes) <= 320
+
+
 def test_long_buckets_hold_fewer_reviews_so_no_batch_holds_more_tokens(prepared):
     assert bucket_batch_sizes(16, 4, 64) == [16] * 10 + [10, 10]
     dataset = create_dataset(prepared.mindrecord("train"), batch_size=16, max_len=64,
