@@ -119,9 +119,9 @@ class EpochCheckpoint(Callback):
 class MetricsLog(Callback):
     """Appends loss, learning rate and throughput to metrics.jsonl; prints a line per N steps."""
 
-    def __init__(self, path, state, batch_size, rates, log, every=20):
+    def __init__(self, path, state, workers, rates, log, every=20):
         super().__init__()
-        self.path, self.state, self.batch_size = Path(path), state, batch_size
+        self.path, self.state, self.workers = Path(path), state, workers
         self.rates, self.log, self.every = rates, log, every
         self.started = time.perf_counter()
         self.listeners = []  # functions called with each record (the Aim tracker)
@@ -134,9 +134,10 @@ class MetricsLog(Callback):
         seconds = time.perf_counter() - self.started
         lr = self.rates[min(self.state.global_step - 1, len(self.rates) - 1)]
         ids = run_context.original_args().train_dataset_element[0]
+        reviews = int(ids.shape[0]) * self.workers  # long buckets hold fewer than batch_size
         record = {"epoch": self.state.epoch + 1, "step": self.state.global_step,
                   "loss": round(loss, 5), "lr": lr, "step_s": round(seconds, 4),
-                  "samples_per_s": round(self.batch_size / seconds, 1),
+                  "reviews": reviews, "samples_per_s": round(reviews / seconds, 1),
                   "tokens": int(ids.shape[1])}
         self.write(record)
         if self.state.global_step % self.every == 0:

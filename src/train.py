@@ -192,7 +192,7 @@ def fit(config, step, rates, prepared, run, state, rank, steps_per_epoch):
     network = step.network.network
     model = Model(step, eval_network=evaluator(network, config.dynamic_shapes),
                   eval_indexes=[0, 1, 2], metrics={"acc": Accuracy(), "loss": Loss()})
-    metrics = MetricsLog(run.dir / METRICS, state, config.batch_size * rank.size, rates, run.log)
+    metrics = MetricsLog(run.dir / METRICS, state, rank.size, rates, run.log)
     tracker = AimTracker(config, run.dir, run.log) if config.aim_repo and rank.is_main else None
     if tracker:
         metrics.listeners.append(tracker.record)

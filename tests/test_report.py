@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_script, tiny_args
 from src.errors import UserError
 from src.report import class_scores, format_scores, plot_confusion, plot_runs, read_metrics
 
@@ -56,6 +56,19 @@ def _scores(config, checkpoint, split):
         losses.append(-log_p[np.arange(len(label)), label].mean())
         np.add.at(matrix, (label, logits.argmax(axis=1)), 1)
     return matrix, float(np.mean(losses))
+
+
+def test_throughput_counts_the_reviews_each_step_really_read(tmp_path):
+    """Long buckets hold fewer reviews than batch_size (batch_tokens): samples/s is theirs."""
+    args = tiny_args(tmp_path) + ["--max_len", "150", "--bucket_width", "25",
+                                  "--batch_size", "16", "--batch_tokens", "800"]
+    result = run_script("train.py", *args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    steps, _ = read_metrics(tmp_path / "run")
+    assert 5 in {s["reviews"] for s in steps} and len({s["reviews"] for s in steps}) >= 3
+    for step in steps:
+        assert step["samples_per_s"] == pytest.approx(step["reviews"] / step["step_s"], rel=0.02)
+    assert 800 < sum(s["reviews"] for s in steps) <= 900  # the training split, read once
 
 
 def test_run_folder_holds_log_metrics_and_curves(trained_run, tiny_config):
