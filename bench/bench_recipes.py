@@ -20,7 +20,6 @@ no_pretraining (0 minutes), fast (5), the curve's rows and best (60), seed 1.
 """
 import argparse
 import json
-import resource
 import shutil
 import statistics
 import subprocess
@@ -31,7 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchlib import DATA, RESULTS, ROOT, load_average, machine, print_table, write_result  # noqa: E402
+from bench.benchlib import (DATA, RESULTS, ROOT, load_average, machine, peak_rss_gb,  # noqa: E402
+                            print_table, write_result)
 
 # --pretrain: the keys of pretrain.py's run (None: no pretraining); --train: train.py's.
 ENCODER = ["--num_layers", "1", "--num_hiddens", "256", "--embed_size", "100",
@@ -148,18 +148,31 @@ def run(name, seed, options, reviews, quartile_of, encoder="recipe", folder=None
     config = load_config(args)
     load_before, started = load_average(), time.time()
     train.main(config, _quiet)
-    seconds = round(time.time() - started, 1)
+    seconds, train_peak = round(time.time() - started, 1), peak_rss_gb()
     valid = [json.loads(line) for line in (run_dir / "metrics.jsonl").open()]
+    steps = [r for r in valid if "step_s" in r]
     row = {"recipe": name, "seed": seed,
            "encoder": Path(encoder).name if encoder not in (None, "recipe", "shipped") else encoder,
            "pretrain_s": pretrain_s, "train_s": seconds,
            "valid_by_epoch": [r["valid_acc"] for r in valid if "valid_acc" in r],
            **_scores(_predict(config, run_dir, reviews), reviews, quartile_of),
-           "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
+           # training (preprocessing and the wide part included), then with the test pass
+           "train_peak_rss_gb": train_peak, "peak_rss_gb": peak_rss_gb(),
+           "steps": len(steps), "step_s_total": round(sum(r["step_s"] for r in steps), 1),
+           "train_reviews_per_step_s": _reviews_per_second(config, steps),
            "config_args": args, "load_before": load_before, "load_after": load_average()}
     print(f"{name} seed {seed}: test {row['test_acc']:.4f} quartiles "
           f"{row['test_acc_by_length_quartile']} ({seconds} s training)", flush=True)
     return row
+
+
+def _reviews_per_second(config, steps):
+    """Training reviews read per second of step time (each epoch reads the training split
+    once, less the few reviews of each bucket's dropped remainder)."""
+    from src.data import prepare
+    train_reviews = len(prepare(config, _quiet).token_lists("train"))
+    epochs = len({r["epoch"] for r in steps})
+    return round(epochs * train_reviews / sum(r["step_s"] for r in steps), 1)
 
 
 def peer(options, reviews, quartile_of, method="tfidf"):
@@ -265,7 +278,8 @@ def main():
           ", ".join(f"{m:g} min {100 * acc:.2f} %" for m, acc in curve))
     print(f"length quartiles by words: <= {bounds[0]}, <= {bounds[1]}, <= {bounds[2]}, more")
     print_table(rows, ["recipe", "seed", "pretrain_minutes", "pretrain_s", "train_s",
-                       "test_acc", "test_acc_by_length_quartile"])
+                       "train_reviews_per_step_s", "train_peak_rss_gb", "test_acc",
+                       "test_acc_by_length_quartile"])
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 __all__ = ["ROOT", "DATA", "RESULTS", "load_average", "machine", "write_result", "print_table",
-           "git_commit", "portable", "PEAK", "model_eval_args"]
+           "git_commit", "portable", "PEAK", "model_eval_args", "peak_rss_gb"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -24,6 +24,12 @@ PEAK = ("import re, runpy, sys\n"
         "finally:\n"
         "    status = open('/proc/self/status').read()\n"
         "    print('peak_kb', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)\n")
+
+
+def peak_rss_gb():
+    """This process's peak resident memory so far (VmHWM), in GB."""
+    status = Path("/proc/self/status").read_text()
+    return round(int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1e6, 2)
 
 
 def model_eval_args(folder, sample):
