@@ -142,7 +142,9 @@ def ship(args):
     model, step, minutes = _language_model(config, vocab, path)
     shipped_vocab = Vocab(vocab.tokens[:rows])
     weights = _trimmed(model, rows)
-    shipped = dataclasses.replace(config, vocab_size=rows, resume=False)
+    # a time budget counts every minute since step 0: kept, it would stop a continuation at once
+    shipped = dataclasses.replace(config, vocab_size=rows, resume=False, pretrain_minutes=0.0,
+                                  pretrain_start="")
     record = {"lm_step": step, "minutes": minutes,
               "heldout_loss": _heldout_loss(shipped, shipped_vocab, rows, weights)}
     record["corpus_tokens"] = _corpus_tokens(args.pretrain_dir)

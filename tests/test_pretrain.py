@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 import pytest
 
 from conftest import ROOT, SAMPLE, run_script, tiny_args
@@ -154,6 +155,12 @@ def test_a_time_budget_stops_pretraining_and_snapshots_are_written(tmp_path):
     assert (folder / "encoder.ckpt").exists()
     assert sorted(p.name for p in folder.glob("encoder-*min.ckpt")) == [
         "encoder-0.05min.ckpt", "encoder-0.1min.ckpt"]
+    # the budget counts every minute since step 0: shipped with it, the encoder's config would
+    # stop a continuation (--pretrain_start) at once
+    shipped = _ship(folder, tmp_path / "box")
+    assert shipped.returncode == 0, shipped.stderr[-2000:]
+    settings = yaml.safe_load((tmp_path / "box" / "config.yaml").read_text())
+    assert settings["pretrain_minutes"] == 0 and settings["pretrain_start"] == ""
 
 
 def _alone(encoder, folder):
