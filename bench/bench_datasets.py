@@ -1,7 +1,9 @@
 """Accuracy on the other datasets: Kaggle phrases (5 classes), SST-5 and SST-2.
 
 Runs: phrases, sst5, sst2 (sentence-level training), sst5_phrases, sst2_phrases (trained on
-every labelled phrase of the train trees; validation and test stay sentence-level).
+every labelled phrase of the train trees; validation and test stay sentence-level), and
+phrases_encoder, sst5_encoder, sst2_encoder (the first three from the shipped encoder instead
+of GloVe).
 
 Usage: .venv/bin/python bench/bench_datasets.py [--runs phrases,sst5,sst2,...] [--workdir DIR]
            [--data_dir ../shared/data] [--results FILE] [-- --num_epochs 3 ...]
@@ -40,6 +42,11 @@ RUNS = {
                      "--sst_classes", "2", "--num_classes", "2", "--num_epochs", "2",
                      "--batch_size", "128", "--data_path", "sst_trainDevTestTrees_PTB.tar.gz"],
 }
+# the same runs from the shipped encoder (model/encoder: its shapes and vocabulary)
+ENCODER = ["--pretrained_encoder", ROOT / "model" / "encoder" / "encoder.ckpt",
+           "--num_layers", "1", "--num_hiddens", "256", "--embed_size", "100",
+           "--embedding", "random"]
+RUNS.update({f"{name}_encoder": [*RUNS[name], *ENCODER] for name in ("phrases", "sst5", "sst2")})
 GLOVE = "glove.6B.50d.imdb.txt.gz"
 SHOWN = ("sst_classes", "sst_phrases", "max_len", "batch_size", "num_epochs", "embedding",
          "embed_size", "num_hiddens", "num_layers", "pooling", "optimizer", "learning_rate")
@@ -80,7 +87,7 @@ def _save(rows, path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", default=",".join(RUNS))
+    parser.add_argument("--runs", default="phrases,sst5,sst2,sst5_phrases,sst2_phrases")
     parser.add_argument("--workdir", default="/tmp/bench_datasets", type=Path)
     parser.add_argument("--data_dir", default=ROOT.parent / "shared" / "data", type=Path)
     parser.add_argument("--results", default=ROOT / "bench" / "results" / "datasets.json",
