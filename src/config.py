@@ -1,8 +1,7 @@
 """One typed configuration object: defaults <- YAML file <- `--key value` words, then checks.
 
-Each key is a field of `Config` with its help text, group and check beside it. default_config.yaml
-is generated from these fields (`python -m src.config > default_config.yaml`) and holds every
-key; the other YAML files list only the keys they change.
+Each key is a field of `Config` with its help text, group and check beside it; default_config.yaml
+(every key) is generated from them: `python -m src.config > default_config.yaml`.
 """
 import dataclasses
 import sys
@@ -97,15 +96,12 @@ class Config:
     pooling: str = key("mean_max", "how the LSTM outputs become one vector: first_last (the "
                        "original), mean, max or mean_max",
                        ("first_last", "mean", "max", "mean_max"))
-    wide: bool = key(True, "add a linear part over word and word-pair counts (NBSVM-like, "
-                     "src/wide.py), fitted before training and mixed in on validation after it")
+    wide: bool = key(True, "a linear part over word and word-pair counts (src/wide.py), "
+                     "fitted before training, mixed in on validation after it")
     # training
-    batch_size: int = key(64, "reviews per step (per worker in data-parallel runs)",
-                          check="positive")
-    batch_tokens: int = key(24000, "with buckets, at most this many tokens (reviews x padded "
-                            "length) a training batch: longer buckets hold fewer reviews (the "
-                            "LSTM's work memory, ~75 KB a token on CPU; 0: batch_size x 10 "
-                            "bucket widths)", check="not_negative")
+    batch_size: int = key(64, "reviews per step (per worker when data-parallel)", check="positive")
+    batch_tokens: int = key(24000, "tokens a training batch holds at most, ~75 KB each on CPU "
+                            "(0: batch_size x 10 bucket widths)", check="not_negative")
     num_epochs: int = key(2, "epochs; the cosine schedule decays to 0 over them", check="positive")
     optimizer: str = key("adam", "adam or momentum", ("adam", "momentum"))
     learning_rate: float = key(0.001, "peak learning rate", check="positive")

@@ -67,7 +67,8 @@ def test_throughput_counts_the_reviews_each_step_really_read(tmp_path):
     steps, _ = read_metrics(tmp_path / "run")
     assert 5 in {s["reviews"] for s in steps} and len({s["reviews"] for s in steps}) >= 3
     for step in steps:
-        assert step["samples_per_s"] == pytest.approx(step["reviews"] / step["step_s"], rel=0.02)
+        assert step["samples_per_s"] == pytest.approx(step["reviews"] / step["step_s"],
+                                                      rel=0.02, abs=0.06)  # rounded to 0.1
     assert 800 < sum(s["reviews"] for s in steps) <= 900  # the training split, read once
 
 
