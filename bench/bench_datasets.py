@@ -1,9 +1,8 @@
 """Accuracy on the other datasets: Kaggle phrases (5 classes), SST-5 and SST-2.
 
 Runs: phrases, sst5, sst2 (sentence-level training), sst5_phrases, sst2_phrases (trained on
-every labelled phrase of the train trees; validation and test stay sentence-level), and
-phrases_encoder, sst5_encoder, sst2_encoder (the first three from the shipped encoder instead
-of GloVe).
+every labelled phrase of the train trees; validation and test stay sentence-level), and each
+of them from the shipped encoder instead of GloVe (phrases_encoder, sst5_encoder, ...).
 
 Usage: .venv/bin/python bench/bench_datasets.py [--runs phrases,sst5,sst2,...] [--workdir DIR]
            [--data_dir ../shared/data] [--results FILE] [-- --num_epochs 3 ...]
@@ -46,7 +45,7 @@ RUNS = {
 ENCODER = ["--pretrained_encoder", ROOT / "model" / "encoder" / "encoder.ckpt",
            "--num_layers", "1", "--num_hiddens", "256", "--embed_size", "100",
            "--embedding", "random"]
-RUNS.update({f"{name}_encoder": [*RUNS[name], *ENCODER] for name in ("phrases", "sst5", "sst2")})
+RUNS.update({f"{name}_encoder": [*args, *ENCODER] for name, args in list(RUNS.items())})
 GLOVE = "glove.6B.50d.imdb.txt.gz"
 SHOWN = ("sst_classes", "sst_phrases", "max_len", "batch_size", "num_epochs", "embedding",
          "embed_size", "num_hiddens", "num_layers", "pooling", "optimizer", "learning_rate")
