@@ -4,8 +4,8 @@ Usage: .venv/bin/python bench/bench_wide.py [--run_dir model] [--source PATH] [-
            [--peer_python PY] [--peers tfidf,nbsvm]
 
 A copy of --run_dir (the shipped model by default) gets the wide part exactly as
-`train.py --wide true` fits it at the end of training (src/wide_fit.py: the table on the train
-split, the scale on validation), on the run's own data settings and vocabulary. Test accuracy,
+`train.py --wide true` fits it (src/wide_fit.py: the table on the train split, the scale on
+validation), on the run's own data settings and vocabulary. Test accuracy,
 overall and per length quartile, of the run as it is, of the same run with the wide part, and
 of bench/sklearn_peer.py's TF-IDF and NBSVM peers on all 25,000 training reviews, all in one
 invocation; the test split is read only to report, through the onnxruntime backend. Writes
