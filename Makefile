@@ -35,9 +35,10 @@ demo: venv
 # Three pytest workers, each taking whole test files (a file's fixtures are built once, its
 # msrun launches never meet another file's): the tests spend much of their time in
 # single-threaded imports, graph compiles and subprocess start-up, so a third worker fills the
-# 2 cores' idle time (7.6 min against 10 with two).
+# 2 cores' idle time (7.6 min against 10 with two). The 25 slowest are listed, to keep the
+# suite's time in view.
 test: venv browser
-	$(PY) -m pytest -q -n 3 --dist loadfile
+	$(PY) -m pytest -q -n 3 --dist loadfile --durations=25
 
 # Debian's Chromium and ChromeDriver for the page's browser test (never a downloaded browser).
 browser:
