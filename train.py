@@ -29,7 +29,7 @@ def main(config, log=print):
     config = replace(config, embed_size=table.shape[1])             # GloVe files set the width
 
     # the wide part's table is fitted now, while its work memory costs nothing at the peak
-    fitted = wide_fit.fit_wide(config, prepared) if config.wide and rank.is_main else None
+    fitted = wide_fit.fit_wide(config, prepared, log) if config.wide and rank.is_main else None
 
     network = model.build_network(config, table)                   # SentimentNet
     steps_per_epoch = distribute.common_steps(
@@ -41,7 +41,7 @@ def main(config, log=print):
         state = train.restore(config, step, run, prepared.vocab)  # --pretrained_encoder ...
         distribute.broadcast_weights(network, rank)     # every worker starts from rank 0's
         train.fit(config, step, rates, prepared, run, state, rank, steps_per_epoch)
-        if fitted:                                    # mixed in on the validation split
+        if config.wide and rank.is_main:              # mixed in on the validation split
             wide_fit.attach_wide(config, prepared, run.dir, run.log, fitted)
     log.close()
     return run.dir

@@ -55,13 +55,18 @@ def _save_with_wide(path, params, table, bias, stamp):
     save_atomic(entries, path, stamp)
 
 
-def fit_wide(config, prepared):
-    """(table, bias, seconds) of the wide part, fitted on the training split's reviews."""
+def fit_wide(config, prepared, log):
+    """(table, bias, seconds) of the wide part, fitted on the training split's reviews; None
+    without a validation split to mix it in on."""
+    if not prepared.mindrecord("valid").exists():
+        return None
     started = time.perf_counter()
     reviews, labels, _ = _reviews(config, prepared.mindrecord("train"))
     table, bias = wide.fit_table(wide.count_matrix(reviews, len(prepared.vocab)), labels,
                                  config.num_classes)
-    return table, bias, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    log(f"wide table fitted on {len(reviews)} training reviews in {seconds:.1f} s")
+    return table, bias, seconds
 
 
 def attach_wide(config, prepared, run_dir, log, fitted=None):
@@ -71,7 +76,7 @@ def attach_wide(config, prepared, run_dir, log, fitted=None):
     if not (best.exists() and prepared.mindrecord("valid").exists()):
         log("wide part skipped: it is mixed in on the validation split, and there is none")
         return None
-    table, bias, fit_seconds = fitted or fit_wide(config, prepared)
+    table, bias, fit_seconds = fitted or fit_wide(config, prepared, log)
     started = time.perf_counter()
     vocab_size = len(prepared.vocab)
     network = evaluator(load_network(config, best), config.dynamic_shapes)

@@ -78,3 +78,12 @@ def test_the_wide_part_fits_into_a_run_trained_without_it(tiny_config, trained_r
     assert network.wide is not None
     assert record["wide_scale"] == 0 or np.count_nonzero(network.wide.table.asnumpy()) > 1000
     assert record["valid_acc"] >= record["valid_acc_deep"]
+
+
+def test_without_a_validation_split_the_table_is_never_fitted(tmp_path):
+    """It is mixed in on validation; with none, fitting it (a minute on the full data, before
+    training) would be wasted."""
+    result = run_script("train.py", *tiny_args(tmp_path), "--wide", "true", "--valid_split", "0")
+    assert result.returncode == 0, result.stderr[-2000:]
+    log = (tmp_path / "run" / "run.log").read_text()
+    assert "wide part skipped" in log and "wide table fitted" not in log
