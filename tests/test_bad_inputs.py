@@ -157,6 +157,8 @@ CASES = [
      lambda i: _yaml(i, "learning_rate: .inf\n"), ["'learning_rate' must be a finite number"]),
     ("negative seed", "train.py",
      lambda i: i.args(seed=-1), ["'seed' must not be negative", "--seed"]),
+    ("negative batch_tokens", "train.py",
+     lambda i: i.args(batch_tokens=-1), ["'batch_tokens' must not be negative", "--batch_tokens"]),
     ("split seed below -1", "train.py",
      lambda i: i.args(split_seed=-2), ["'split_seed' must be -1 (the seed)", "--split_seed"]),
     ("config path is a folder", "train.py",
