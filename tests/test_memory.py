@@ -62,7 +62,8 @@ def test_serving_the_longest_sample_reviews_needs_under_a_gigabyte(tmp_path, bac
     path.write_text("".join(" ".join(r.split()) + "\n" for r in reviews), encoding="utf-8")
     peak = _peak_gb("predict.py", ["--input_file", path, "--backend", backend,
                                    "--output_format", "json"])
-    assert peak < 1.0, f"predict.py on {backend}: {peak:.2f} GB"
+    # 0.1 GB under the 1 GB target: batches of 8,000 tokens held 0.93-1.00 GB on MindSpore
+    assert peak < 0.9, f"predict.py on {backend}: {peak:.2f} GB"
 
 
 def test_evaluating_model_on_the_sample_needs_under_a_gigabyte(tmp_path):
