@@ -4,8 +4,9 @@ onnxruntime) or from an exported MINDIR.
 Reviews go through `src.text.tokenize` and the training run's vocab.json exactly as in
 training. Work is batched: reviews are sorted by length, cut into batches of at most
 buckets.EVAL_BATCH (or the run's smaller batch_size) and buckets.SERVING_TOKENS padded tokens,
-and each batch is padded to a small set of fixed shapes so the compiled graph is reused. Padding never changes a review's result
-(SentimentNet masks by the true lengths); padded rows are dropped.
+and each batch is padded to a small set of fixed shapes so the compiled graph is reused.
+Padding never changes a review's result (SentimentNet masks by the true lengths); padded rows
+are dropped.
 """
 import os
 from dataclasses import dataclass
