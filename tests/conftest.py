@@ -2,6 +2,8 @@
 import fcntl
 import os
 import pty
+import runpy
+import signal
 import struct
 import subprocess
 import sys
@@ -56,6 +58,27 @@ def run_script(script, *args, timeout=600):
     """Run an entry script of the project with the test interpreter; returns CompletedProcess."""
     return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_in_process(script, *args, capfd):
+    """run_script's result without a new interpreter (MindSpore's import alone costs ~2 s of
+    CPU a run): the script runs as __main__ in this process, and what it writes is read at
+    file descriptors 1 and 2 (capfd), MindSpore's own C++ lines included. An exception that
+    escapes the script fails the test, as its traceback would."""
+    saved = sys.argv, os.getcwd(), signal.getsignal(signal.SIGTERM)
+    sys.argv = [str(ROOT / script), *map(str, args)]
+    os.chdir(ROOT)
+    code = 0
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else int(stop.code is not None)
+    finally:
+        sys.argv = saved[0]
+        os.chdir(saved[1])
+        signal.signal(signal.SIGTERM, saved[2])  # run_main's handler is the script's own
+    out, err = capfd.readouterr()
+    return subprocess.CompletedProcess(sys.argv, code, out, err)
 
 
 def run_on_terminal(script, *args, timeout=600):

@@ -1,4 +1,5 @@
-"""Every bad input we know of, run through the real entry scripts as subprocesses.
+"""Every bad input we know of, run through the real entry scripts (in this process, as
+__main__: conftest.run_in_process; the shell scripts, a full disk and Ctrl-C as subprocesses).
 
 Each case builds its bad input under tmp_path and expects: exit code 2, exactly one non-empty
 line on stderr, `error: <problem>; <fix>` naming both, no traceback, and nothing half-written
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SAMPLE, run_script, tiny_args
+from conftest import ROOT, SAMPLE, run_in_process, run_script, tiny_args
 from src.checkpoint import load_params
 
 ARTIFACTS = (".ckpt", ".mindrecord", ".db", ".npy", ".mindir", ".air")
@@ -349,10 +350,11 @@ def assert_nothing_half_written(root, before):
 
 @pytest.mark.parametrize("script, build, words",
                          [pytest.param(*case[1:], id=case[0]) for case in CASES])
-def test_bad_input_gives_one_clear_line_and_exit_2(script, build, words, tmp_path, request):
+def test_bad_input_gives_one_clear_line_and_exit_2(script, build, words, tmp_path, request,
+                                                   capfd):
     argv = build(Inputs(tmp_path, request))
     before = _files(tmp_path)
-    result = run_script(script, *argv, timeout=300)
+    result = run_in_process(script, *argv, capfd=capfd)
     assert result.returncode == 2, result.stderr[-3000:]
     assert_one_clean_error(result, words)
     assert_nothing_half_written(tmp_path, before)
