@@ -54,8 +54,12 @@ def learning_args(workdir, batch_size=16):
     return args
 
 
-def run_script(script, *args, timeout=600):
-    """Run an entry script of the project with the test interpreter; returns CompletedProcess."""
+def run_script(script, *args, timeout=600, capfd=None):
+    """Run an entry script of the project with the test interpreter; returns CompletedProcess.
+    With capfd, in this process (run_in_process): for tests of what a run does, not of the
+    process around it (signals, exit at the interpreter's end, memory, time limits)."""
+    if capfd is not None:
+        return run_in_process(script, *args, capfd=capfd)
     return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 

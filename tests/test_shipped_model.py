@@ -20,12 +20,12 @@ def _bench_row(tmp_path):
     return results
 
 
-def test_ship_model_writes_a_small_float16_model_with_its_card(trained_run, tmp_path):
+def test_ship_model_writes_a_small_float16_model_with_its_card(trained_run, tmp_path, capfd):
     import mindspore as ms
     out = tmp_path / "model"
     result = run_script("scripts/ship_model.py", trained_run, "--results", _bench_row(tmp_path),
                         "--recipe", "tiny", "--seed", "1", "--vocab_rows", "2000",
-                        "--check", SAMPLE, "--out", out)
+                        "--check", SAMPLE, "--out", out, capfd=capfd)
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(p.name for p in out.iterdir()) == [
         "MODEL_CARD.md", "config.yaml", "eval.json", "lstm-best.ckpt", "vocab.json"]

@@ -49,13 +49,14 @@ def test_the_graph_adds_the_counts_times_the_table(wide_run):
     np.testing.assert_allclose(with_wide - deep, counted, atol=1e-4)
 
 
-def test_ship_model_trims_the_wide_tables_word_rows_with_the_vocabulary(wide_run, tmp_path):
+def test_ship_model_trims_the_wide_tables_word_rows_with_the_vocabulary(wide_run, tmp_path,
+                                                                        capfd):
     from test_shipped_model import _bench_row
     run, _, _ = wide_run
     out = tmp_path / "model"
     result = run_script("scripts/ship_model.py", run, "--results", _bench_row(tmp_path),
                         "--recipe", "tiny", "--seed", "1", "--vocab_rows", "2000",
-                        "--check", SAMPLE, "--out", out)
+                        "--check", SAMPLE, "--out", out, capfd=capfd)
     assert result.returncode == 0, result.stderr[-2000:]
     rows = load_params(out / "lstm-best.ckpt")["wide.table"].shape[0]
     assert rows == 2000 + wide.BIGRAM_BUCKETS
@@ -80,10 +81,11 @@ def test_the_wide_part_fits_into_a_run_trained_without_it(tiny_config, trained_r
     assert record["valid_acc"] >= record["valid_acc_deep"]
 
 
-def test_without_a_validation_split_the_table_is_never_fitted(tmp_path):
+def test_without_a_validation_split_the_table_is_never_fitted(tmp_path, capfd):
     """It is mixed in on validation; with none, fitting it (a minute on the full data, before
     training) would be wasted."""
-    result = run_script("train.py", *tiny_args(tmp_path), "--wide", "true", "--valid_split", "0")
+    result = run_script("train.py", *tiny_args(tmp_path), "--wide", "true", "--valid_split", "0",
+                        capfd=capfd)
     assert result.returncode == 0, result.stderr[-2000:]
     log = (tmp_path / "run" / "run.log").read_text()
     assert "wide part skipped" in log and "wide table fitted" not in log
