@@ -11,7 +11,11 @@ the median training samples/s of its logged steps and the best validation accura
 - the same sample read whole (`--max_len 3000 --truncate head`, the default network);
 - `make demo`'s training (the default flow from the shipped encoder);
 - predict.py on the sample's 200 longest test reviews with model/, on both backends, and
-  eval.py of model/ on the sample's 500 test reviews.
+  eval.py of model/ on the sample's 500 test reviews;
+- MindSpore's own settings (`--rows settings`): graph_memory_repro.py over its 12 shapes
+  (one training step cell, 256-unit BiLSTM) with one graph per shape and each setting (its
+  runtime memory pool, memory_optimize_level O1, jit_level O1, freeing each shape's graph,
+  ms_memory_recycle, PyNative), against one dynamic graph.
 Full-data rows (the default recipe, 2 seeds) are bench_recipes.py's `peak_rss_gb`.
 Writes bench/results/memory.json.
 """
@@ -85,6 +89,33 @@ def _serving(workdir):
     return rows
 
 
+# graph_memory_repro.py's flags, one process each: MindSpore's settings against one graph
+SETTINGS = {"one graph per shape (static)": [], "one graph for all (dynamic)": ["--dynamic"],
+            "static, runtime pool 0.5 GB + 0.5 GB": ["--pool", "0.5GB,0.5GB"],
+            "static, memory_optimize_level O1": ["--mem_level", "O1"],
+            "static, jit_level O1": ["--jit_level", "O1"],
+            "static, each shape's graph freed after its steps": ["--release"],
+            "static, ms_memory_recycle after the shapes": ["--recycle"],
+            "PyNative (no graph)": ["--pynative"]}
+
+
+def _settings_rows():
+    rows = []
+    for name, flags in SETTINGS.items():
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, str(ROOT / "bench" / "graph_memory_repro.py"),
+                               "--rounds", "1", *flags], cwd=ROOT, capture_output=True, text=True)
+        steps = [line for line in done.stdout.splitlines() if line.startswith("round ")]
+        if done.returncode != 0 or not steps:
+            sys.exit(f"error: graph_memory_repro.py {' '.join(flags)} failed: "
+                     f"{done.stderr.strip().splitlines()[-1:]}")
+        peak = float(steps[-1].split("rss peak")[1].split()[0]) * 2 ** 20 / 1e9  # MiB to GB
+        rows.append({"row": f"12 shapes: {name}", "peak_rss_gb": round(peak, 2),
+                     "wall_s": round(time.perf_counter() - started, 1)})
+        print(rows[-1], flush=True)
+    return rows
+
+
 def _kept_rows(rows):
     """rows after the earlier memory.json's rows of the part not measured again."""
     earlier = RESULTS / "memory.json"
@@ -96,7 +127,8 @@ def _kept_rows(rows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="all", help="all, train or serve (predict.py, eval.py)")
+    parser.add_argument("--rows", default="all",
+                        help="all, train, serve (predict.py, eval.py) or settings (MindSpore's)")
     parser.add_argument("--workdir", type=Path, default=None)
     options = parser.parse_args()
     load_before = load_average()
@@ -109,6 +141,8 @@ def main():
                 print(rows[-1], flush=True)
         if options.rows in ("all", "serve"):
             rows += _serving(workdir)
+        if options.rows in ("all", "settings"):
+            rows += _settings_rows()
     rows = _kept_rows(rows) if options.rows != "all" else rows
     path = write_result("memory", {"command": sys.argv, "rows": rows, "machine": machine(),
                                    "load_before": load_before, "load_after": load_average()})
