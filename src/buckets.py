@@ -3,16 +3,16 @@ in training (src/data.py), evaluation and serving (src/predictor.py). Plain arit
 MindSpore.
 """
 
-__all__ = ["EVAL_BATCH", "SERVING_TOKENS", "eval_batch_size", "padded_lengths", "bucket_length",
+__all__ = ["EVAL_BATCH", "EVAL_TOKENS", "eval_batch_size", "padded_lengths", "bucket_length",
            "bucket_boundaries", "reviews_per_batch", "bucket_batch_sizes"]
 
 # Passes that keep no gradient (validation, eval.py, the wide fit, serving) read at most this
-# many reviews per batch: on CPU the LSTM kernels' work memory grows with a batch's tokens
-# (about 34 KB each), and nothing is gained by training's 64 (bench/bench_memory.py).
+# many reviews per batch, and at most EVAL_TOKENS padded tokens: on CPU the LSTM kernels' work
+# memory grows with a batch's tokens (about 34 KB each), and nothing is gained by training's
+# 64 (bench/bench_memory.py). Serving the shipped model in batches of 16 x 500 tokens held
+# 0.93-1.0 GB on MindSpore, 8 x 500 0.81 GB (6 % slower).
 EVAL_BATCH = 16
-# Serving (src/predictor.py) also caps a batch's padded tokens: batches of 16 x 500 tokens held
-# the shipped model's serving at 0.93-1.0 GB on MindSpore, 8 x 500 at 0.81 GB (6 % slower).
-SERVING_TOKENS = 4000
+EVAL_TOKENS = 4000
 
 
 def eval_batch_size(batch_size):

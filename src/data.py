@@ -17,7 +17,7 @@ import numpy as np
 from mindspore.mindrecord import FileWriter
 
 from src.aclimdb import LABELS, SPLITS
-from src.buckets import bucket_batch_sizes, bucket_boundaries, eval_batch_size
+from src.buckets import EVAL_TOKENS, bucket_batch_sizes, bucket_boundaries, eval_batch_size
 from src.corpus import fingerprint, read_tokens, text_hash, write_tokens
 from src.datasets import dataset_settings, labelled_parts, split_seed
 from src.errors import UserError
@@ -280,9 +280,9 @@ def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, see
 
 def eval_batches(config, path):
     """The batches of one split for a pass without gradient: in order, length buckets of at
-    most buckets.eval_batch_size reviews."""
+    most buckets.eval_batch_size reviews and buckets.EVAL_TOKENS padded tokens."""
     return create_dataset(path, eval_batch_size(config.batch_size), config.max_len,
-                          config.bucket_width)
+                          config.bucket_width, batch_tokens=EVAL_TOKENS)
 
 
 def train_batches(config, prepared, epoch, skip_batches=0, num_shards=None, shard_id=None):

@@ -3,7 +3,7 @@ onnxruntime) or from an exported MINDIR.
 
 Reviews go through `src.text.tokenize` and the training run's vocab.json exactly as in
 training. Work is batched: reviews are sorted by length, cut into batches of at most
-buckets.EVAL_BATCH (or the run's smaller batch_size) and buckets.SERVING_TOKENS padded tokens,
+buckets.EVAL_BATCH (or the run's smaller batch_size) and buckets.EVAL_TOKENS padded tokens,
 and each batch is padded to a small set of fixed shapes so the compiled graph is reused.
 Padding never changes a review's result (SentimentNet masks by the true lengths); padded rows
 are dropped.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from src.buckets import SERVING_TOKENS, bucket_length, eval_batch_size, reviews_per_batch
+from src.buckets import EVAL_TOKENS, bucket_length, eval_batch_size, reviews_per_batch
 from src.errors import UserError, first_line
 from src.progress import progress
 from src.review import label_names
@@ -69,7 +69,7 @@ class Predictor:
             return self.fixed_shape
         config = self.config
         batch = min(1 << (rows - 1).bit_length(), reviews_per_batch(
-            self.batch_size, config.bucket_width, config.max_len, longest, SERVING_TOKENS))
+            self.batch_size, config.bucket_width, config.max_len, longest, EVAL_TOKENS))
         return batch, bucket_length(min(longest, config.max_len), config.bucket_width,
                                     config.max_len)
 
@@ -119,14 +119,14 @@ class Predictor:
 
     def _batches(self, order, encoded):
         """Length-sorted batches of self.batch_size reviews, fewer of long ones, so no batch
-        holds more than SERVING_TOKENS padded tokens (the LSTM's work memory grows with them)."""
+        holds more than EVAL_TOKENS padded tokens (the LSTM's work memory grows with them)."""
         if self.fixed_shape:
             size = self.fixed_shape[0]
             return [order[start:start + size] for start in range(0, len(order), size)]
         config, batches = self.config, [[]]
         for index in order:
             fits = reviews_per_batch(self.batch_size, config.bucket_width, config.max_len,
-                                     len(encoded[index]), SERVING_TOKENS)
+                                     len(encoded[index]), EVAL_TOKENS)
             if len(batches[-1]) >= fits:
                 batches.append([])
             batches[-1].append(index)

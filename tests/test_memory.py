@@ -68,9 +68,9 @@ def test_serving_the_longest_sample_reviews_needs_under_a_gigabyte(tmp_path, bac
 
 def test_evaluating_model_on_the_sample_needs_under_a_gigabyte(tmp_path):
     """eval.py compiles one graph for every length (dynamic_shapes) and reads batches of at
-    most 16 reviews, as validation and the wide fit do: no gradient is kept, so nothing is
-    gained by training's 64 (it held 4.85 GB on the sample's test reviews of up to 2,300
-    tokens, a static graph per bucket)."""
+    most 16 reviews and 4,000 tokens, as validation and the wide fit do: no gradient is kept,
+    so nothing is gained by training's 64 (it held 4.85 GB on the sample's test reviews of up
+    to 2,300 tokens with a static graph per bucket, 0.96 GB with batches of 16 x 2,300)."""
     peak = _peak_gb("eval.py", model_eval_args(tmp_path, SAMPLE))
     assert json.loads((tmp_path / "model" / "eval.json").read_text())["reviews"] == 500
-    assert peak < 1.0, f"eval.py on model/: {peak:.2f} GB"
+    assert peak < 0.9, f"eval.py on model/: {peak:.2f} GB"

@@ -148,7 +148,7 @@ def test_read_reviews_from_a_pipe():
 
 
 def test_long_reviews_are_classified_in_smaller_batches(tiny_config):
-    """A serving batch holds at most buckets.EVAL_BATCH (16) reviews and SERVING_TOKENS (4,000)
+    """A serving batch holds at most buckets.EVAL_BATCH (16) reviews and EVAL_TOKENS (4,000)
     padded tokens, whatever the run trained with: 64 x 3,000 tokens ran the shipped model out
     of memory, 64 x 500 needed 1.8 GB on MindSpore, 16 x 500 up to 1.0 GB."""
     import dataclasses

@@ -9,8 +9,9 @@ import pytest
 from conftest import SAMPLE
 from src.errors import UserError
 from src.aclimdb import read_aclimdb
-from src.buckets import bucket_batch_sizes
-from src.data import batches_per_epoch, create_dataset, data_key, prepare, train_batches
+from src.buckets import EVAL_BATCH, EVAL_TOKENS, bucket_batch_sizes
+from src.data import (batches_per_epoch, create_dataset, data_key, eval_batches, prepare,
+                      train_batches)
 from src.datasets import split_validation
 from src.glove import glove_words
 from src.text import PAD, UNK, Vocab, tokenize
@@ -144,6 +145,19 @@ def test_long_buckets_hold_fewer_reviews_so_no_batch_holds_more_tokens(prepared)
     shapes = [ids.shape for ids, _, _ in dataset.create_tuple_iterator(output_numpy=True)]
     assert (10, 64) in shapes
     assert max(rows * length for rows, length in shapes) <= 16 * 40
+
+
+def test_passes_without_gradient_read_at_most_eval_tokens_a_batch(tiny_config, tmp_path):
+    """Validation, eval.py and the wide fit read long reviews in fewer rows: EVAL_BATCH x 600
+    tokens would hold 2.4 times EVAL_TOKENS (eval.py of model/ on the sample: 0.96 GB)."""
+    config = dataclasses.replace(tiny_config, max_len=600, bucket_width=50,
+                                 preprocess_path=str(tmp_path / "preprocess"))
+    dataset = eval_batches(config, prepare(config, log=lambda *_: None).mindrecord("test"))
+    shapes = [ids.shape for ids, _, _ in dataset.create_tuple_iterator(output_numpy=True)]
+    assert sum(rows for rows, _ in shapes) == 500
+    assert max(rows for rows, _ in shapes) == EVAL_BATCH
+    assert (EVAL_TOKENS // 600, 600) in shapes
+    assert max(rows * length for rows, length in shapes) <= EVAL_TOKENS
 
 
 def test_steps_per_epoch_counts_the_bucketed_batches_training_runs(tiny_config, prepared):
