@@ -31,14 +31,15 @@ UNITS = {"eval.py": "batch/s", "predict.py": "batch/s", "preprocess.py": "batch/
 
 
 @pytest.mark.parametrize("script", sorted(CASES))
-def test_a_bar_on_a_terminal_and_none_in_a_log(script, trained_run, session_dir, tmp_path):
+def test_a_bar_on_a_terminal_and_none_in_a_log(script, trained_run, session_dir, tmp_path,
+                                               capfd):
     run = {"args": tiny_args(session_dir), "dir": trained_run,
            "ckpt": trained_run / "lstm-best.ckpt"}
     args = CASES[script](run, tmp_path / "terminal")
     code, screen = run_on_terminal(script, *args)
     assert code == 0, screen[-2000:]
     assert UNITS[script] in screen and "\r" in screen, screen[-2000:]
-    piped = run_script(script, *CASES[script](run, tmp_path / "piped"))
+    piped = run_script(script, *CASES[script](run, tmp_path / "piped"), capfd=capfd)
     assert piped.returncode == 0, piped.stderr[-2000:]
     assert UNITS[script] not in piped.stdout + piped.stderr
     assert "\r" not in piped.stdout + piped.stderr
