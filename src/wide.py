@@ -88,10 +88,16 @@ def _softmax(logits):
 
 def fit_table(counts, labels, num_classes, penalty=1.0, iterations=200):
     """(table float32 [features, classes], bias float32 [classes]) of the NB-weighted logistic
-    regression; penalty is the L2 weight on the ratio-scaled weights (liblinear's 1 / C)."""
+    regression; penalty is the L2 weight on the ratio-scaled weights (liblinear's 1 / C).
+
+    Only the features the reviews hold are optimised: an absent one's gradient is its L2 term
+    alone, zero from a zero start, so its weight stays 0 (most of the million hashed pairs on
+    a small corpus)."""
     from scipy.optimize import minimize
     labels = np.asarray(labels)
     ratios = _log_count_ratios(counts, labels, num_classes)
+    present = np.flatnonzero(np.bincount(counts.indices, minlength=counts.shape[1]))
+    all_features, counts, ratios = counts.shape[1], counts[:, present], ratios[present]
     onehot = np.eye(num_classes)[labels]
     features, classes = ratios.shape
 
@@ -108,8 +114,9 @@ def fit_table(counts, labels, num_classes, penalty=1.0, iterations=200):
     start = np.zeros(features * classes + classes)
     found = minimize(loss_and_gradient, start, jac=True, method="L-BFGS-B",
                      options={"maxiter": iterations})
-    weights = found.x[:-classes].reshape(features, classes)
-    return (ratios * weights).astype(np.float32), found.x[-classes:].astype(np.float32)
+    table = np.zeros((all_features, classes), np.float32)
+    table[present] = ratios * found.x[:-classes].reshape(features, classes)
+    return table, found.x[-classes:].astype(np.float32)
 
 
 def wide_logits(counts, table, bias):

@@ -11,6 +11,7 @@ from src import wide
 from src.aclimdb import read_aclimdb
 from src.checkpoint import load_network, load_params
 from src.config import load_config
+from src.model import any_batch_shape
 from src.predictor import load_predictor
 
 
@@ -18,9 +19,10 @@ from src.predictor import load_predictor
 def wide_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("wide")
     args = tiny_args(workdir) + ["--wide", "true", "--num_epochs", "2"]
-    result = run_script("train.py", *args)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir / "run", args, result.stdout
+    from train import main as train
+    printed = []
+    run = train(load_config(args), log=printed.append)
+    return run, args, "\n".join(map(str, printed))
 
 
 def test_train_fits_the_wide_part_into_the_best_checkpoint_on_validation(wide_run):
@@ -38,7 +40,7 @@ def test_the_graph_adds_the_counts_times_the_table(wide_run):
     predictor = load_predictor(config)
     texts = [review.text for review in read_aclimdb(SAMPLE)["test"][:40]]
     encoded = predictor.encode(texts)
-    network = load_network(config, run / "lstm-best.ckpt")
+    network = any_batch_shape(load_network(config, run / "lstm-best.ckpt"), inputs=2)
     table = network.wide.table.asnumpy()
     with_wide = predictor.logits(encoded)
     network.wide.table.set_data(ms.Tensor(np.zeros_like(table)))
@@ -75,7 +77,7 @@ def test_the_wide_part_fits_into_a_run_trained_without_it(tiny_config, trained_r
     assert "wide.table" not in load_params(run / "lstm-best.ckpt")
     config = dataclasses.replace(tiny_config, ckpt_path=str(run), wide=True)
     record = attach_wide(config, prepare(config, log=lambda *_: None), run, lambda *_: None)
-    network = load_network(config, run / "lstm-best.ckpt")
+    network = any_batch_shape(load_network(config, run / "lstm-best.ckpt"), inputs=2)
     assert network.wide is not None
     assert record["wide_scale"] == 0 or np.count_nonzero(network.wide.table.asnumpy()) > 1000
     assert record["valid_acc"] >= record["valid_acc_deep"]
@@ -89,3 +91,19 @@ def test_without_a_validation_split_the_table_is_never_fitted(tmp_path, capfd):
     assert result.returncode == 0, result.stderr[-2000:]
     log = (tmp_path / "run" / "run.log").read_text()
     assert "wide part skipped" in log and "wide table fitted" not in log
+
+
+def test_the_table_fitted_on_the_features_present_is_optimal_over_all_of_them():
+    """fit_table optimises only the columns the reviews hold; the result must still be the
+    minimum of the whole objective: a gradient of ~0 over every feature, absent ones included."""
+    rng = np.random.default_rng(3)
+    reviews = [rng.integers(1, 40, rng.integers(5, 30)) for _ in range(60)]
+    labels = np.array([int((review < 20).mean() > 0.5) for review in reviews])
+    counts = wide.count_matrix(reviews, 40)
+    table, bias = wide.fit_table(counts, labels, 2)
+    ratios = wide._log_count_ratios(counts, labels, 2)
+    weights = table / ratios
+    error = np.exp(counts @ table + bias)
+    error = error / error.sum(axis=1, keepdims=True) - np.eye(2)[labels]
+    gradient = ratios * (counts.T @ error) + weights
+    assert np.count_nonzero(table) and np.abs(gradient).max() < 1e-3
