@@ -140,24 +140,25 @@ def test_training_writes_the_run_folder(trained_run, tiny_config):
 def test_resume_continues_exactly_where_the_run_stopped(tiny_config, tmp_path):
     # Dropout masks are not part of a checkpoint, so exact equality needs dropout 0.
     base = dataclasses.replace(tiny_config, ckpt_path=str(tmp_path / "full"), num_epochs=2,
-                               save_checkpoint_steps=10, keep_checkpoint_max=10, dropout=0.0)
+                               batch_size=64, save_checkpoint_steps=10, keep_checkpoint_max=10,
+                               dropout=0.0)  # 14 steps an epoch
     train(base, log=lambda *_: None)
     cut = dataclasses.replace(base, ckpt_path=str(tmp_path / "cut"))
     shutil.copytree(base.ckpt_path, cut.ckpt_path)  # the same run (dropout 0), then cut short
     (Path(cut.ckpt_path) / "lstm-best.ckpt").unlink()
-    for later in Path(cut.ckpt_path).glob("lstm-*_*.ckpt"):   # keep lstm-1_20: mid-epoch 1
-        if later.name != "lstm-1_20.ckpt":
+    for later in Path(cut.ckpt_path).glob("lstm-*_*.ckpt"):   # keep lstm-1_10: mid-epoch 1
+        if later.name != "lstm-1_10.ckpt":
             later.unlink()
-    assert latest_checkpoint(cut.ckpt_path, "lstm").name == "lstm-1_20.ckpt"
-    kept = Path(cut.ckpt_path) / "lstm-1_20.ckpt"
+    assert latest_checkpoint(cut.ckpt_path, "lstm").name == "lstm-1_10.ckpt"
+    kept = Path(cut.ckpt_path) / "lstm-1_10.ckpt"
     saved = kept.read_bytes()
     train(dataclasses.replace(cut, resume=True), log=lambda *_: None)
-    full = load_params(Path(base.ckpt_path) / "lstm-2_28.ckpt")
-    resumed = load_params(Path(cut.ckpt_path) / "lstm-2_28.ckpt")
+    full = load_params(Path(base.ckpt_path) / "lstm-2_14.ckpt")
+    resumed = load_params(Path(cut.ckpt_path) / "lstm-2_14.ckpt")
     for name in ("decoder.weight", "embedding.embedding_table", "global_step"):
         np.testing.assert_allclose(resumed[name].asnumpy(), full[name].asnumpy(), atol=1e-6)
     # With dropout 0 a run that started over would end the same: the weights must come from
-    # lstm-1_20, so a checkpoint with other weights must give another end.
+    # lstm-1_10, so a checkpoint with other weights must give another end.
     for later in Path(cut.ckpt_path).glob("lstm-*_*.ckpt"):
         later.unlink()
     kept.write_bytes(saved)
@@ -168,7 +169,7 @@ def test_resume_continues_exactly_where_the_run_stopped(tiny_config, tmp_path):
                         if hasattr(v, "asnumpy")], str(kept),
                        append_dict={"vocab_digest": params["vocab_digest"]})
     train(dataclasses.replace(cut, resume=True), log=lambda *_: None)
-    altered = load_params(Path(cut.ckpt_path) / "lstm-2_28.ckpt")
+    altered = load_params(Path(cut.ckpt_path) / "lstm-2_14.ckpt")
     assert not np.allclose(altered["decoder.weight"].asnumpy(), full["decoder.weight"].asnumpy(),
                            atol=1e-3)
 
@@ -184,14 +185,14 @@ def test_the_epoch_end_checkpoint_is_written_after_validation_with_the_early_sto
     from src.callbacks import TrainState
     # a learning rate too small to change a prediction: validation never improves after epoch 1
     still = dataclasses.replace(tiny_config, ckpt_path=str(tmp_path / "still"), num_epochs=3,
-                                lr_schedule="fixed", learning_rate=1e-9,
+                                batch_size=64, lr_schedule="fixed", learning_rate=1e-9,
                                 early_stop_patience=2, keep_checkpoint_max=10)
     lines = []
     train(still, log=lines.append)
     assert [line for line in lines if "early stop" in line]
     run = tmp_path / "still"
-    assert TrainState.from_checkpoint(load_params(run / "lstm-2_28.ckpt")).bad_epochs == 1
-    assert (run / "lstm-1_28.ckpt").stat().st_mtime_ns >= \
+    assert TrainState.from_checkpoint(load_params(run / "lstm-2_14.ckpt")).bad_epochs == 1
+    assert (run / "lstm-1_14.ckpt").stat().st_mtime_ns >= \
         (run / "lstm-best.ckpt").stat().st_mtime_ns
     # killed in epoch 3: the resumed run's epoch 3 is the second without a better validation
     for later in run.glob("lstm-3_*.ckpt"):
@@ -199,7 +200,7 @@ def test_the_epoch_end_checkpoint_is_written_after_validation_with_the_early_sto
     lines = []
     train(dataclasses.replace(still, resume=True), log=lines.append)
     assert [line for line in lines if "early stop" in line], lines[-5:]
-    assert TrainState.from_checkpoint(load_params(run / "lstm-3_28.ckpt")).bad_epochs == 2
+    assert TrainState.from_checkpoint(load_params(run / "lstm-3_14.ckpt")).bad_epochs == 2
 
 
 def test_eval_reads_the_runs_settings_and_the_command_line_still_wins(learned_run):

@@ -116,7 +116,7 @@ def test_train_starts_from_the_encoder_and_fine_tunes_it(pretrained):
 def test_train_starts_from_the_shipped_encoder_by_default(tmp_path):
     args = ["--aclimdb_path", str(SAMPLE), "--preprocess_path", str(tmp_path / "preprocess"),
             "--ckpt_path", str(tmp_path / "run"), "--max_len", "64", "--bucket_width", "0",
-            "--batch_size", "32", "--num_epochs", "1", "--save_checkpoint_steps", "10",
+            "--batch_size", "64", "--num_epochs", "1", "--save_checkpoint_steps", "10",
             "--wide", "false"]
     _train_from_encoder(args, ROOT / "model" / "encoder" / "encoder.ckpt", given=False)
     shipped = ROOT / "model" / "encoder" / "vocab.json"
