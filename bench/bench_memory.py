@@ -15,9 +15,9 @@ the median training samples/s of its logged steps and the best validation accura
 - MindSpore's own settings (`--rows settings`): graph_memory_repro.py over its 12 shapes
   (one training step cell, 256-unit BiLSTM) with one graph per shape and each setting (its
   runtime memory pool, memory_optimize_level O1, jit_level O1, freeing each shape's graph,
-  ms_memory_recycle, PyNative), against one dynamic graph. MindSpore 2.10's PyNative mode
-  fails to import numpy 2 ("Numpy init failed"): its row runs with --pynative_python, an
-  interpreter whose venv has mindspore==2.10.0 and numpy<2.
+  ms_memory_recycle, PyNative, PyNative with the step in ms.jit), against one dynamic graph.
+  MindSpore 2.10's PyNative mode fails to import numpy 2 ("Numpy init failed"): its rows run
+  with --pynative_python, an interpreter whose venv has mindspore==2.10.0 and numpy<2.
 Full-data rows (the default recipe, 2 seeds) are bench_recipes.py's `peak_rss_gb`.
 Writes bench/results/memory.json.
 """
@@ -98,7 +98,8 @@ SETTINGS = {"one graph per shape (static)": [], "one graph for all (dynamic)": [
             "static, jit_level O1": ["--jit_level", "O1"],
             "static, each shape's graph freed after its steps": ["--release"],
             "static, ms_memory_recycle after the shapes": ["--recycle"],
-            "PyNative (no graph)": ["--pynative"]}
+            "PyNative (no graph)": ["--pynative"],
+            "PyNative, the step in ms.jit": ["--pynative", "--jit"]}
 
 
 def _settings_rows(pynative_python):
@@ -139,7 +140,7 @@ def main():
                         help="all, train, serve (predict.py, eval.py) or settings (MindSpore's)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--pynative_python", type=Path, default=None,
-                        help="the interpreter of the settings' PyNative row: MindSpore 2.10 "
+                        help="the interpreter of the settings' PyNative rows: MindSpore 2.10 "
                              "with numpy<2 (its PyNative mode fails on numpy 2); else not run")
     options = parser.parse_args()
     load_before = load_average()

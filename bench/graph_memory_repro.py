@@ -8,7 +8,7 @@ prints the peak and the current resident memory and the number of compiled graph
     .venv/bin/python bench/graph_memory_repro.py --rounds 1             # one graph per shape
     .venv/bin/python bench/graph_memory_repro.py --rounds 1 --dynamic   # one graph for all
     (also --release, --recycle, --mem_level O1, --pool 0.5GB,0.5GB, --jit_level O1,
-    --pynative, --tokens N: other settings, one per process)
+    --pynative [--jit], --tokens N: other settings, one per process)
 
 Measured results are in bench/README.md (Memory). Each static graph's LSTM kernels keep their
 work memory (about 34 KB per token of the batch) until the process ends.
@@ -50,6 +50,7 @@ def main():
     parser.add_argument("--pool", default=None, help="init_size,increase_size e.g. 0.5GB,0.5GB")
     parser.add_argument("--jit_level", choices=["O0", "O1"], default=None)
     parser.add_argument("--pynative", action="store_true")
+    parser.add_argument("--jit", action="store_true", help="with --pynative: the step in ms.jit")
     args = parser.parse_args()
 
     t0 = time.time()
@@ -104,6 +105,7 @@ def main():
                         ms.Tensor(shape=[None], dtype=ms.int32),
                         ms.Tensor(shape=[None], dtype=ms.int32))
 
+    run_step = ms.jit(step.construct) if args.jit else step
     graph_executor = None
     if args.release:
         try:
@@ -121,7 +123,7 @@ def main():
                 ids = ms.Tensor(rng.integers(1, args.vocab, (batch, length)), ms.int32)
                 true_len = ms.Tensor(rng.integers(1, length + 1, batch), ms.int32)
                 label = ms.Tensor(rng.integers(0, 2, batch), ms.int32)
-                loss = step(ids, true_len, label).asnumpy()
+                loss = run_step(ids, true_len, label).asnumpy()
             peak, current = rss_mb()
             tag = "new" if (length, batch) not in seen else "old"
             seen.add((length, batch))
