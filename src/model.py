@@ -18,6 +18,12 @@ __all__ = ["SentimentNet", "LogitsAndStates", "NetWithLoss", "NetWithEval", "bui
 POOLINGS = ("first_last", "mean", "max", "mean_max")
 
 
+def _steps_and_reviews(steps, batch, length):
+    """(step index [T, 1], true lengths [1, B], review index [1, B]) int32, to broadcast."""
+    return (ops.arange(steps, dtype=ms.int32).reshape(steps, 1), length.reshape(1, batch),
+            ops.arange(batch, dtype=ms.int32).reshape(1, batch))
+
+
 def _gather_rows(values, flat_index):
     """values [T, B, C] picked per (step, review) by flat_index [T*B] -> [T, B, C]."""
     steps, batch, channels = values.shape
@@ -69,8 +75,8 @@ class SentimentNet(nn.Cell):
         """(logits [B, classes], states [T, B, layers * C]): every LSTM layer's output at every
         position, side by side, in the pass that gives the logits (src/explain.py splits the
         logits over the positions and tokens from them and readout())."""
-        x, mask, last, outputs = self._encode(self.embedding(ids.transpose(1, 0)), length)
-        logits = self.decoder(self.dropout(self._pool(x, mask, length, last)))
+        x, last, outputs = self._encode(self.embedding(ids.transpose(1, 0)), length)
+        logits = self.decoder(self.dropout(self._pool(x, length, last)))
         if self.wide is not None:
             logits = logits + self.wide(ids, length)
         return logits, outputs[0] if len(outputs) == 1 else ops.concat(outputs, axis=2)
@@ -96,18 +102,16 @@ class SentimentNet(nn.Cell):
 
     def classify(self, x, length):
         """Logits of embedded reviews: x [T, B, E], the embedding of the transposed ids."""
-        x, mask, last, _ = self._encode(x, length)
-        return self.decoder(self.dropout(self._pool(x, mask, length, last)))
+        x, last, _ = self._encode(x, length)
+        return self.decoder(self.dropout(self._pool(x, length, last)))
 
     def _encode(self, x, length):
-        """x [T, B, E] -> (the last layer's outputs [T, B, C], real-position mask [T, B], the
-        flat row of each review's last real step, every layer's outputs)."""
+        """x [T, B, E] -> (the last layer's outputs [T, B, C], the flat row of each review's
+        last real step, every layer's outputs)."""
         steps, batch = x.shape[0], x.shape[1]
-        positions = ops.arange(steps, dtype=ms.int32).reshape(steps, 1)
-        lengths = length.reshape(1, batch)
-        mask = positions < lengths
-        column = ops.arange(batch, dtype=ms.int32).reshape(1, batch)
-        reverse = (ops.where(mask, lengths - 1 - positions, positions) * batch + column).reshape(-1)
+        positions, lengths, column = _steps_and_reviews(steps, batch, length)
+        reverse = (ops.where(positions < lengths, lengths - 1 - positions, positions) * batch
+                   + column).reshape(-1)
         last = ((lengths - 1) * batch + column).reshape(-1)
         outputs = ()
         for i in range(len(self.forward_layers)):
@@ -119,25 +123,33 @@ class SentimentNet(nn.Cell):
                 forward = ops.concat((forward, _gather_rows(backward, reverse)), axis=2)
             x = forward
             outputs = outputs + (x,)
-        return x, mask, last, outputs
+        return x, last, outputs
 
-    def _pool(self, x, mask, length, last):
-        """x [T, B, C], mask [T, B] -> [B, C] or [B, 2C]."""
+    def _pool(self, x, length, last):
+        """x [T, B, C] -> [B, C] or [B, 2C], over each review's real steps only.
+
+        The padding steps are replaced by gathers, not masked by arithmetic: zeros for the
+        mean, copies of the review's last real step for the maximum. In a dynamic-shape graph
+        on CPU, element-wise kernels over [T, B, C] run several times slower than in a static
+        one, and masking by multiplication took a third of a training step; gathers do not
+        slow down (bench/README.md, Memory)."""
         steps, batch, channels = x.shape
         if self.pooling == "first_last":
             final = ops.gather(x.reshape(steps * batch, channels), last, 0)
             return ops.concat((x[0], final), axis=1)
-        weights = mask.astype(x.dtype).expand_dims(2)
-        mean = (x * weights).sum(axis=0) / length.astype(x.dtype).reshape(batch, 1)
-        if self.pooling == "mean":
-            return mean
-        # padding pushed to -1e9 by arithmetic: a full_like(x) tensor would be folded into a
-        # [steps, batch, channels] constant of the exported MINDIR (megabytes)
-        maximum = (x + (weights - 1) * 1e9).max(axis=0)
-        if self.pooling == "max":
-            return maximum
-        return ops.concat((mean, maximum), axis=1)
-
+        positions, lengths, column = _steps_and_reviews(steps, batch, length)
+        real = positions < lengths
+        pooled = ()
+        if self.pooling in ("mean", "mean_max"):
+            zeros = ops.concat((x, ops.zeros((1, batch, channels), x.dtype)), axis=0)
+            rows = (ops.where(real, positions, steps) * batch + column).reshape(-1)
+            total = ops.gather(zeros.reshape((steps + 1) * batch, channels), rows, 0)
+            pooled += (total.reshape(steps, batch, channels).sum(axis=0)
+                       / length.astype(x.dtype).reshape(batch, 1),)
+        if self.pooling in ("max", "mean_max"):
+            rows = (ops.minimum(positions, lengths - 1) * batch + column).reshape(-1)
+            pooled += (_gather_rows(x, rows).max(axis=0),)
+        return pooled[0] if len(pooled) == 1 else ops.concat(pooled, axis=1)
 
 def build_network(config, embedding_table, wide=None):
     """SentimentNet shaped by the config; embedding_table is the numpy initial table; wide

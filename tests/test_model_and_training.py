@@ -92,15 +92,18 @@ def test_ascend_pads_the_embedding_width_to_a_multiple_of_16(tiny_config, prepar
 
 
 @pytest.mark.parametrize("pooling", ["first_last", "mean", "max", "mean_max"])
-def test_padding_never_changes_the_encoding(pooling):
+@pytest.mark.parametrize("steps", [10, 3000])
+def test_padding_never_changes_the_encoding(pooling, steps):
+    """Also 6 real tokens in 3,000 steps: mean pooling subtracts the padding's copies of the
+    last real state from a sum over every step (src/model.py), which must stay exact."""
     ms.set_context(mode=ms.GRAPH_MODE)
     rng = np.random.default_rng(0)
     net = SentimentNet(rng.normal(size=(50, 8)).astype(np.float32), 6, 2, True, 2,
                        pooling=pooling)
     net.set_train(False)
-    ids = rng.integers(2, 50, (2, 10)).astype(np.int32)
+    ids = rng.integers(2, 50, (2, steps)).astype(np.int32)
     ids[1, 6:] = 0
-    padded = net(ms.Tensor(ids), ms.Tensor(np.array([10, 6], np.int32))).asnumpy()
+    padded = net(ms.Tensor(ids), ms.Tensor(np.array([steps, 6], np.int32))).asnumpy()
     alone = net(ms.Tensor(ids[1:, :6]), ms.Tensor(np.array([6], np.int32))).asnumpy()
     np.testing.assert_allclose(padded[1], alone[0], atol=1e-6)
 
