@@ -57,8 +57,8 @@ def _shrink(run_dir, out, rows):
     shipped.save(out / "vocab.json")
 
 
-def _config(run_dir, out, rows):
-    config = load_config(["--config_path", str(run_dir / "config.yaml")])
+def _config(config, out, rows):
+    """The run's config as model/ lists it: no paths of the machine it was trained on."""
     neutral = {name: getattr(Config(), name) for name in NEUTRAL}
     neutral.update(ckpt_path=".", vocab_size=rows or config.vocab_size)
     shipped = dataclasses.replace(config, **neutral)
@@ -73,7 +73,8 @@ def _check(run_dir, out, source):
     from src.aclimdb import read_aclimdb
     from src.compare import accuracy_of
     reviews = read_aclimdb(source)["test"]
-    return {"reviews": len(reviews), "run_accuracy": round(accuracy_of(run_dir, reviews), 5),
+    return {"reviews": len(reviews), "vocab_words": len(Vocab.load(out / "vocab.json").tokens),
+            "run_accuracy": round(accuracy_of(run_dir, reviews), 5),
             "shipped_accuracy": round(accuracy_of(out, reviews), 5)}
 
 
@@ -87,7 +88,24 @@ def _trained_as(args):
     return args.recipe, args.seed
 
 
+def _encoder_words(config):
+    if config.pretrained_encoder:
+        return ("the encoder (embedding and BiLSTM) started from the pretrained one shipped in "
+                "model/encoder/ (its CARD.md)")
+    return "the encoder pretrained as a language model"
+
+
+def _wide_words(config, wide):
+    if not wide:
+        return "."
+    when = ("before the network's training" if config.wide
+            else "after training, beside the trained network")
+    return (f"; the linear part over word and word-pair counts (`--wide`) fitted on the "
+            f"training reviews {when}, and mixed in at the scale validation chose.")
+
+
 def _card(config, row, check, args, wide, trained_as):
+    """config: the run's own (where its encoder came from, when its wide part was fitted)."""
     recipe, seed = trained_as
     quartiles = row.get("test_acc_by_length_quartile", [])
     bounds = row.get("quartile_word_bounds", [])
@@ -104,10 +122,8 @@ def _card(config, row, check, args, wide, trained_as):
         "",
         f"**Recipe.** `{recipe}` of `bench/bench_recipes.py`: embedding {config.embed_size}-d, "
         f"one bidirectional LSTM layer of {config.num_hiddens} units, {config.pooling} "
-        f"pooling, reviews up to {config.max_len} tokens; the encoder pretrained as a "
-        "language model, then trained as a classifier" + (
-            "; then the linear part over word and word-pair counts (`--wide`) fitted on the "
-            "training reviews and mixed in at the scale validation chose." if wide else "."),
+        f"pooling, reviews up to {config.max_len} tokens; {_encoder_words(config)}, then "
+        "trained as a classifier" + _wide_words(config, wide),
         "",
         "**Rebuild it.** `.venv/bin/python bench/bench_recipes.py --recipes "
         f"{recipe} --seeds {seed} --source aclImdb_v1.tar.gz --unsup "
@@ -117,7 +133,7 @@ def _card(config, row, check, args, wide, trained_as):
             "; then `.venv/bin/python bench/bench_wide.py --run_dir model --source "
             "aclImdb_v1.tar.gz --workdir WORKDIR` and `.venv/bin/python scripts/ship_model.py "
             "WORKDIR/run_wide --results bench/results/wide.json --recipe 'model + wide'`."
-            if wide else "."),
+            if wide and not config.wide else "."),
         "",
         f"**Accuracy** on the 25,000 test reviews: **{100 * row['test_acc']:.2f} %**.",
     ]
@@ -128,7 +144,7 @@ def _card(config, row, check, args, wide, trained_as):
             ["shortest", "second", "third", "longest"]
         lines += [f"| {name} | {100 * acc:.2f} % |" for name, acc in zip(names, quartiles)]
     if check:
-        lines += ["", f"As shipped (float16 weights, {config.vocab_size:,}-word vocabulary): "
+        lines += ["", f"As shipped (float16 weights, {check['vocab_words']:,}-word vocabulary): "
                       f"{100 * check['shipped_accuracy']:.2f} % against "
                       f"{100 * check['run_accuracy']:.2f} % for the trained run on the same "
                       f"{check['reviews']:,} reviews."]
@@ -156,7 +172,8 @@ def main():
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
     _shrink(args.run_dir, building, args.vocab_rows)
-    config = _config(args.run_dir, building, args.vocab_rows)
+    trained = load_config(["--config_path", str(args.run_dir / "config.yaml")])
+    config = _config(trained, building, args.vocab_rows)
     check = _check(args.run_dir, building, args.check) if args.check else None
     recipe, seed = _trained_as(args)
     wide = "wide.table" in load_params(building / "lstm-best.ckpt")
@@ -165,7 +182,7 @@ def main():
                   "quartile_word_bounds": row["quartile_word_bounds"], "recipe": recipe,
                   "seed": seed, "wide": wide, "shipped_check": check}
     (building / "eval.json").write_text(json.dumps(evaluation, indent=2) + "\n")
-    (building / "MODEL_CARD.md").write_text(_card(config, row, check, args, wide, (recipe, seed)))
+    (building / "MODEL_CARD.md").write_text(_card(trained, row, check, args, wide, (recipe, seed)))
     args.out.mkdir(parents=True, exist_ok=True)
     for built in building.iterdir():  # file by file: model/encoder/ and the like stay
         built.replace(args.out / built.name)

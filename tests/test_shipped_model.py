@@ -70,10 +70,12 @@ def shipped(hundred):
     return config, predictor, float(np.mean(predicted == [r.label for r in reviews]))
 
 
-def test_the_box_holds_a_trained_model_under_10_mb_with_its_card(shipped):
+def test_the_box_holds_a_trained_model_under_15_mb_with_its_card(shipped):
+    """15 MB: the network's 8.5 MB of float16 weights and its linear part's table, a million
+    word-pair rows and 35,000 word rows of 2 float16 values (4.3 MB)."""
     files = {p.name: p for p in SHIPPED.iterdir()}
     assert {"MODEL_CARD.md", "config.yaml", "eval.json", "lstm-best.ckpt", "vocab.json"} <= set(files)
-    assert sum(p.stat().st_size for p in files.values()) < 10e6
+    assert sum(p.stat().st_size for p in files.values()) < 15e6
     assert shipped[2] >= 0.85, shipped[2]  # 94 % of these 100; chance is 50 %
     scores = json.loads(files["eval.json"].read_text())
     assert scores["reviews"] == 25000 and scores["accuracy"] > 0.9
