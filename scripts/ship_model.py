@@ -57,10 +57,11 @@ def _shrink(run_dir, out, rows):
     shipped.save(out / "vocab.json")
 
 
-def _config(config, out, rows):
+def _config(config, out):
     """The run's config as model/ lists it: no paths of the machine it was trained on."""
     neutral = {name: getattr(Config(), name) for name in NEUTRAL}
-    neutral.update(ckpt_path=".", vocab_size=rows or config.vocab_size)
+    # the words shipped: a run started from an encoder read the encoder's, whatever vocab_size
+    neutral.update(ckpt_path=".", vocab_size=len(Vocab.load(out / "vocab.json").tokens))
     shipped = dataclasses.replace(config, **neutral)
     save_config(shipped, out / "config.yaml")
     listed = yaml.safe_load((out / "config.yaml").read_text())
@@ -173,7 +174,7 @@ def main():
     building.mkdir(parents=True)
     _shrink(args.run_dir, building, args.vocab_rows)
     trained = load_config(["--config_path", str(args.run_dir / "config.yaml")])
-    config = _config(trained, building, args.vocab_rows)
+    config = _config(trained, building)
     check = _check(args.run_dir, building, args.check) if args.check else None
     recipe, seed = _trained_as(args)
     wide = "wide.table" in load_params(building / "lstm-best.ckpt")

@@ -76,6 +76,8 @@ def test_the_box_holds_a_trained_model_under_15_mb_with_its_card(shipped):
     files = {p.name: p for p in SHIPPED.iterdir()}
     assert {"MODEL_CARD.md", "config.yaml", "eval.json", "lstm-best.ckpt", "vocab.json"} <= set(files)
     assert sum(p.stat().st_size for p in files.values()) < 15e6
+    words = len(json.loads(files["vocab.json"].read_text())["tokens"])
+    assert shipped[0].vocab_size == words  # the encoder's 35,000, not the 50,000 asked for
     assert shipped[2] >= 0.85, shipped[2]  # 94 % of these 100; chance is 50 %
     scores = json.loads(files["eval.json"].read_text())
     assert scores["reviews"] == 25000 and scores["accuracy"] > 0.9
