@@ -136,8 +136,8 @@ def _kept_rows(rows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="all",
-                        help="all, train, serve (predict.py, eval.py) or settings (MindSpore's)")
+    parser.add_argument("--rows", default="all", choices=["all", "train", "serve", "settings"],
+                        help="train, serve (predict.py, eval.py), settings (MindSpore's) or all")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--pynative_python", type=Path, default=None,
                         help="the interpreter of the settings' PyNative rows: MindSpore 2.10 "
@@ -146,6 +146,7 @@ def main():
     load_before = load_average()
     with tempfile.TemporaryDirectory() as scratch:
         workdir = options.workdir or Path(scratch)
+        workdir.mkdir(parents=True, exist_ok=True)
         rows = []
         if options.rows in ("all", "train"):
             for name, args in _train_rows().items():

@@ -2,6 +2,7 @@
 against the gathers SentimentNet uses.
 
 Usage: .venv/bin/python bench/bench_pooling.py [--steps 250] [--batch 64] [--repeats 20]
+           [--profile]
 
 Times the forward and backward pass of mean_max pooling over LSTM states [T, B, 512] with
 random true lengths, one process per (formulation, graph):
@@ -11,7 +12,9 @@ random true lengths, one process per (formulation, graph):
 - a same-shape multiplication x * x, for scale.
 In a dynamic-shape graph (set_inputs with None dimensions, what dynamic_shapes compiles)
 MindSpore 2.10's CPU element-wise kernels run several times slower than in a static graph;
-gathers do not. Writes bench/results/pooling.json.
+gathers do not. --profile adds, per graph, MindSpore's profiler's time by operator type over
+5 training steps of the default network (SentimentNet as default_config.yaml shapes it) on
+[batch, steps] random ids. Writes bench/results/pooling.json.
 """
 import argparse
 import json
@@ -88,32 +91,83 @@ def time_one(formulation, dynamic, steps, batch, repeats, channels=512):
     return (time.perf_counter() - started) / repeats * 1000
 
 
+def profile_step(dynamic, steps, batch, vocab=35000):
+    """{operator type: ms} over 5 training steps of the default network, and s per step."""
+    import csv
+    import tempfile
+    import mindspore as ms
+    import numpy as np
+    from mindspore import Profiler
+    from src.config import load_config
+    from src.model import build_network
+    from src.train import build_optimizer, train_step
+    ms.set_device("CPU")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    config = load_config(["--pretrained_encoder", "none", "--wide", "false"])
+    network = build_network(config, np.zeros((vocab, config.embed_size), np.float32))
+    step = train_step(network, build_optimizer(config, network, 100)[0], 0.0, dynamic)
+    rng = np.random.default_rng(0)
+    batches = [(ms.Tensor(rng.integers(1, vocab, (batch, steps)), ms.int32),
+                ms.Tensor(rng.integers(steps // 2, steps + 1, batch), ms.int32),
+                ms.Tensor(rng.integers(0, 2, batch), ms.int32)) for _ in range(7)]
+    for tensors in batches[:2]:
+        step(*tensors).asnumpy()
+    with tempfile.TemporaryDirectory() as folder:
+        profiler = Profiler(output_path=folder)
+        started = time.perf_counter()
+        for tensors in batches[2:]:
+            step(*tensors).asnumpy()
+        seconds = (time.perf_counter() - started) / 5
+        profiler.stop()
+        profiler.analyse()
+        table = next(Path(folder).rglob("cpu_op_type_info_0.csv"))
+        with open(table, newline="") as rows:
+            spent = {row["op_type"]: round(float(row["total_compute_time"]))
+                     for row in csv.DictReader(rows)}
+    top = dict(sorted(spent.items(), key=lambda item: -item[1])[:8])
+    return {"s_per_step": round(seconds, 3), "op_ms": top, "all_ops_ms": sum(spent.values())}
+
+
+def _child(args, *what):
+    done = subprocess.run([sys.executable, __file__, "--steps", str(args.steps), "--batch",
+                           str(args.batch), "--repeats", str(args.repeats), *what],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=250)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--profile", action="store_true", help="also profile a training step")
     parser.add_argument("--one", nargs=2, metavar=("FORMULATION", "GRAPH"), help=argparse.SUPPRESS)
+    parser.add_argument("--one_profile", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:  # a child process: one row
         print(json.dumps(time_one(args.one[0], args.one[1] == "dynamic", args.steps, args.batch,
                                   args.repeats)))
         return
+    if args.one_profile:
+        print(json.dumps(profile_step(args.one_profile == "dynamic", args.steps, args.batch)))
+        return
     load_before, rows = load_average(), []
     for formulation in FORMULATIONS:
         row = {"formulation": formulation}
         for graph in ("static", "dynamic"):
-            done = subprocess.run([sys.executable, __file__, "--steps", str(args.steps),
-                                   "--batch", str(args.batch), "--repeats", str(args.repeats),
-                                   "--one", formulation, graph],
-                                  capture_output=True, text=True, check=True)
-            row[f"{graph}_ms"] = round(json.loads(done.stdout.splitlines()[-1]), 1)
+            row[f"{graph}_ms"] = round(_child(args, "--one", formulation, graph), 1)
         row["dynamic_over_static"] = round(row["dynamic_ms"] / row["static_ms"], 2)
         rows.append(row)
     print(f"forward + backward over [{args.steps}, {args.batch}, 512] states, ms per pass:")
     print_table(rows, ["formulation", "static_ms", "dynamic_ms", "dynamic_over_static"])
+    profiles = {}
+    if args.profile:
+        for graph in ("static", "dynamic"):
+            profiles[graph] = _child(args, "--one_profile", graph)
+            print(f"training step, {graph} graph: {profiles[graph]}")
     path = write_result("pooling", {"machine": machine(), "shape": [args.steps, args.batch, 512],
                                     "repeats": args.repeats, "rows": rows,
+                                    "training_step_profile": profiles,
                                     "load_before": load_before, "load_after": load_average()})
     print(f"wrote {path}")
 
