@@ -131,8 +131,8 @@ class SentimentNet(nn.Cell):
         The padding steps are replaced by gathers, not masked by arithmetic: zeros for the
         mean, copies of the review's last real step for the maximum. In a dynamic-shape graph
         on CPU, element-wise kernels over [T, B, C] run several times slower than in a static
-        one, and masking by multiplication took a third of a training step; gathers do not
-        slow down (bench/README.md, Memory)."""
+        one (masking by arithmetic took over a quarter of a training step there); gathers do
+        not slow down (bench/bench_pooling.py)."""
         steps, batch, channels = x.shape
         if self.pooling == "first_last":
             final = ops.gather(x.reshape(steps * batch, channels), last, 0)
@@ -150,6 +150,7 @@ class SentimentNet(nn.Cell):
             rows = (ops.minimum(positions, lengths - 1) * batch + column).reshape(-1)
             pooled += (_gather_rows(x, rows).max(axis=0),)
         return pooled[0] if len(pooled) == 1 else ops.concat(pooled, axis=1)
+
 
 def build_network(config, embedding_table, wide=None):
     """SentimentNet shaped by the config; embedding_table is the numpy initial table; wide
