@@ -25,7 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchlib import load_average, machine, print_table, write_result  # noqa: E402
+from bench.benchlib import (load_average, machine, operator_ms, print_table,  # noqa: E402
+                            write_result)
 
 FORMULATIONS = ("masked", "gathers", "x * x")
 
@@ -93,11 +94,8 @@ def time_one(formulation, dynamic, steps, batch, repeats, channels=512):
 
 def profile_step(dynamic, steps, batch, vocab=35000):
     """{operator type: ms} over 5 training steps of the default network, and s per step."""
-    import csv
-    import tempfile
     import mindspore as ms
     import numpy as np
-    from mindspore import Profiler
     from src.config import load_config
     from src.model import build_network
     from src.train import build_optimizer, train_step
@@ -112,18 +110,16 @@ def profile_step(dynamic, steps, batch, vocab=35000):
                 ms.Tensor(rng.integers(0, 2, batch), ms.int32)) for _ in range(7)]
     for tensors in batches[:2]:
         step(*tensors).asnumpy()
-    with tempfile.TemporaryDirectory() as folder:
-        profiler = Profiler(output_path=folder)
+    timed = []
+
+    def steps_timed():
         started = time.perf_counter()
         for tensors in batches[2:]:
             step(*tensors).asnumpy()
-        seconds = (time.perf_counter() - started) / 5
-        profiler.stop()
-        profiler.analyse()
-        table = next(Path(folder).rglob("cpu_op_type_info_0.csv"))
-        with open(table, newline="") as rows:
-            spent = {row["op_type"]: round(float(row["total_compute_time"]))
-                     for row in csv.DictReader(rows)}
+        timed.append((time.perf_counter() - started) / 5)
+
+    spent = {name: round(ms_) for name, ms_ in operator_ms(steps_timed).items()}
+    seconds = timed[0]
     top = dict(sorted(spent.items(), key=lambda item: -item[1])[:8])
     return {"s_per_step": round(seconds, 3), "op_ms": top, "all_ops_ms": sum(spent.values())}
 

@@ -24,7 +24,6 @@ script prints how to make one: python3 -m venv /tmp/torchvenv &&
 Writes bench/results/train_speed.json.
 """
 import argparse
-import csv
 import json
 import os
 import resource
@@ -38,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from bench.benchlib import DATA, ROOT, load_average, machine, print_table, write_result  # noqa: E402
+from bench.benchlib import (DATA, ROOT, load_average, machine, operator_ms,  # noqa: E402
+                            print_table, write_result)
 
 TORCH_VENVS = ("/tmp/torchvenv/bin/python", str(ROOT / ".torchvenv" / "bin" / "python"))
 
@@ -130,19 +130,9 @@ def lstm_kernel_share(config, vocab_size, batches):
     """Share of a padded training step spent inside MindSpore's LSTM and LSTMGrad kernels,
     from MindSpore's profiler. Were everything else free, samples/s could grow by 1 / share
     and no more: the ceiling of the equal-shape ratio for any network built on nn.LSTM."""
-    from mindspore import Profiler
     step, tensors = _train_step(config, vocab_size, batches)
     step(*tensors[0]).asnumpy()  # compiles
-    with tempfile.TemporaryDirectory() as folder:
-        profiler = Profiler(output_path=folder)
-        for batch in tensors:
-            step(*batch).asnumpy()
-        profiler.stop()
-        profiler.analyse()
-        table = next(Path(folder).rglob("cpu_op_type_info_0.csv"))
-        with open(table, newline="") as rows:
-            milliseconds = {row["op_type"]: float(row["total_compute_time"])
-                            for row in csv.DictReader(rows)}
+    milliseconds = operator_ms(lambda: [step(*batch).asnumpy() for batch in tensors])
     return (milliseconds.get("LSTM", 0) + milliseconds.get("LSTMGrad", 0)) / sum(
         milliseconds.values())
 

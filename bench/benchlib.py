@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 __all__ = ["ROOT", "DATA", "RESULTS", "load_average", "machine", "write_result", "print_table",
+           "operator_ms",
            "git_commit", "portable", "PEAK", "model_eval_args", "peak_rss_gb"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,6 +130,23 @@ def write_result(name, result):
     tmp.write_text(json.dumps(portable(result), indent=2, ensure_ascii=False) + "\n")
     tmp.replace(path)
     return path
+
+
+def operator_ms(run):
+    """{operator type: ms} of MindSpore's CPU profiler over run() (a callable that runs the
+    steps to measure, graphs already compiled)."""
+    import csv
+    import tempfile
+    from mindspore import Profiler
+    with tempfile.TemporaryDirectory() as folder:
+        profiler = Profiler(output_path=folder)
+        run()
+        profiler.stop()
+        profiler.analyse()
+        table = next(Path(folder).rglob("cpu_op_type_info_0.csv"))
+        with open(table, newline="") as rows:
+            return {row["op_type"]: float(row["total_compute_time"])
+                    for row in csv.DictReader(rows)}
 
 
 def print_table(rows, columns):

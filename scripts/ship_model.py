@@ -70,11 +70,11 @@ def _config(config, out):
     return shipped
 
 
-def _check(run_dir, out, source):
+def _check(run_dir, out, source, words):
     from src.aclimdb import read_aclimdb
     from src.compare import accuracy_of
     reviews = read_aclimdb(source)["test"]
-    return {"reviews": len(reviews), "vocab_words": len(Vocab.load(out / "vocab.json").tokens),
+    return {"reviews": len(reviews), "vocab_words": words,
             "run_accuracy": round(accuracy_of(run_dir, reviews), 5),
             "shipped_accuracy": round(accuracy_of(out, reviews), 5)}
 
@@ -175,7 +175,7 @@ def main():
     _shrink(args.run_dir, building, args.vocab_rows)
     trained = load_config(["--config_path", str(args.run_dir / "config.yaml")])
     config = _config(trained, building)
-    check = _check(args.run_dir, building, args.check) if args.check else None
+    check = _check(args.run_dir, building, args.check, config.vocab_size) if args.check else None
     recipe, seed = _trained_as(args)
     wide = "wide.table" in load_params(building / "lstm-best.ckpt")
     evaluation = {"accuracy": row["test_acc"], "reviews": 25000,
