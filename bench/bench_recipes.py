@@ -44,6 +44,9 @@ RECIPES = {
     # the same with one compiled graph per bucket shape (the default before dynamic_shapes)
     "default_static": {"pretrain": None, "encoder": "shipped",
                        "train": ["--dynamic_shapes", "false"]},
+    # the default with adversarial training on the embeddings (Miyato et al. 2017)
+    "default_adversarial": {"pretrain": None, "encoder": "shipped",
+                            "train": ["--adversarial", "0.02"]},
     "best": {"pretrain": [*ENCODER, "--pretrain_minutes", "60", "--pretrain_epochs", "10",
                           "--pretrain_save_minutes", "5"],
              "train": WHOLE_REVIEWS},
