@@ -16,7 +16,8 @@ project) on all 25,000 training reviews. --curve fine-tunes --curve_recipe (seed
 pretraining snapshots taken after those minutes (0: no pretraining), so test accuracy against
 pretraining time is on record; --recipes '' runs the curve alone. Writes
 bench/results/recipes.json (rows of earlier invocations are kept) with the whole curve:
-no_pretraining (0 minutes), fast (5), the curve's rows and best (60), seed 1.
+no_pretraining (0 minutes), fast (5), the curve's rows and best (60), seed 1, redrawn only
+when best or --curve runs (a later no_pretraining row, of a later flow, leaves it as it was).
 """
 import argparse
 import json
@@ -275,8 +276,10 @@ def main():
         rows += _curve(options, reviews, quartile_of, [float(m) for m in options.curve.split(",")])
         _merge(rows, {"quartile_word_bounds": bounds})
     merged = json.loads((RESULTS / "recipes.json").read_text()) if rows else {"rows": []}
-    curve = _whole_curve(merged["rows"])
-    write_result("recipes", {**merged, "curve_minutes_vs_test_acc": curve})
+    if "best" in names or options.curve:  # one pretraining's curve: redrawn when it reruns
+        merged["curve_minutes_vs_test_acc"] = _whole_curve(merged["rows"])
+    curve = merged.get("curve_minutes_vs_test_acc", [])
+    write_result("recipes", merged)
     print("test accuracy against pretraining minutes (seed 1): " +
           ", ".join(f"{m:g} min {100 * acc:.2f} %" for m, acc in curve))
     print(f"length quartiles by words: <= {bounds[0]}, <= {bounds[1]}, <= {bounds[2]}, more")
