@@ -2,7 +2,8 @@
 
 Runs: phrases, sst5, sst2 (sentence-level training), sst5_phrases, sst2_phrases (trained on
 every labelled phrase of the train trees; validation and test stay sentence-level), and each
-of them from the shipped encoder instead of GloVe (phrases_encoder, sst5_encoder, ...).
+of them from the shipped encoder instead of GloVe (phrases_encoder, sst5_encoder, ...), and
+those with the wide part mixed in (phrases_encoder_wide, ...).
 
 Usage: .venv/bin/python bench/bench_datasets.py [--runs phrases,sst5,sst2,...] [--workdir DIR]
            [--data_dir ../shared/data] [--results FILE] [-- --num_epochs 3 ...]
@@ -46,9 +47,13 @@ ENCODER = ["--pretrained_encoder", ROOT / "model" / "encoder" / "encoder.ckpt",
            "--num_layers", "1", "--num_hiddens", "256", "--embed_size", "100",
            "--embedding", "random"]
 RUNS.update({f"{name}_encoder": [*args, *ENCODER] for name, args in list(RUNS.items())})
+# and with the wide part (src/wide.py) mixed in on validation
+RUNS.update({f"{name}_wide": [*args, "--wide", "true"] for name, args in list(RUNS.items())
+             if name.endswith("_encoder")})
 GLOVE = "glove.6B.50d.imdb.txt.gz"
 SHOWN = ("sst_classes", "sst_phrases", "max_len", "batch_size", "num_epochs", "embedding",
-         "embed_size", "num_hiddens", "num_layers", "pooling", "optimizer", "learning_rate")
+         "embed_size", "num_hiddens", "num_layers", "pooling", "optimizer", "learning_rate",
+         "wide")
 
 
 def run(name, options):
