@@ -48,6 +48,9 @@ RECIPES = {
     # the default with adversarial training on the embeddings (Miyato et al. 2017)
     "default_adversarial": {"pretrain": None, "encoder": "shipped",
                             "train": ["--adversarial", "0.02"]},
+    # ULMFiT's discriminative rates: the pretrained embedding and LSTM at 0.4 x the rate
+    "default_encoder_lr": {"pretrain": None, "encoder": "shipped",
+                           "train": ["--encoder_lr_scale", "0.4"]},
     "best": {"pretrain": [*ENCODER, "--pretrain_minutes", "60", "--pretrain_epochs", "10",
                           "--pretrain_save_minutes", "5"],
              "train": WHOLE_REVIEWS},
