@@ -1,0 +1,104 @@
+"""Training steps over changing bucket shapes, a static graph per shape against one dynamic
+graph: wall time per step, the process's CPU time (user and system), minor page faults and
+peak memory.
+
+Usage: .venv/bin/python bench/bench_step_shapes.py [--rounds 3] [--cycles 3]
+
+The default network (default_config.yaml's shapes, random weights, no linear part) trains on
+random ids in the bucket shapes of a full-data run, [64 x 150], [64 x 250], [64 x 350] and
+[48 x 500] reviews x tokens, cycled --cycles times after one warm-up cycle (which compiles).
+Each (graph, malloc setting) runs in its own process, and the rows alternate --rounds times so
+that a busy minute of the machine falls on both graphs. The malloc rows set glibc's
+MALLOC_MMAP_MAX_=0 and a 16 GB MALLOC_TRIM_THRESHOLD_ (no mmap, no trimming: freed blocks
+stay in the heap), to tell memory handed back to the system, and faulted in again, from
+the kernels' own time. Writes bench/results/step_shapes.json.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.benchlib import load_average, machine, print_table, write_result  # noqa: E402
+
+SHAPES = [(64, 150), (64, 250), (64, 350), (48, 500)]
+KEEP_HEAP = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(16 << 30)}
+VARIANTS = {"static": ("static", {}), "dynamic": ("dynamic", {}),
+            "static, heap kept": ("static", KEEP_HEAP), "dynamic, heap kept": ("dynamic", KEEP_HEAP)}
+
+
+def measure(dynamic, cycles, vocab=35000):
+    """{s_per_step, user_s, sys_s, minor_faults, peak_gb} over cycles x SHAPES timed steps."""
+    import mindspore as ms
+    import numpy as np
+    from src.config import load_config
+    from src.model import build_network
+    from src.train import build_optimizer, train_step
+    ms.set_device("CPU")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    config = load_config(["--pretrained_encoder", "none", "--wide", "false"])
+    network = build_network(config, np.zeros((vocab, config.embed_size), np.float32))
+    step = train_step(network, build_optimizer(config, network, 100)[0], 0.0, dynamic)
+    rng = np.random.default_rng(0)
+    batches = [(ms.Tensor(rng.integers(1, vocab, (reviews, tokens)), ms.int32),
+                ms.Tensor(rng.integers(tokens - 49, tokens + 1, reviews), ms.int32),
+                ms.Tensor(rng.integers(0, 2, reviews), ms.int32)) for reviews, tokens in SHAPES]
+    for tensors in batches:  # the warm-up cycle: every static graph compiles here
+        step(*tensors).asnumpy()
+    before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    for _ in range(cycles):
+        for tensors in batches:
+            step(*tensors).asnumpy()
+    wall, after = time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF)
+    steps = cycles * len(SHAPES)
+    return {"s_per_step": round(wall / steps, 3),
+            "user_s_per_step": round((after.ru_utime - before.ru_utime) / steps, 3),
+            "sys_s_per_step": round((after.ru_stime - before.ru_stime) / steps, 3),
+            "minor_faults_per_step": (after.ru_minflt - before.ru_minflt) // steps,
+            "peak_gb": round(after.ru_maxrss / 1e6, 2)}
+
+
+def _child(graph, env, cycles):
+    done = subprocess.run([sys.executable, __file__, "--one", graph, "--cycles", str(cycles)],
+                          capture_output=True, text=True, check=True, env={**os.environ, **env})
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cycles", type=int, default=3)
+    parser.add_argument("--one", choices=["static", "dynamic"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:  # a child process: one measurement
+        print(json.dumps(measure(args.one == "dynamic", args.cycles)))
+        return
+    load_before = load_average()
+    runs = {name: [] for name in VARIANTS}
+    for _ in range(args.rounds):
+        for name, (graph, env) in VARIANTS.items():
+            runs[name].append(_child(graph, env, args.cycles))
+    rows = [{"run": name, "rounds": len(found),
+             **{key: statistics.median(r[key] for r in found) for key in found[0]}}
+            for name, found in runs.items()]
+    static = rows[0]["s_per_step"]
+    for row in rows:
+        row["s_per_step_over_static"] = round(row["s_per_step"] / static, 2)
+    print(f"training steps over {SHAPES} (reviews x tokens), medians of {args.rounds} rounds:")
+    print_table(rows, ["run", "s_per_step", "s_per_step_over_static", "user_s_per_step",
+                       "sys_s_per_step", "minor_faults_per_step", "peak_gb"])
+    path = write_result("step_shapes", {"machine": machine(), "shapes": SHAPES,
+                                        "cycles": args.cycles, "rows": rows, "runs": runs,
+                                        "load_before": load_before,
+                                        "load_after": load_average()})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
