@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchlib import (load_average, machine, operator_ms, print_table,  # noqa: E402
-                            write_result)
+from bench.benchlib import (default_train_step, load_average, machine, operator_ms,  # noqa: E402
+                            print_table, write_result)
 
 FORMULATIONS = ("masked", "gathers", "x * x")
 
@@ -96,14 +96,7 @@ def profile_step(dynamic, steps, batch, vocab=35000):
     """{operator type: ms} over 5 training steps of the default network, and s per step."""
     import mindspore as ms
     import numpy as np
-    from src.config import load_config
-    from src.model import build_network
-    from src.train import build_optimizer, train_step
-    ms.set_device("CPU")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    config = load_config(["--pretrained_encoder", "none", "--wide", "false"])
-    network = build_network(config, np.zeros((vocab, config.embed_size), np.float32))
-    step = train_step(network, build_optimizer(config, network, 100)[0], 0.0, dynamic)
+    step = default_train_step(dynamic, vocab)
     rng = np.random.default_rng(0)
     batches = [(ms.Tensor(rng.integers(1, vocab, (batch, steps)), ms.int32),
                 ms.Tensor(rng.integers(steps // 2, steps + 1, batch), ms.int32),

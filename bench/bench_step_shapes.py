@@ -25,26 +25,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchlib import load_average, machine, print_table, write_result  # noqa: E402
+from bench.benchlib import (default_train_step, load_average, machine, print_table,  # noqa: E402
+                            write_result)
 
 SHAPES = [(64, 150), (64, 250), (64, 350), (48, 500)]
 KEEP_HEAP = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(16 << 30)}
 VARIANTS = {"static": ("static", {}), "dynamic": ("dynamic", {}),
-            "static, heap kept": ("static", KEEP_HEAP), "dynamic, heap kept": ("dynamic", KEEP_HEAP)}
+            "static, heap kept": ("static", KEEP_HEAP),
+            "dynamic, heap kept": ("dynamic", KEEP_HEAP)}
 
 
 def measure(dynamic, cycles, vocab=35000):
     """{s_per_step, user_s, sys_s, minor_faults, peak_gb} over cycles x SHAPES timed steps."""
     import mindspore as ms
     import numpy as np
-    from src.config import load_config
-    from src.model import build_network
-    from src.train import build_optimizer, train_step
-    ms.set_device("CPU")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    config = load_config(["--pretrained_encoder", "none", "--wide", "false"])
-    network = build_network(config, np.zeros((vocab, config.embed_size), np.float32))
-    step = train_step(network, build_optimizer(config, network, 100)[0], 0.0, dynamic)
+    step = default_train_step(dynamic, vocab)
     rng = np.random.default_rng(0)
     batches = [(ms.Tensor(rng.integers(1, vocab, (reviews, tokens)), ms.int32),
                 ms.Tensor(rng.integers(tokens - 49, tokens + 1, reviews), ms.int32),

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 __all__ = ["ROOT", "DATA", "RESULTS", "load_average", "machine", "write_result", "print_table",
-           "operator_ms",
+           "operator_ms", "default_train_step",
            "git_commit", "portable", "PEAK", "model_eval_args", "peak_rss_gb"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,6 +147,21 @@ def operator_ms(run):
         with open(table, newline="") as rows:
             return {row["op_type"]: float(row["total_compute_time"])
                     for row in csv.DictReader(rows)}
+
+
+def default_train_step(dynamic, vocab=35000):
+    """train.py's training step (GRAPH_MODE, CPU) of the default network with random weights
+    and no linear part, over a vocab-word embedding; one graph for every shape when dynamic."""
+    import mindspore as ms
+    import numpy as np
+    from src.config import load_config
+    from src.model import build_network
+    from src.train import build_optimizer, train_step
+    ms.set_device("CPU")
+    ms.set_context(mode=ms.GRAPH_MODE)
+    config = load_config(["--pretrained_encoder", "none", "--wide", "false"])
+    network = build_network(config, np.zeros((vocab, config.embed_size), np.float32))
+    return train_step(network, build_optimizer(config, network, 100)[0], 0.0, dynamic)
 
 
 def print_table(rows, columns):
