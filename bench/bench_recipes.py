@@ -260,10 +260,14 @@ def main():
     parser.add_argument("--peer_python", type=Path, default=Path("/tmp/torchvenv/bin/python"))
     parser.add_argument("overrides", nargs="*", help="config overrides, after --")
     options = parser.parse_args()
+    names = list(filter(None, options.recipes.split(",")))
+    if not names and not options.curve:  # nothing measured: recipes.json stays as it is
+        print("bench_recipes.py: nothing to run; pass --recipes NAMES or --curve MINUTES",
+              file=sys.stderr)
+        sys.exit(2)
     reviews = _test_reviews(options)
     bounds, quartile_of = _quartiles(reviews)
     rows = []
-    names = list(filter(None, options.recipes.split(",")))
     runs = [(name, int(seed)) for name in names if name not in PEERS
             for seed in options.seeds.split(",")]
     for name, seed in runs:
@@ -278,7 +282,7 @@ def main():
     if options.curve:
         rows += _curve(options, reviews, quartile_of, [float(m) for m in options.curve.split(",")])
         _merge(rows, {"quartile_word_bounds": bounds})
-    merged = json.loads((RESULTS / "recipes.json").read_text()) if rows else {"rows": []}
+    merged = json.loads((RESULTS / "recipes.json").read_text())
     if "best" in names or options.curve:  # one pretraining's curve: redrawn when it reruns
         merged["curve_minutes_vs_test_acc"] = _whole_curve(merged["rows"])
     curve = merged.get("curve_minutes_vs_test_acc", [])

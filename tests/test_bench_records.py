@@ -38,3 +38,18 @@ def test_the_committed_results_name_no_machine_path_and_no_other_program():
         text = path.read_text()
         assert portable(json.loads(text)) == json.loads(text), path.name
         assert "top_processes" not in text and "busiest_processes" not in text, path.name
+
+
+def test_bench_recipes_with_nothing_to_run_says_so_and_leaves_its_results_alone():
+    results = ROOT / "bench" / "results" / "recipes.json"
+    before = results.read_bytes()
+    try:
+        done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_recipes.py"),
+                               "--recipes", ""], capture_output=True, text=True, timeout=120)
+        after = results.read_bytes()
+    finally:
+        results.write_bytes(before)  # the committed record, whatever a broken script did
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "bench_recipes.py: nothing to run; pass --recipes NAMES or --curve MINUTES"]
+    assert after == before
