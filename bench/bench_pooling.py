@@ -18,15 +18,14 @@ gathers do not. --profile adds, per graph, MindSpore's profiler's time by operat
 """
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchlib import (default_train_step, load_average, machine, operator_ms,  # noqa: E402
-                            print_table, write_result)
+from bench.benchlib import (child_json, default_train_step, load_average, machine,  # noqa: E402
+                            operator_ms, print_table, write_result)
 
 FORMULATIONS = ("masked", "gathers", "x * x")
 
@@ -118,10 +117,8 @@ def profile_step(dynamic, steps, batch, vocab=35000):
 
 
 def _child(args, *what):
-    done = subprocess.run([sys.executable, __file__, "--steps", str(args.steps), "--batch",
-                           str(args.batch), "--repeats", str(args.repeats), *what],
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.splitlines()[-1])
+    return child_json([sys.executable, __file__, "--steps", args.steps, "--batch", args.batch,
+                       "--repeats", args.repeats, *what])
 
 
 def main():

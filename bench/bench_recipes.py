@@ -31,8 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchlib import (DATA, RESULTS, ROOT, load_average, machine, peak_rss_gb,  # noqa: E402
-                            print_table, write_result)
+from bench.benchlib import (DATA, RESULTS, ROOT, child_json, load_average, machine,  # noqa: E402
+                            peak_rss_gb, print_table, write_result)
 
 # --pretrain: the keys of pretrain.py's run (None: no pretraining); --train: train.py's.
 ENCODER = ["--num_layers", "1", "--num_hiddens", "256", "--embed_size", "100",
@@ -190,9 +190,8 @@ def peer(options, reviews, quartile_of, method="tfidf"):
         path = Path(folder) / "reviews.json"
         path.write_text(json.dumps({"train": [[r.text, r.label] for r in train],
                                     "test": [[r.text, r.label] for r in reviews]}))
-        done = subprocess.run([str(options.peer_python), str(ROOT / "bench" / "sklearn_peer.py"),
-                               str(path), method], capture_output=True, text=True, check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+        result = child_json([options.peer_python, ROOT / "bench" / "sklearn_peer.py", path,
+                             method])
     return {"recipe": method, "seed": 0, "train_s": result["seconds"],
             "features": result["features"], "train_reviews": len(train),
             **_scores(result["predicted"], reviews, quartile_of)}

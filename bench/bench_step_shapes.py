@@ -18,15 +18,14 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchlib import (default_train_step, load_average, machine, print_table,  # noqa: E402
-                            write_result)
+from bench.benchlib import (child_json, default_train_step, load_average, machine,  # noqa: E402
+                            print_table, write_result)
 
 SHAPES = [(64, 150), (64, 250), (64, 350), (48, 500)]
 KEEP_HEAP = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(16 << 30)}
@@ -60,9 +59,8 @@ def measure(dynamic, cycles, vocab=35000):
 
 
 def _child(graph, env, cycles):
-    done = subprocess.run([sys.executable, __file__, "--one", graph, "--cycles", str(cycles)],
-                          capture_output=True, text=True, check=True, env={**os.environ, **env})
-    return json.loads(done.stdout.splitlines()[-1])
+    return child_json([sys.executable, __file__, "--one", graph, "--cycles", cycles],
+                      {**os.environ, **env})
 
 
 def main():

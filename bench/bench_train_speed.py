@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from bench.benchlib import (DATA, ROOT, load_average, machine, operator_ms,  # noqa: E402
-                            print_table, write_result)
+from bench.benchlib import (DATA, ROOT, child_json, load_average, machine,  # noqa: E402
+                            operator_ms, print_table, write_result)
 
 TORCH_VENVS = ("/tmp/torchvenv/bin/python", str(ROOT / ".torchvenv" / "bin" / "python"))
 
@@ -150,9 +150,7 @@ def time_torch(python, config, vocab_size, batches, mode, workdir):
     # Importing mindspore sets OMP_NUM_THREADS=1, which a child would inherit: give PyTorch
     # every core, as MindSpore has.
     env = {**os.environ, "OMP_NUM_THREADS": str(os.cpu_count())}
-    done = subprocess.run([python, str(ROOT / "bench" / "torch_peer.py"), str(path),
-                           json.dumps(shape)], capture_output=True, text=True, check=True, env=env)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_json([python, ROOT / "bench" / "torch_peer.py", path, json.dumps(shape)], env)
 
 
 def main():

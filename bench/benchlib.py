@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 __all__ = ["ROOT", "DATA", "RESULTS", "load_average", "machine", "write_result", "print_table",
-           "operator_ms", "default_train_step",
+           "operator_ms", "default_train_step", "child_json",
            "git_commit", "portable", "PEAK", "model_eval_args", "peak_rss_gb"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,6 +147,14 @@ def operator_ms(run):
         with open(table, newline="") as rows:
             return {row["op_type"]: float(row["total_compute_time"])
                     for row in csv.DictReader(rows)}
+
+
+def child_json(command, env=None):
+    """Run command (a list of words) as a child process, its output captured; the JSON of its
+    last stdout line. A failing child raises CalledProcessError with its stderr."""
+    done = subprocess.run([str(word) for word in command], capture_output=True, text=True,
+                          check=True, env=env)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def default_train_step(dynamic, vocab=35000):
