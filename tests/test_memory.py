@@ -74,3 +74,41 @@ def test_evaluating_model_on_the_sample_needs_under_a_gigabyte(tmp_path):
     peak = _peak_gb("eval.py", model_eval_args(tmp_path, SAMPLE))
     assert json.loads((tmp_path / "model" / "eval.json").read_text())["reviews"] == 500
     assert peak < 0.9, f"eval.py on model/: {peak:.2f} GB"
+
+
+SHAPE_STEPS = """
+import json, resource
+import mindspore as ms
+import numpy as np
+from src.config import load_config
+from src.device import init_device
+from src.model import build_network
+from src.train import build_optimizer, train_step
+config = load_config(["--pretrained_encoder", "none", "--wide", "false"])
+init_device(config)
+network = build_network(config, np.zeros((5000, config.embed_size), np.float32))
+step = train_step(network, build_optimizer(config, network, 100)[0], 0.0, True)
+rng = np.random.default_rng(0)
+batches = [(ms.Tensor(rng.integers(1, 5000, (32, tokens)), ms.int32),
+            ms.Tensor(np.full(32, tokens), ms.int32), ms.Tensor(rng.integers(0, 2, 32), ms.int32))
+           for tokens in (300, 400)]
+for batch in batches * 2:        # compiles, then the heap grows to hold the larger buffers
+    step(*batch).asnumpy()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for batch in batches:
+    step(*batch).asnumpy()
+print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 2))
+"""
+
+
+def test_a_new_batch_shape_does_not_fault_in_the_lstm_buffers_again(tmp_path):
+    """With one graph for every shape, MindSpore's LSTM kernels reallocate their buffers
+    (40-55 MB here, up to 100 MB in a full run) at each new batch shape. glibc hands such blocks
+    back to the system and the next step faults them in again, page by page: 46,000 faults a
+    step here (under 100 with keep_freed_memory), 73,000 and ~10 % of the step time in a full
+    run."""
+    done = subprocess.run([sys.executable, "-c", SHAPE_STEPS], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    faults = json.loads(done.stdout.splitlines()[-1])
+    assert faults < 5000, f"{faults} page faults in a step of a new batch shape"
