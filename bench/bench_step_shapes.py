@@ -2,16 +2,17 @@
 graph: wall time per step, the process's CPU time (user and system), minor page faults and
 peak memory.
 
-Usage: .venv/bin/python bench/bench_step_shapes.py [--rounds 3] [--cycles 3]
+Usage: .venv/bin/python bench/bench_step_shapes.py [--rounds 5] [--cycles 3]
 
 The default network (default_config.yaml's shapes, random weights, no linear part) trains on
 random ids in the bucket shapes of a full-data run, [64 x 150], [64 x 250], [64 x 350] and
 [48 x 500] reviews x tokens, cycled --cycles times after one warm-up cycle (which compiles).
-Each (graph, malloc setting) runs in its own process, and the rows alternate --rounds times so
-that a busy minute of the machine falls on both graphs. The malloc rows set glibc's
-MALLOC_MMAP_MAX_=0 and a 16 GB MALLOC_TRIM_THRESHOLD_ (no mmap, no trimming: freed blocks
-stay in the heap), to tell memory handed back to the system, and faulted in again, from
-the kernels' own time. Writes bench/results/step_shapes.json.
+Each (graph, allocator setting) runs in its own process, and the rows alternate --rounds times
+so that a busy minute of the machine falls on both graphs. The "freed memory kept" rows call
+src.device.keep_freed_memory (config key keep_freed_memory, on by default): glibc's malloc
+keeps what the kernels free instead of handing it back to the system, to be faulted in again;
+the other rows leave glibc's defaults, as train.py --keep_freed_memory false does.
+Writes bench/results/step_shapes.json.
 """
 import argparse
 import json
@@ -28,16 +29,18 @@ from bench.benchlib import (child_json, default_train_step, load_average, machin
                             print_table, write_result)
 
 SHAPES = [(64, 150), (64, 250), (64, 350), (48, 500)]
-KEEP_HEAP = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(16 << 30)}
-VARIANTS = {"static": ("static", {}), "dynamic": ("dynamic", {}),
-            "static, heap kept": ("static", KEEP_HEAP),
-            "dynamic, heap kept": ("dynamic", KEEP_HEAP)}
+VARIANTS = {"static": ("static", False), "dynamic": ("dynamic", False),
+            "static, freed memory kept": ("static", True),
+            "dynamic, freed memory kept": ("dynamic", True)}
 
 
-def measure(dynamic, cycles, vocab=35000):
+def measure(dynamic, keep, cycles, vocab=35000):
     """{s_per_step, user_s, sys_s, minor_faults, peak_gb} over cycles x SHAPES timed steps."""
     import mindspore as ms
     import numpy as np
+    from src.device import keep_freed_memory
+    if keep:
+        keep_freed_memory()
     step = default_train_step(dynamic, vocab)
     rng = np.random.default_rng(0)
     batches = [(ms.Tensor(rng.integers(1, vocab, (reviews, tokens)), ms.int32),
@@ -58,34 +61,45 @@ def measure(dynamic, cycles, vocab=35000):
             "peak_gb": round(after.ru_maxrss / 1e6, 2)}
 
 
-def _child(graph, env, cycles):
-    return child_json([sys.executable, __file__, "--one", graph, "--cycles", cycles],
-                      {**os.environ, **env})
+def _child(graph, keep, cycles):
+    keep_flag = ["--keep_freed_memory"] if keep else []
+    return child_json([sys.executable, __file__, "--one", graph, "--cycles", cycles,
+                       *keep_flag], os.environ)
+
+
+def _paired_ratio(runs, baseline_runs):
+    """The median over rounds of a run's step time over the baseline's in the same round."""
+    return round(statistics.median(run["s_per_step"] / base["s_per_step"]
+                                   for run, base in zip(runs, baseline_runs)), 3)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--one", choices=["static", "dynamic"], help=argparse.SUPPRESS)
+    parser.add_argument("--keep_freed_memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:  # a child process: one measurement
-        print(json.dumps(measure(args.one == "dynamic", args.cycles)))
+        print(json.dumps(measure(args.one == "dynamic", args.keep_freed_memory, args.cycles)))
         return
     load_before = load_average()
     runs = {name: [] for name in VARIANTS}
     for _ in range(args.rounds):
-        for name, (graph, env) in VARIANTS.items():
-            runs[name].append(_child(graph, env, args.cycles))
+        for name, (graph, keep) in VARIANTS.items():
+            runs[name].append(_child(graph, keep, args.cycles))
     rows = [{"run": name, "rounds": len(found),
              **{key: statistics.median(r[key] for r in found) for key in found[0]}}
             for name, found in runs.items()]
-    static = rows[0]["s_per_step"]
-    for row in rows:
-        row["s_per_step_over_static"] = round(row["s_per_step"] / static, 2)
+    for row in rows:  # ratios within a round, then their median: the machine's drift cancels
+        row["s_per_step_over_static"] = _paired_ratio(runs[row["run"]], runs["static"])
+        graph, keep = VARIANTS[row["run"]]
+        if keep:
+            row["over_memory_returned"] = _paired_ratio(runs[row["run"]], runs[graph])
     print(f"training steps over {SHAPES} (reviews x tokens), medians of {args.rounds} rounds:")
-    print_table(rows, ["run", "s_per_step", "s_per_step_over_static", "user_s_per_step",
-                       "sys_s_per_step", "minor_faults_per_step", "peak_gb"])
+    print_table(rows, ["run", "s_per_step", "s_per_step_over_static", "over_memory_returned",
+                       "user_s_per_step", "sys_s_per_step", "minor_faults_per_step",
+                       "peak_gb"])
     path = write_result("step_shapes", {"machine": machine(), "shapes": SHAPES,
                                         "cycles": args.cycles, "rows": rows, "runs": runs,
                                         "load_before": load_before,
