@@ -45,6 +45,9 @@ RECIPES = {
     # the same with one compiled graph per bucket shape (the default before dynamic_shapes)
     "default_static": {"pretrain": None, "encoder": "shipped",
                        "train": ["--dynamic_shapes", "false"]},
+    # the default with glibc's own policy: freed memory handed back (before keep_freed_memory)
+    "default_memory_returned": {"pretrain": None, "encoder": "shipped",
+                                "train": ["--keep_freed_memory", "false"]},
     # the default with adversarial training on the embeddings (Miyato et al. 2017)
     "default_adversarial": {"pretrain": None, "encoder": "shipped",
                             "train": ["--adversarial", "0.02"]},
