@@ -14,7 +14,7 @@ def main(config, log=print):
     """The training flow, step by step. Returns the run folder."""
     # MindSpore is imported only now, so a bad config has already failed in a fraction of a second
     from src import data, distribute, embeddings, model, train, wide_fit
-    from src.device import init_device
+    from src.device import init_allocator, init_device
     from src.run_folder import open_run
     from src.tracking import RunLog
 
@@ -22,6 +22,7 @@ def main(config, log=print):
     config = distribute.for_worker(config)              # DEVICE_ID of this worker
     train.check_inputs(config)                          # missing files fail before preprocessing
     init_device(config)                                 # CPU/GPU/Ascend, GRAPH_MODE, seeds
+    init_allocator(config)                              # large batches: freed buffers kept
     rank = distribute.init_distribute(config)           # rank 0 of 1 unless run_distribute
 
     prepared = data.prepare(config, log, build=rank.is_main)        # MindRecord + vocabulary

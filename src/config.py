@@ -34,8 +34,8 @@ class Config:
     # where it runs
     device_target: str = key("CPU", "where MindSpore runs", ("CPU", "GPU", "Ascend"))
     device_id: int = key(0, "GPU/Ascend device number (the scripts set it)", check="not_negative")
-    keep_freed_memory: bool = key(True, "keep memory the kernels free in the process (glibc "
-                                  "malloc, Linux): one graph for every shape steps ~10 % faster")
+    keep_freed_memory: bool = key(True, "training on CPU with large batches: keep what the "
+                                  "kernels free in the process (glibc): steps ~10 % faster")
     seed: int = key(1, "seed of every random draw: weights, shuffling, splits, word2vec",
                     check="not_negative")
     split_seed: int = key(1, "seed of the validation split (-1: seed); the shipped encoder "
