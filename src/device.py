@@ -50,7 +50,7 @@ def buffers_handed_back(config):
 def init_allocator(config):
     """keep_freed_memory() for a training run whose buffers would be handed back. Small
     networks gain nothing from it: one malloc arena for every thread only adds waiting (4 %
-    on the sample's 32-unit network, 14 % with three such runs on two cores)."""
+    on the sample's 32-unit network, 14 % for three test workers on two cores)."""
     if config.keep_freed_memory and buffers_handed_back(config):
         keep_freed_memory()
 
