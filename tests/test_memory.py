@@ -80,15 +80,11 @@ SHAPE_STEPS = """
 import json, resource
 import mindspore as ms
 import numpy as np
+from bench.benchlib import default_train_step
 from src.config import load_config
-from src.device import init_allocator, init_device
-from src.model import build_network
-from src.train import build_optimizer, train_step
-config = load_config(["--pretrained_encoder", "none", "--wide", "false"])
-init_device(config)
-init_allocator(config)
-network = build_network(config, np.zeros((5000, config.embed_size), np.float32))
-step = train_step(network, build_optimizer(config, network, 100)[0], 0.0, True)
+from src.device import init_allocator
+init_allocator(load_config([]))                     # as train.py with the default config
+step = default_train_step(dynamic=True, vocab=5000)
 rng = np.random.default_rng(0)
 batches = [(ms.Tensor(rng.integers(1, 5000, (32, tokens)), ms.int32),
             ms.Tensor(np.full(32, tokens), ms.int32), ms.Tensor(rng.integers(0, 2, 32), ms.int32))
