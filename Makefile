@@ -12,7 +12,7 @@ DEMO_DIR := demo
 DEMO_ARGS := --ckpt_path $(DEMO_DIR)/run --preprocess_path $(DEMO_DIR)/preprocess \
 	--num_epochs 8 --learning_rate 0.003 --max_len 300 --bucket_width 100 --batch_size 32
 
-.PHONY: demo test venv clean serve browser
+.PHONY: demo test venv clean serve browser bench-venv
 
 venv: $(VENV)/.installed
 
@@ -29,7 +29,7 @@ demo: venv
 	$(PY) eval.py $(DEMO_ARGS)
 	$(PY) export.py $(DEMO_ARGS) --checkpoint_path $(DEMO_DIR)/run/lstm-best.ckpt \
 		--file_name $(DEMO_DIR)/lstm
-	$(PY) -m src.compare $(DEMO_DIR)/run model --aclimdb_path data/aclImdb_sample
+	$(PY) -m src.inference.compare $(DEMO_DIR)/run model --aclimdb_path data/aclImdb_sample
 	@echo "demo done: accuracy in $(DEMO_DIR)/run/eval.json, model in $(DEMO_DIR)/lstm.mindir"
 
 # Three pytest workers, each taking whole test files (a file's fixtures are built once, its
@@ -50,6 +50,11 @@ browser:
 # The Gradio page on the model shipped in model/ (no training needed): http://127.0.0.1:7860
 serve: venv
 	$(PY) app.py --backend onnxruntime
+
+# The bench peers' venv (scikit-learn, VADER, PyTorch: none of them a project dependency); the
+# bench scripts take its interpreter as --peer_python .bench-venv/bin/python.
+bench-venv:
+	python3 -m venv .bench-venv && .bench-venv/bin/pip install -r requirements-bench.txt
 
 clean:
 	rm -rf $(DEMO_DIR) preprocess ckpt .pytest_cache

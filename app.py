@@ -5,12 +5,12 @@
 """
 import sys
 
-from src.cli import run_main
-from src.predict_io import with_run_config
+from src.core.cli import run_main
+from src.inference.predict_io import with_run_config
 
 
 def main(config):
-    from src.serve import serve
+    from src.inference.serve import serve
     return serve(config)
 
 

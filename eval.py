@@ -11,13 +11,15 @@ eval.json, eval.txt and confusion.png beside the checkpoint.
 """
 import sys
 
-from src.cli import run_main
-from src.run_folder import run_config_first
+from src.cloud.modelarts import modelarts_synced
+from src.core.cli import run_main
+from src.core.run_folder import run_config_first
 
 
+@modelarts_synced
 def main(config, log=print):
-    """device -> checkpoint -> the test MindRecord -> accuracy and reports (src/eval.py)."""
-    from src.eval import evaluate
+    """device -> checkpoint -> the test MindRecord -> accuracy and reports (src/training/evaluate.py)."""
+    from src.training.evaluate import evaluate
     return evaluate(config, log=log)
 
 

@@ -9,12 +9,14 @@ and the 310 flow.
 """
 import sys
 
-from src.cli import run_main
-from src.run_folder import run_config_first
+from src.cloud.modelarts import modelarts_synced
+from src.core.cli import run_main
+from src.core.run_folder import run_config_first
 
 
+@modelarts_synced
 def main(config, log=print):
-    from src.export import export_model
+    from src.inference.export import export_model
     return export_model(config, log)
 
 

@@ -2,11 +2,11 @@
 
     python postprocess.py --result_path DIR --result_dir RESULT_DIR
 """
-from src.cli import run_main
+from src.core.cli import run_main
 
 
 def main(config, log=print):
-    from src.infer_310 import score_bin_results
+    from src.inference.infer_310 import score_bin_results
     return score_bin_results(config, log)
 
 

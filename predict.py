@@ -11,9 +11,9 @@ config.yaml is the base config; any --KEY VALUE applies.
 """
 import sys
 
-from src.cli import run_main
-from src.config import format_help
-from src.predict_io import split_arguments, with_run_config
+from src.core.cli import run_main
+from src.core.config import format_help
+from src.inference.predict_io import split_arguments, with_run_config
 
 USAGE = ("usage: predict.py --ckpt_path RUN_DIR [--checkpoint_path X.ckpt | --mindir_path "
          "X.mindir] [--input_file FILE|-] [--output_format text|json] [--explain true "
@@ -23,9 +23,9 @@ USAGE = ("usage: predict.py --ckpt_path RUN_DIR [--checkpoint_path X.ckpt | --mi
 
 def predict(config, texts, out):
     """Reviews -> predictor -> one output line each (or a Kaggle submission file)."""
-    from src.explain import explain, method_for
-    from src.predict_io import format_prediction, read_reviews, submission_from
-    from src.predictor import load_predictor
+    from src.inference.explanations import explain, method_for
+    from src.inference.predict_io import format_prediction, read_reviews, submission_from
+    from src.inference.predictor import load_predictor
     if config.submission:
         path, rows = submission_from(config, load_predictor(config))
         print(f"wrote {rows} predictions to {path}", file=out)

@@ -2,11 +2,11 @@
 
     python preprocess.py --config_path RUN_DIR/config.yaml --result_path DIR
 """
-from src.cli import run_main
+from src.core.cli import run_main
 
 
 def main(config, log=print):
-    from src.infer_310 import write_bin_files
+    from src.inference.infer_310 import write_bin_files
     return write_bin_files(config, log)
 
 

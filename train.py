@@ -7,41 +7,46 @@ curves.png, lstm-EPOCH_STEP.ckpt checkpoints and lstm-best.ckpt (best validation
 """
 from dataclasses import replace
 
-from src.cli import run_main
+from src.cloud.modelarts import modelarts_synced
+from src.core.cli import run_main
 
 
+@modelarts_synced
 def main(config, log=print):
     """The training flow, step by step. Returns the run folder."""
     # MindSpore is imported only now, so a bad config has already failed in a fraction of a second
-    from src import data, distribute, embeddings, model, train, wide_fit
-    from src.device import init_allocator, init_device
-    from src.run_folder import open_run
-    from src.tracking import RunLog
+    from src.core import distribute
+    from src.core.device import init_allocator, init_device
+    from src.core.run_folder import open_run
+    from src.data import embeddings, mindrecord
+    from src.model import network
+    from src.training import loop, wide_fit
+    from src.training.tracking import RunLog
 
     log = RunLog(log)                                   # console lines, later also run.log
     config = distribute.for_worker(config)              # DEVICE_ID of this worker
-    train.check_inputs(config)                          # missing files fail before preprocessing
+    loop.check_inputs(config)                           # missing files fail before preprocessing
     init_device(config)                                 # CPU/GPU/Ascend, GRAPH_MODE, seeds
     init_allocator(config)                              # large batches: freed buffers kept
     rank = distribute.init_distribute(config)           # rank 0 of 1 unless run_distribute
 
-    prepared = data.prepare(config, log, build=rank.is_main)        # MindRecord + vocabulary
+    prepared = mindrecord.prepare(config, log, build=rank.is_main)  # MindRecord + vocabulary
     table = embeddings.build_embedding(config, prepared, log, build=rank.is_main)
     config = replace(config, embed_size=table.shape[1])             # GloVe files set the width
 
     # the wide part's table is fitted now, while its work memory costs nothing at the peak
     fitted = wide_fit.fit_wide(config, prepared, log) if config.wide and rank.is_main else None
 
-    network = model.build_network(config, table)                   # SentimentNet
+    net = network.build_network(config, table)                     # SentimentNet
     steps_per_epoch = distribute.common_steps(
-        lambda shards, shard: data.batches_per_epoch(config, prepared, shards, shard), rank)
-    optimizer, rates = train.build_optimizer(config, network, steps_per_epoch)
-    step = train.train_step(network, optimizer, config.adversarial, config.dynamic_shapes)
+        lambda shards, shard: mindrecord.batches_per_epoch(config, prepared, shards, shard), rank)
+    optimizer, rates = loop.build_optimizer(config, net, steps_per_epoch)
+    step = loop.train_step(net, optimizer, config.adversarial, config.dynamic_shapes)
 
     with open_run(config, prepared.vocab_file, rank, log) as run:
-        state = train.restore(config, step, run, prepared.vocab)  # --pretrained_encoder ...
-        distribute.broadcast_weights(network, rank)     # every worker starts from rank 0's
-        train.fit(config, step, rates, prepared, run, state, rank, steps_per_epoch)
+        state = loop.restore(config, step, run, prepared.vocab)  # --pretrained_encoder ...
+        distribute.broadcast_weights(net, rank)     # every worker starts from rank 0's
+        loop.fit(config, step, rates, prepared, run, state, rank, steps_per_epoch)
         if config.wide and rank.is_main:              # mixed in on the validation split
             wide_fit.attach_wide(config, prepared, run.dir, run.log, fitted)
     log.close()

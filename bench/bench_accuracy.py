@@ -4,7 +4,7 @@ Usage: .venv/bin/python bench/bench_accuracy.py [--runs default,glove,random,ori
            [--seeds 1,2] [--original_epochs 20] [--curve] [--source PATH] [--unsup DIR]
            [--workdir DIR] [--fresh] [-- --KEY VALUE ...overrides for every run]
 
-Runs (each trains with src.train.train, picks lstm-best.ckpt by validation accuracy and only
+Runs (each trains with src.training.loop.train, picks lstm-best.ckpt by validation accuracy and only
 then reads the test split once):
 - default:  the shipped default_config.yaml, word2vec trained on train + the 50,000 unlabelled
             reviews (--unsup), once per seed in --seeds (mean and spread are printed);
@@ -51,7 +51,7 @@ def _quiet(*_):
 
 def _epoch_checkpoints(run_dir):
     """{epoch: path} of the checkpoint written at each epoch's end (its highest step)."""
-    from src.checkpoint import checkpoint_step
+    from src.model.checkpoint import checkpoint_step
     last = {}
     for path in Path(run_dir).glob("lstm-*_*.ckpt"):
         epoch, step = checkpoint_step(path) or (None, 0)
@@ -81,9 +81,9 @@ class TestScorer:
 
     def __init__(self, config, checkpoint):
         import mindspore as ms
-        from src.data import create_dataset, prepare
-        from src.checkpoint import load_network
-        from src.model import NetWithEval, any_batch_shape
+        from src.data.mindrecord import create_dataset, prepare
+        from src.model.checkpoint import load_network
+        from src.model.network import NetWithEval, any_batch_shape
         self.network = load_network(config, checkpoint)
         self.evaluator = any_batch_shape(NetWithEval(self.network))
         dataset = create_dataset(prepare(config, _quiet).mindrecord("test"), config.batch_size,
@@ -92,7 +92,7 @@ class TestScorer:
                         for row in dataset.create_tuple_iterator(output_numpy=True)]
 
     def accuracy(self, checkpoint):
-        from src.checkpoint import load_into, load_params
+        from src.model.checkpoint import load_into, load_params
         load_into(self.network, load_params(checkpoint), checkpoint)
         self.network.set_train(False)
         right = total = 0
@@ -112,9 +112,9 @@ def test_curve(scorer, run_dir, started):
 
 def run(name, seed, options, curve):
     """Train one configuration, evaluate its best checkpoint on test; returns a result row."""
-    from src.config import load_config
-    from src.data import prepare
-    from src.embeddings import build_embedding
+    from src.core.config import load_config
+    from src.data.mindrecord import prepare
+    from src.data.embeddings import build_embedding
     from train import main as train
     run_dir = options.workdir / f"{name}-seed{seed}"
     shutil.rmtree(run_dir, ignore_errors=True)

@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from src.config import load_config  # noqa: E402
-from src.eval import evaluate  # noqa: E402
+from src.core.config import load_config  # noqa: E402
+from src.training.evaluate import evaluate  # noqa: E402
 from train import main as train  # noqa: E402
 
 RUNS = {
@@ -47,7 +47,7 @@ ENCODER = ["--pretrained_encoder", ROOT / "model" / "encoder" / "encoder.ckpt",
            "--num_layers", "1", "--num_hiddens", "256", "--embed_size", "100",
            "--embedding", "random"]
 RUNS.update({f"{name}_encoder": [*args, *ENCODER] for name, args in list(RUNS.items())})
-# and with the wide part (src/wide.py) mixed in on validation
+# and with the wide part (src/model/wide.py) mixed in on validation
 RUNS.update({f"{name}_wide": [*args, "--wide", "true"] for name, args in list(RUNS.items())
              if name.endswith("_encoder")})
 GLOVE = "glove.6B.50d.imdb.txt.gz"

@@ -5,7 +5,7 @@ Usage: .venv/bin/python bench/bench_explain.py --run_dir RUN_DIR [--reviews 200]
            [--backends onnxruntime,mindspore] [--no_gradient]
 
 Methods, all on the same N test reviews (a seeded sample of the test split, never trained on):
-- decomposition: src/explain.py's default (the margin split over the tokens, one pass);
+- decomposition: src/inference/explanations.py's default (the margin split over the tokens, one pass);
 - occlusion: the drop of the label's probability when each token is deleted;
 - positions: the decomposition's exact shares left at the positions that hold them, without
   carrying them back through the LSTM (what the decomposition would be without that step);
@@ -21,7 +21,7 @@ Faithfulness (the predicted label's probability p, on onnxruntime):
 Cost: ms per review, one review at a time (tokenizing included), mean and p99, of each
 method and of the prediction alone, on each backend, after a warm-up pass over the same
 reviews (MindSpore compiles a graph per shape); "passes" is the ratio of the means; the
-decomposition once more with numpy's OpenBLAS on every core (src/predictor.py sets one
+decomposition once more with numpy's OpenBLAS on every core (src/inference/predictor.py sets one
 thread). Also how far the decomposition's scores on the two backends lie apart.
 Writes bench/results/explain.json.
 """
@@ -44,9 +44,9 @@ BATCH = 16  # reviews per gradient batch
 
 
 def _load(run_dir, backend):
-    from src.config import load_config
-    from src.predict_io import with_run_config
-    from src.predictor import load_predictor
+    from src.core.config import load_config
+    from src.inference.predict_io import with_run_config
+    from src.inference.predictor import load_predictor
     return load_predictor(load_config(with_run_config(["--ckpt_path", str(run_dir),
                                                        "--backend", backend])))
 
@@ -61,7 +61,7 @@ def _direction(logits):
 
 def _positions(predictor, encoded):
     """The decomposition's shares left with the positions (no LSTM step)."""
-    from src.explain import token_shares
+    from src.inference.explanations import token_shares
     logits, states = predictor.logits_and_states(encoded)
     return [token_shares(predictor.forward.readout, ids, held, _direction(row), False)[0]
             for ids, held, row in zip(encoded, states, logits)]
@@ -97,7 +97,7 @@ def _gradient_cell(network):
 
 def _gradient_scores(predictor, cell, ms, encoded, batch=BATCH):
     """gradient x input of each review, in length-sorted batches padded to bucket shapes."""
-    from src.buckets import bucket_length
+    from src.data.buckets import bucket_length
     config = predictor.config
     logits = predictor.logits(encoded)
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
@@ -121,7 +121,7 @@ def _gradient_scores(predictor, cell, ms, encoded, batch=BATCH):
 def _faithfulness(predictor, encoded, scores_by_method, draws, rng):
     """{method: {measure: mean}} and the random-k deletion curve, from one batched run of
     every variant (the reviews with tokens deleted or kept) through the predictor."""
-    from src.predictor import softmax
+    from src.inference.predictor import softmax
     variants, where = [], []
     full = softmax(predictor.logits(encoded))
     labels = full.argmax(axis=1)
@@ -165,7 +165,7 @@ def _timed(function, texts):
 
 
 def _costs(predictors, texts, methods, gradient):
-    from src.explain import explain
+    from src.inference.explanations import explain
     rows = []
     for backend, predictor in predictors.items():
         predict = _timed(predictor.predict, texts)
@@ -181,8 +181,8 @@ def _costs(predictors, texts, methods, gradient):
             rows.append({"backend": backend, "method": method, "mean_ms": mean, "p99_ms": p99,
                          "passes": round(mean / predict[0], 2),
                          "passes_p99": round(p99 / predict[1], 2)})
-    for backend, predictor in predictors.items():  # as it was before src/predictor.py chose 1
-        from src.predictor import _openblas_threads
+    for backend, predictor in predictors.items():  # as it was before src/inference/predictor.py chose 1
+        from src.inference.predictor import _openblas_threads
         _openblas_threads(len(os.sched_getaffinity(0)))
         try:
             mean, p99 = _timed(lambda batch: explain(predictor, batch), texts)
@@ -208,8 +208,8 @@ def main():
     parser.add_argument("--no_gradient", action="store_true",
                         help="leave out gradient x input (MindSpore; compiles a graph per shape)")
     options = parser.parse_args()
-    from src.aclimdb import read_aclimdb
-    from src.explain import explain
+    from src.data.readers.aclimdb import read_aclimdb
+    from src.inference.explanations import explain
     reviews = read_aclimdb(options.source)["test"]
     chosen = np.random.default_rng(0).choice(len(reviews), options.reviews, replace=False)
     texts = [reviews[i].text for i in chosen]

@@ -35,7 +35,7 @@ def _cell(formulation, channels):
     import mindspore as ms
     import numpy as np
     from mindspore import nn, ops
-    from src.model import SentimentNet
+    from src.model.network import SentimentNet
 
     network = SentimentNet(np.zeros((4, 4), np.float32), channels // 2, 1, True, 2,
                            pooling="mean_max")

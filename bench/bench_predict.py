@@ -35,11 +35,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from src.config import UserError, load_config  # noqa: E402
-from src.aclimdb import read_aclimdb  # noqa: E402
-from src.predict_io import with_run_config  # noqa: E402
-from src.predictor import load_predictor  # noqa: E402
-from src.text import tokenize  # noqa: E402
+from src.core.config import UserError, load_config  # noqa: E402
+from src.data.readers.aclimdb import read_aclimdb  # noqa: E402
+from src.inference.predict_io import with_run_config  # noqa: E402
+from src.inference.predictor import load_predictor  # noqa: E402
+from src.data.text import tokenize  # noqa: E402
 from benchlib import load_average, write_result  # noqa: E402
 
 

@@ -3,7 +3,7 @@
 Usage: .venv/bin/python bench/bench_preprocess.py [--source PATH] [--repeats 1] [--profile]
            [-- --KEY VALUE ...config overrides]
 
-Times src.data.prepare into an empty cache folder: read the reviews (folder or .tar.gz),
+Times src.data.mindrecord.prepare into an empty cache folder: read the reviews (folder or .tar.gz),
 tokenize, build the vocabulary, encode ids, write the train/valid/test MindRecord files; then
 times the cached second call. Default source: ../shared/data/aclImdb_v1.tar.gz (pass
 --source /tmp/data/aclImdb for an unpacked folder). Writes bench/results/preprocess.json.
@@ -44,8 +44,8 @@ def _cpu_seconds():
 def run_once(config_args, workdir, profiled):
     """Prepare from scratch (timed), then again from the cache; with profiled, under cProfile
     (slower: its phase times are shares, not the headline number)."""
-    from src.config import load_config
-    from src.data import prepare
+    from src.core.config import load_config
+    from src.data.mindrecord import prepare
     config = load_config([*config_args, "--preprocess_path", str(workdir)])
     profile = cProfile.Profile() if profiled else None
     started, cpu = time.perf_counter(), _cpu_seconds()

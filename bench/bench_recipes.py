@@ -81,7 +81,7 @@ def _common(options, seed):
 
 
 def _test_reviews(options):
-    from src.aclimdb import read_aclimdb
+    from src.data.readers.aclimdb import read_aclimdb
     return read_aclimdb(options.source)["test"]
 
 
@@ -102,7 +102,7 @@ def _scores(predicted, reviews, quartile_of):
 
 def _predict(config, run_dir, reviews):
     import dataclasses
-    from src.predictor import load_predictor
+    from src.inference.predictor import load_predictor
     predictor = load_predictor(dataclasses.replace(
         config, ckpt_path=str(run_dir), checkpoint_path=str(run_dir / "lstm-best.ckpt"),
         backend="onnxruntime"))
@@ -111,7 +111,7 @@ def _predict(config, run_dir, reviews):
 
 def _pretrained(name, options, log):
     """(encoder.ckpt, one-off seconds, snapshot folder) of the recipe's pretraining, cached."""
-    from src.config import load_config
+    from src.core.config import load_config
     import pretrain
     folder = options.workdir / f"pretrain-{name}"
     config = load_config([*_common(options, 1), *RECIPES[name]["pretrain"],
@@ -135,7 +135,7 @@ def run(name, seed, options, reviews, quartile_of, encoder="recipe", folder=None
     encoder: "recipe" (the recipe's own pretraining, built once, or the shipped encoder),
     None (no pretraining) or the path of an encoder snapshot.
     """
-    from src.config import load_config
+    from src.core.config import load_config
     import train
     recipe = RECIPES[name]
     run_dir = options.workdir / (folder or f"{name}-seed{seed}")
@@ -179,7 +179,7 @@ def run(name, seed, options, reviews, quartile_of, encoder="recipe", folder=None
 def _reviews_per_second(config, steps):
     """Training reviews read per second of step time (each epoch reads the training split
     once, less the few reviews of each bucket's dropped remainder)."""
-    from src.data import prepare
+    from src.data.mindrecord import prepare
     train_reviews = len(prepare(config, _quiet).token_lists("train"))
     epochs = len({r["epoch"] for r in steps})
     return round(epochs * train_reviews / sum(r["step_s"] for r in steps), 1)
@@ -187,7 +187,7 @@ def _reviews_per_second(config, steps):
 
 def peer(options, reviews, quartile_of, method="tfidf"):
     """A linear peer of bench/sklearn_peer.py (tfidf or nbsvm): its row."""
-    from src.aclimdb import read_aclimdb
+    from src.data.readers.aclimdb import read_aclimdb
     train = read_aclimdb(options.source)["train"]  # all 25,000: the peer needs no validation
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "reviews.json"

@@ -9,7 +9,7 @@ random ids in the bucket shapes of a full-data run, [64 x 150], [64 x 250], [64 
 [48 x 500] reviews x tokens, cycled --cycles times after one warm-up cycle (which compiles).
 Each (graph, allocator setting) runs in its own process, and the rows alternate --rounds times
 so that a busy minute of the machine falls on both graphs. The "freed memory kept" rows call
-src.device.keep_freed_memory (config key keep_freed_memory, on by default): glibc's malloc
+src.core.device.keep_freed_memory (config key keep_freed_memory, on by default): glibc's malloc
 keeps what the kernels free instead of handing it back to the system, to be faulted in again;
 the other rows leave glibc's defaults, as train.py --keep_freed_memory false does.
 Writes bench/results/step_shapes.json.
@@ -38,7 +38,7 @@ def measure(dynamic, keep, cycles, vocab=35000):
     """{s_per_step, user_s, sys_s, minor_faults, peak_gb} over cycles x SHAPES timed steps."""
     import mindspore as ms
     import numpy as np
-    from src.device import keep_freed_memory
+    from src.core.device import keep_freed_memory
     if keep:
         keep_freed_memory()
     step = default_train_step(dynamic, vocab)

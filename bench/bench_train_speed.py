@@ -55,7 +55,7 @@ def find_torch(python):
 
 def real_batches(config, prepared, count):
     """The first `count` bucketed training batches of epoch 1, as numpy triples."""
-    from src.data import create_dataset
+    from src.data.mindrecord import create_dataset
     dataset = create_dataset(prepared.mindrecord("train"), config.batch_size, config.max_len,
                              config.bucket_width, shuffle=True, seed=config.seed,
                              drop_remainder=True)
@@ -102,8 +102,8 @@ def _train_step(config, vocab_size, batches, dynamic=False):
     """(TrainOneStepCell of the config's network and optimizer, the batches as tensors)."""
     import mindspore as ms
     from mindspore import nn
-    from src.model import NetWithLoss, any_batch_shape, build_network
-    from src.train import build_optimizer
+    from src.model.network import NetWithLoss, any_batch_shape, build_network
+    from src.training.loop import build_optimizer
     ms.set_seed(config.seed)
     table = np.random.default_rng(0).normal(0, 0.1, (vocab_size, config.embed_size))
     network = build_network(config, table.astype(np.float32))
@@ -164,9 +164,9 @@ def main():
     parser.add_argument("overrides", nargs="*", help="config overrides, after --")
     options = parser.parse_args()
 
-    from src.config import load_config
-    from src.data import prepare
-    from src.device import init_device
+    from src.core.config import load_config
+    from src.data.mindrecord import prepare
+    from src.core.device import init_device
     config = load_config(["--aclimdb_path", options.source,
                           "--preprocess_path", str(options.workdir / "preprocess"),
                           *options.overrides])

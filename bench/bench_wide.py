@@ -1,10 +1,10 @@
-"""The wide part (--wide, src/wide.py) fitted beside a trained run, against the linear peers.
+"""The wide part (--wide, src/model/wide.py) fitted beside a trained run, against the linear peers.
 
 Usage: .venv/bin/python bench/bench_wide.py [--run_dir model] [--source PATH] [--workdir DIR]
            [--peer_python PY] [--peers tfidf,nbsvm]
 
 A copy of --run_dir (the shipped model by default) gets the wide part exactly as
-`train.py --wide true` fits it (src/wide_fit.py: the table on the train split, the scale on
+`train.py --wide true` fits it (src/training/wide_fit.py: the table on the train split, the scale on
 validation), on the run's own data settings and vocabulary. Test accuracy,
 overall and per length quartile, of the run as it is, of the same run with the wide part, and
 of bench/sklearn_peer.py's TF-IDF and NBSVM peers on all 25,000 training reviews, all in one
@@ -25,12 +25,12 @@ from bench.benchlib import DATA, ROOT, load_average, machine, print_table, write
 
 def _with_wide(options, copy):
     """Fit the wide part into copy (a copy of run_dir); returns (its config, fit record)."""
-    from src.config import load_config
-    from src.data import prepare
-    from src.device import init_device
-    from src.run_folder import run_config_first
-    from src.text import Vocab
-    from src.wide_fit import attach_wide
+    from src.core.config import load_config
+    from src.data.mindrecord import prepare
+    from src.core.device import init_device
+    from src.core.run_folder import run_config_first
+    from src.data.text import Vocab
+    from src.training.wide_fit import attach_wide
     config = load_config(run_config_first([
         "--ckpt_path", str(copy), "--aclimdb_path", str(options.source),
         "--preprocess_path", str(options.workdir / "preprocess"), "--wide", "true"]))

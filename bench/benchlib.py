@@ -162,9 +162,9 @@ def default_train_step(dynamic, vocab=35000):
     and no linear part, over a vocab-word embedding; one graph for every shape when dynamic."""
     import mindspore as ms
     import numpy as np
-    from src.config import load_config
-    from src.model import build_network
-    from src.train import build_optimizer, train_step
+    from src.core.config import load_config
+    from src.model.network import build_network
+    from src.training.loop import build_optimizer, train_step
     ms.set_device("CPU")
     ms.set_context(mode=ms.GRAPH_MODE)
     config = load_config(["--pretrained_encoder", "none", "--wide", "false"])

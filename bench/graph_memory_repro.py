@@ -2,7 +2,7 @@
 
 An embedding, a forward and a backward nn.LSTM (256 units), mean pooling and a dense layer,
 trained with Adam through TrainOneStepCell in GRAPH_MODE on random batches of 12 padded
-lengths (at most 32,000 tokens a batch, as src/data.py's buckets). After each new shape it
+lengths (at most 32,000 tokens a batch, as src/data/mindrecord.py's buckets). After each new shape it
 prints the peak and the current resident memory and the number of compiled graphs.
 
     .venv/bin/python bench/graph_memory_repro.py --rounds 1             # one graph per shape

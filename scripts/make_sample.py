@@ -47,7 +47,7 @@ def glove_sample(glove_gz: str, reviews_dir: str, out_file: str, words: int = 15
     import collections
     import gzip
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from src.text import tokenize
+    from src.data.text import tokenize
     counts = collections.Counter()
     labelled = [path for split in PER_LABEL for label in ("pos", "neg")
                 for path in (Path(reviews_dir) / split / label).glob("*.txt")]

@@ -3,11 +3,11 @@
 #        [DEVICE_ID] [--key value ...]
 # The model zoo's offline inference flow on the exported MINDIR:
 #   0. the MINDIR must have been exported for DEVICE_TARGET from this run (its vocabulary):
-#      python -m src.mindir checks the record export.py wrote into it;
+#      python -m src.inference.mindir checks the record export.py wrote into it;
 #   1. preprocess.py (NEED_PREPROCESS y): the test set of DATASET_PATH as .bin batches
 #      (00_data ids, 01_length, 02_label) in INFER_DIR/preprocess_Result;
 #   2. inference: DEVICE_TARGET CPU or GPU runs MindSpore's own MINDIR loader
-#      (python -m src.infer_310); Ascend builds and runs the C++ app of ascend310_infer/ against
+#      (python -m src.inference.infer_310); Ascend builds and runs the C++ app of ascend310_infer/ against
 #      MindSpore Lite (MS_LITE_HOME, or LITE_HOME, is the unpacked
 #      mindspore-lite-VERSION-linux-ARCH package; the Ascend toolkit's set_env.sh is sourced
 #      from ASCEND_HOME, default /usr/local/Ascend, when present); logits go to
@@ -56,7 +56,7 @@ lite_environment() {  # the environment MindSpore Lite's cloud-side C++ quick st
   fi
 }
 
-run_logged "$infer_dir/check.log" -m src.mindir --mindir_path "$model" "${common[@]}"
+run_logged "$infer_dir/check.log" -m src.inference.mindir --mindir_path "$model" "${common[@]}"
 if [ "$need_preprocess" == y ]; then
   run_logged "$infer_dir/preprocess.log" preprocess.py "${common[@]}"
 fi
@@ -84,7 +84,7 @@ if [ "$device_target" == Ascend ]; then
     [ "$status" -eq 0 ] || fail_in_log "ascend310_infer/out/main" "$infer_dir/infer.log" "$status"
   fi
 else
-  run_logged "$infer_dir/infer.log" -m src.infer_310 --mindir_path "$model" "${common[@]}"
+  run_logged "$infer_dir/infer.log" -m src.inference.infer_310 --mindir_path "$model" "${common[@]}"
 fi
 
 run_logged "$infer_dir/postprocess.log" postprocess.py "${common[@]}"

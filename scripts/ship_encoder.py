@@ -27,10 +27,10 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from src.cli import fail  # noqa: E402
-from src.config import Config, load_config, save_config  # noqa: E402
-from src.errors import UserError  # noqa: E402
-from src.text import UNK, Vocab  # noqa: E402
+from src.core.cli import fail  # noqa: E402
+from src.core.config import Config, load_config, save_config  # noqa: E402
+from src.core.errors import UserError  # noqa: E402
+from src.data.text import UNK, Vocab  # noqa: E402
 
 PATHS = ("aclimdb_path", "data_path", "glove_path", "preprocess_path", "unlabelled_path",
          "pretrain_path", "pretrained_encoder", "pretrain_start", "checkpoint_path",
@@ -43,8 +43,8 @@ def _language_model(config, vocab, path):
     path: an lm-EPOCH_STEP.ckpt (the training state) or an encoder file (encoder.ckpt at a
     run's end, an encoder-MMmin.ckpt snapshot), which holds the language model's weights too.
     """
-    from src.checkpoint import load_into, load_params
-    from src.lm import BiLanguageModel, load_encoder_params
+    from src.model.checkpoint import load_into, load_params
+    from src.model.language_model import BiLanguageModel, load_encoder_params
     params = load_params(path)
     model = BiLanguageModel(np.zeros((len(vocab), config.embed_size), np.float32),
                             config.num_hiddens, np.zeros(len(vocab), np.float32), 0.0)
@@ -61,8 +61,8 @@ def _language_model(config, vocab, path):
 
 def _run_end(pretrain_dir):
     """The checkpoint that holds the run's last step: encoder.ckpt, written when it ends."""
-    from src.checkpoint import latest_checkpoint
-    from src.pretrain import LM_PREFIX
+    from src.model.checkpoint import latest_checkpoint
+    from src.training.pretraining import LM_PREFIX
     end = pretrain_dir / "encoder.ckpt"
     path = end if end.is_file() else latest_checkpoint(pretrain_dir, LM_PREFIX)
     if path is None:
@@ -73,7 +73,7 @@ def _run_end(pretrain_dir):
 
 def _trimmed(model, rows):
     """encoder_params of model, float16, the vocabulary cut to its first rows words."""
-    from src.lm import encoder_params
+    from src.model.language_model import encoder_params
     params = encoder_params(model)
     for name in ("embedding.embedding_table", "lm.word_bias"):
         params[name] = params[name][:rows]
@@ -83,21 +83,22 @@ def _trimmed(model, rows):
 def _heldout_loss(config, vocab, rows, params):
     """The held-out loss of the shipped language model (its rows, float16 weights widened)."""
     import mindspore as ms
-    from src import data, pretrain
-    from src.device import init_device
-    from src.lm import load_encoder_params
+    from src.data import mindrecord
+    from src.training import pretraining
+    from src.core.device import init_device
+    from src.model.language_model import load_encoder_params
     init_device(config)
-    prepared = data.prepare(config, lambda *_: None)
-    stream, heldout = pretrain.corpus(config, prepared, lambda *_: None)
+    prepared = mindrecord.prepare(config, lambda *_: None)
+    stream, heldout = pretraining.corpus(config, prepared, lambda *_: None)
     unknown = vocab.index[UNK]
     heldout = np.where(heldout >= rows, unknown, heldout).astype(np.int32)
-    windows = pretrain.Windows(stream[:(config.pretrain_window + 1) * config.pretrain_batch_size
+    windows = pretraining.Windows(stream[:(config.pretrain_window + 1) * config.pretrain_batch_size
                                       + 1], config.pretrain_window,
                                config.pretrain_batch_size, config.seed)
     table = np.zeros((rows, config.embed_size), np.float32)
-    model, sampler = pretrain.build_language_model(config, table, rows)
+    model, sampler = pretraining.build_language_model(config, table, rows)
     load_encoder_params(model, {name: ms.Tensor(value) for name, value in params.items()})
-    return pretrain.HeldOut(heldout, windows, sampler).loss(model)
+    return pretraining.HeldOut(heldout, windows, sampler).loss(model)
 
 
 def _card(config, record, rows, command):

@@ -25,9 +25,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from src.config import Config, load_config, save_config  # noqa: E402
-from src.checkpoint import load_params  # noqa: E402
-from src.text import Vocab  # noqa: E402
+from src.core.config import Config, load_config, save_config  # noqa: E402
+from src.model.checkpoint import load_params  # noqa: E402
+from src.data.text import Vocab  # noqa: E402
 
 NEUTRAL = ("aclimdb_path", "data_path", "glove_path", "preprocess_path", "unlabelled_path",
            "pretrain_path", "pretrained_encoder", "checkpoint_path", "ckpt_path", "aim_repo",
@@ -46,7 +46,7 @@ def _shrink(run_dir, out, rows):
         array = value.asnumpy()
         if name == "embedding.embedding_table" and rows:
             array = array[:rows]
-        if name == "wide.table" and rows:  # its word rows, then every word-pair row (src/wide.py)
+        if name == "wide.table" and rows:  # its word rows, then every word-pair row (src/model/wide.py)
             array = np.concatenate([array[:rows], array[len(vocab):]])
         if array.dtype == np.float32:
             array = array.astype(np.float16)
@@ -71,8 +71,8 @@ def _config(config, out):
 
 
 def _check(run_dir, out, source, words):
-    from src.aclimdb import read_aclimdb
-    from src.compare import accuracy_of
+    from src.data.readers.aclimdb import read_aclimdb
+    from src.inference.compare import accuracy_of
     reviews = read_aclimdb(source)["test"]
     return {"reviews": len(reviews), "vocab_words": words,
             "run_accuracy": round(accuracy_of(run_dir, reviews), 5),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from src.config import load_config
+from src.core.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "aclImdb_sample"
@@ -132,7 +132,7 @@ def tiny_config(session_dir):
 
 @pytest.fixture(scope="session")
 def prepared(tiny_config):
-    from src.data import prepare
+    from src.data.mindrecord import prepare
     return prepare(tiny_config, log=lambda *_: None)
 
 
@@ -146,7 +146,7 @@ def trained_run(tiny_config):
 @pytest.fixture(scope="session")
 def tiny_eval(tiny_config, trained_run):
     """eval.py's result for the tiny run's best checkpoint (also writes run/eval.json)."""
-    from src.eval import evaluate
+    from src.training.evaluate import evaluate
     return evaluate(tiny_config, log=lambda *_: None)
 
 
@@ -154,7 +154,7 @@ def tiny_eval(tiny_config, trained_run):
 def exported_mindir(tiny_config, trained_run, session_dir):
     """The tiny run's best checkpoint exported to MINDIR; returns the file's path."""
     import dataclasses
-    from src.export import export_model
+    from src.inference.export import export_model
     config = dataclasses.replace(tiny_config, checkpoint_path=str(trained_run / "lstm-best.ckpt"),
                                  file_name=str(session_dir / "tiny_lstm"))
     return export_model(config, log=lambda *_: None)
@@ -169,7 +169,7 @@ def run_config(tiny_config, trained_run):
 
 @pytest.fixture(scope="session")
 def checkpoint_predictor(run_config):
-    from src.predictor import load_predictor
+    from src.inference.predictor import load_predictor
     return load_predictor(run_config)
 
 

@@ -1,4 +1,4 @@
-"""The Gradio page (src/serve.py, app.py's job, served in this process on the tiny run) in
+"""The Gradio page (src/inference/serve.py, app.py's job, served in this process on the tiny run) in
 headless Debian Chromium and through gradio_client; app.py itself as `make serve` starts it,
 on the shipped model."""
 import concurrent.futures
@@ -16,8 +16,8 @@ import urllib.request
 
 import pytest
 
-from src.predictor import load_predictor
-from src.serve import EXAMPLES
+from src.inference.predictor import load_predictor
+from src.inference.serve import EXAMPLES
 from conftest import ROOT
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -65,7 +65,7 @@ def _app(command):
 
 class BatchRecorder:
     """A predictor that records how many reviews each logits_and_states() call (the one
-    pass of each batch of requests the page formed: src/serve.py classify_batch explains
+    pass of each batch of requests the page formed: src/inference/serve.py classify_batch explains
     them together) held; the rest is the real one."""
 
     def __init__(self, predictor):
@@ -80,16 +80,16 @@ class BatchRecorder:
 
 
 def _app_config(*words):
-    from src.config import load_config
-    from src.predict_io import with_run_config
+    from src.core.config import load_config
+    from src.inference.predict_io import with_run_config
     return load_config(with_run_config(list(words)))  # as app.py reads its command line
 
 
 @pytest.fixture(scope="module")
 def served(trained_run, tiny_eval):
-    """src.serve.serve, app.py's whole job, in this process on the tiny run and a free loopback
+    """src.inference.serve.serve, app.py's whole job, in this process on the tiny run and a free loopback
     port, its predictor recording the batches the page hands it: (URL, BatchRecorder)."""
-    import src.serve
+    import src.inference.serve
     port = _free_port()
     config = _app_config("--ckpt_path", str(trained_run), "--serve_port", str(port),
                          "--max_review_chars", str(MAX_CHARS))
@@ -99,8 +99,8 @@ def served(trained_run, tiny_eval):
         recorders.append(BatchRecorder(load_predictor(config)))
         return recorders[-1]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(src.serve, "load_predictor", recording)
-        page = src.serve.serve(config, block=False)
+        patch.setattr(src.inference.serve, "load_predictor", recording)
+        page = src.inference.serve.serve(config, block=False)
     try:
         yield _wait_until_serving(f"http://127.0.0.1:{port}/", lambda: True), recorders[0]
     finally:
@@ -146,7 +146,7 @@ def _expected(predictor, text):
 
 
 def test_api_returns_the_model_prediction_and_why(client, predictor):
-    from src.explain import explain
+    from src.inference.explanations import explain
     for text in EXAMPLES[:2]:
         label, words, message = client.predict(text, api_name="/classify")
         expected_label, probabilities = _expected(predictor, text)
@@ -169,8 +169,8 @@ def test_the_page_says_which_method_explains(page_url):
 def test_occlusion_stays_available_on_the_page(predictor, tiny_config):
     """classify_batch with --explain_method occlusion: the same labels, occlusion's scores."""
     import threading
-    from src.explain import explain
-    from src.serve import classify_batch, explanation_summary
+    from src.inference.explanations import explain
+    from src.inference.serve import classify_batch, explanation_summary
     texts = EXAMPLES[:2]
     outputs, words, messages = classify_batch(predictor, threading.Lock(), tiny_config, texts,
                                               "occlusion")
@@ -260,8 +260,8 @@ def test_browser_types_a_review_and_reads_the_label_and_the_words(page_url, pred
 
 def test_a_busy_port_is_one_clear_error(trained_run, capsys):
     from app import main as app
-    from src.cli import run_main
-    from src.predict_io import with_run_config
+    from src.core.cli import run_main
+    from src.inference.predict_io import with_run_config
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -285,7 +285,7 @@ def _page_texts(url):
 def test_make_serve_serves_the_shipped_model():
     """`make serve` is app.py with no run named: the page must answer with model/ (the
     shipped full-data model, through onnxruntime as the Makefile asks) and show its card."""
-    from src.run_folder import SHIPPED
+    from src.core.run_folder import SHIPPED
     # under `make test` the outer make's MAKEFLAGS would add "Entering directory" lines
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     planned = subprocess.run(["make", "-s", "--no-print-directory", "-n", "serve"], cwd=ROOT,

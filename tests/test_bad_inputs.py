@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SAMPLE, run_in_process, run_script, tiny_args
-from src.checkpoint import load_params
+from src.model.checkpoint import load_params
 
 ARTIFACTS = (".ckpt", ".mindrecord", ".db", ".npy", ".mindir", ".air")
 
@@ -96,13 +96,13 @@ def _eval_with(inputs, **more):
 
 
 def _vocab_rows(inputs):
-    from src.text import Vocab
+    from src.data.text import Vocab
     return len(Vocab.load(inputs.run() / "vocab.json"))
 
 
 def _swapped_vocab(inputs):
     """The tiny model with a vocab.json beside it of the same words, two of them swapped."""
-    from src.text import Vocab
+    from src.data.text import Vocab
     checkpoint = inputs.checkpoint()
     tokens = Vocab.load(checkpoint.parent / "vocab.json").tokens
     tokens[2], tokens[3] = tokens[3], tokens[2]
@@ -467,9 +467,9 @@ def test_5_mb_review_is_cut_and_training_works(tmp_path, request):
     result = run_script("train.py", *inputs.args(aclimdb_path=data), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "run" / "lstm-best.ckpt").is_file()
-    from src.config import load_config
-    from src.data import prepare
-    from src.text import MAX_CHARS
+    from src.core.config import load_config
+    from src.data.mindrecord import prepare
+    from src.data.text import MAX_CHARS
     prepared = prepare(load_config(inputs.args(aclimdb_path=data)), log=lambda *_: None)
     longest = max(len(tokens) for tokens in prepared.token_lists("train"))
     # its first MAX_CHARS characters only: 4 words in each 23 characters
@@ -487,8 +487,8 @@ def _longest_review(folder):
 
 
 def test_cache_of_another_config_or_half_written_is_rebuilt_not_read(tmp_path, request):
-    from src.config import load_config
-    from src.data import data_key, prepare
+    from src.core.config import load_config
+    from src.data.mindrecord import data_key, prepare
     inputs = Inputs(tmp_path, request)
     config, other = load_config(inputs.args()), load_config(inputs.args(max_len=32))
     logs = []

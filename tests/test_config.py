@@ -5,8 +5,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_script
-from src.config import Config, load_config
-from src.errors import UserError
+from src.core.config import Config, load_config
+from src.core.errors import UserError
 
 
 def test_dataclass_defaults_equal_default_config_yaml():
@@ -41,9 +41,9 @@ def test_every_shipped_config_loads_and_says_only_what_it_changes(name):
 
 
 def test_default_config_yaml_is_generated_from_the_config_fields():
-    from src.config import default_yaml
+    from src.core.config import default_yaml
     assert (ROOT / "default_config.yaml").read_text() == default_yaml(), \
-        "regenerate it: python -m src.config > default_config.yaml"
+        "regenerate it: python -m src.core.config > default_config.yaml"
 
 
 def test_command_line_overrides_yaml_with_types():

@@ -1,16 +1,16 @@
-"""Other datasets: Kaggle phrases TSV, any CSV/TSV, SST trees (src/datasets.py, src/data.py)."""
+"""Other datasets: Kaggle phrases TSV, any CSV/TSV, SST trees (src/data/splits.py, src/data/mindrecord.py)."""
 import csv
 
 import pytest
 
-from src.config import load_config
-from src.errors import UserError
-from src.data import data_key
-from src.datasets import labelled_parts
-from src.datasets import read_dataset, read_unlabelled
-from src.predict_io import write_submission
-from src.review import label_names
-from src.sst import parse_tree, tree_phrases
+from src.core.config import load_config
+from src.core.errors import UserError
+from src.data.mindrecord import data_key
+from src.data.splits import labelled_parts
+from src.data.splits import read_dataset, read_unlabelled
+from src.inference.predict_io import write_submission
+from src.data.readers.labelled_text import label_names
+from src.data.readers.sst import parse_tree, tree_phrases
 from conftest import ROOT, run_script, tiny_args
 
 PHRASES = ROOT / "data" / "phrases_sample"
@@ -207,8 +207,8 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, case, args):
 def test_five_class_phrases_train_and_eval_end_to_end(tmp_path, capsys):
     import numpy as np
     from predict import main as predict
-    from src.eval import evaluate
-    from src.predictor import load_predictor
+    from src.training.evaluate import evaluate
+    from src.inference.predictor import load_predictor
     from train import main as train
     # 2 epochs at 0.01: the model then tells some phrases from neutral, the majority class
     config = phrases_config(tmp_path, "--batch_size", "64", "--max_len", "32",

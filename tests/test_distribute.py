@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SAMPLE, learning_args, tiny_args
-from src.cli import run_main
-from src.config import load_config
+from src.core.cli import run_main
+from src.core.config import load_config
 
 WORKERS = 2
 BATCH = 8  # per worker: a global batch of 16, as the one-worker run
@@ -111,7 +111,7 @@ def test_two_workers_learn_as_one_worker_at_the_same_global_batch(one_msrun, lea
 
 @pytest.mark.slow
 def test_rank_0_checkpoint_loads_and_evaluates(one_msrun):
-    from src.eval import evaluate
+    from src.training.evaluate import evaluate
     workdir, args, result = one_msrun
     assert result.returncode == 0, result.stderr
     config = load_config(args + ["--checkpoint_path", str(workdir / "run" / "lstm-best.ckpt")])
@@ -278,7 +278,7 @@ def test_two_processes_preparing_the_same_cache_at_once(tmp_path):
     other then uses that one."""
     go = tmp_path / "go"
     code = ("import sys, time, pathlib, mindspore.dataset as ds; "
-            "from src.config import load_config; from src.data import prepare; "
+            "from src.core.config import load_config; from src.data.mindrecord import prepare; "
             "config = load_config(sys.argv[2:]); go = pathlib.Path(sys.argv[1]); "
             "(go.parent / f'ready-{os.getpid()}').touch(); "
             "[time.sleep(0.005) for _ in iter(go.exists, True)]; "

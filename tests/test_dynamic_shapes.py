@@ -3,7 +3,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
-from src.model import NetWithEval, NetWithLoss, SentimentNet, any_batch_shape
+from src.model.network import NetWithEval, NetWithLoss, SentimentNet, any_batch_shape
 
 
 def _net(seed=0):

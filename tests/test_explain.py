@@ -1,5 +1,5 @@
-"""Explanations (src/explain.py): each token's score toward the predicted label, by splitting
-the margin over the tokens (decomposition, src/relevance.py) or by deleting each token
+"""Explanations (src/inference/explanations.py): each token's score toward the predicted label, by splitting
+the margin over the tokens (decomposition, src/inference/relevance.py) or by deleting each token
 (occlusion)."""
 import dataclasses
 import json
@@ -16,7 +16,7 @@ SENTIMENT_WORDS = {"wonderful", "great", "excellent", "loved", "best", "superb",
 
 # --- decomposition: exact on random weights, both backends --------------------------------
 def _random_network(pooling, layers, bidirectional, wide, seed=0):
-    from src.model import SentimentNet
+    from src.model.network import SentimentNet
     rng = np.random.default_rng(seed)
     network = SentimentNet(rng.normal(0, 0.5, (300, 12)).astype(np.float32), 16, layers,
                            bidirectional, 3, pooling=pooling, wide=wide)
@@ -44,10 +44,10 @@ def test_token_shares_sum_to_the_margin_on_both_backends(pooling, layers, bidire
     """For every review and every pair of labels, the tokens' shares plus the bias's part are
     the margin between the two logits of the plain forward pass, on MindSpore and on
     onnxruntime; the gates recomputed from the states give the states back."""
-    from src.explain import token_shares
-    from src.onnx_backend import OnnxForward
-    from src.predictor import NetworkForward
-    from src.relevance import token_relevance
+    from src.inference.explanations import token_shares
+    from src.model.onnx_graph import OnnxForward
+    from src.inference.predictor import NetworkForward
+    from src.inference.relevance import token_relevance
     ms.set_context(mode=ms.GRAPH_MODE)
     network = _random_network(pooling, layers, bidirectional, wide)
     ids, length = _random_batch()
@@ -73,7 +73,7 @@ def test_token_shares_sum_to_the_margin_on_both_backends(pooling, layers, bidire
 
 
 def _reference_relevance(x, h, weight_ih, weight_hh, bias, relevance, eps):
-    """src/relevance.py's rule for one direction, step by step and unit by unit, in float64:
+    """src/inference/relevance.py's rule for one direction, step by step and unit by unit, in float64:
     x [L, in], h [L, H] its outputs, relevance [L, H] -> relevance of x [L, in]."""
     hidden = h.shape[1]
     sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
@@ -104,8 +104,8 @@ def _reference_relevance(x, h, weight_ih, weight_hh, bias, relevance, eps):
 def test_relevance_follows_its_rule_step_by_step():
     """token_relevance against a plain loop over steps and units on random weights, each
     direction of a bidirectional layer (the backward one reads the review reversed)."""
-    from src.onnx_backend import OnnxForward
-    from src.relevance import EPS, token_relevance
+    from src.model.onnx_graph import OnnxForward
+    from src.inference.relevance import EPS, token_relevance
     network = _random_network("mean_max", 1, True, False, seed=3)
     ids, length = _random_batch(seed=4, batch=1, steps=9)
     _, states = OnnxForward(network).logits_and_states(ids, length)
@@ -126,7 +126,7 @@ def test_relevance_follows_its_rule_step_by_step():
 
 
 def test_the_explanation_holds_the_prediction_of_its_pass(shipped):
-    from src.explain import explain
+    from src.inference.explanations import explain
     texts = [review.text for review in _sample_reviews()[:8]]
     reasons = explain(shipped, texts)
     for reason, prediction in zip(reasons, shipped.predict(texts)):
@@ -138,9 +138,9 @@ def test_the_explanation_holds_the_prediction_of_its_pass(shipped):
 
 
 def test_first_last_pooling_and_a_mindir_fall_back_to_occlusion(shipped):
-    from src.explain import explain, method_for
-    from src.predictor import NetworkForward, Predictor
-    from src.text import PAD, UNK, Vocab
+    from src.inference.explanations import explain, method_for
+    from src.inference.predictor import NetworkForward, Predictor
+    from src.data.text import PAD, UNK, Vocab
     network = _random_network("first_last", 1, True, False)
     config = dataclasses.replace(shipped.config, num_classes=3, max_len=50)
     vocab = Vocab([PAD, UNK, "a", "fine", "film"])
@@ -160,7 +160,7 @@ def test_first_last_pooling_and_a_mindir_fall_back_to_occlusion(shipped):
 # --- faithfulness on the shipped model ----------------------------------------------------
 def _sample_reviews(count=50):
     """count of the bundled sample's test reviews, half of each label (seeded)."""
-    from src.aclimdb import read_aclimdb
+    from src.data.readers.aclimdb import read_aclimdb
     reviews = read_aclimdb(SAMPLE)["test"]
     chosen = np.random.default_rng(0).choice(len(reviews), count, replace=False)
     return [reviews[i] for i in chosen]
@@ -169,16 +169,16 @@ def _sample_reviews(count=50):
 @pytest.fixture(scope="module")
 def shipped():
     """The model in model/ on onnxruntime, as `make serve` runs it."""
-    from src.config import load_config
-    from src.predict_io import with_run_config
-    from src.predictor import load_predictor
+    from src.core.config import load_config
+    from src.inference.predict_io import with_run_config
+    from src.inference.predictor import load_predictor
     return load_predictor(load_config(with_run_config(["--backend", "onnxruntime"])))
 
 
 def _wins(predictor, encoded, labels, scores, rng, k=5, draws=5):
     """The share of reviews for which deleting their k top-scored tokens lowers the
     predicted label's probability more than deleting k random tokens (mean of draws)."""
-    from src.predictor import softmax
+    from src.inference.predictor import softmax
     variants = []
     for ids, score in zip(encoded, scores):
         top = np.argsort(-np.asarray(score), kind="stable")[:k]
@@ -194,7 +194,7 @@ def test_deleting_the_5_top_scored_tokens_hurts_more_than_5_random_ones(shipped)
     """On >= 90 % of 50 bundled reviews the predicted label's probability falls more when
     the explanation's 5 top tokens go than when 5 random ones do; random scores (the same
     check, scores drawn at random) fail it."""
-    from src.explain import explain
+    from src.inference.explanations import explain
     texts = [review.text for review in _sample_reviews()]
     reasons = explain(shipped, texts)
     encoded = shipped.encode(texts)
@@ -212,8 +212,8 @@ def test_deleting_the_5_top_scored_tokens_hurts_more_than_5_random_ones(shipped)
 
 @pytest.fixture(scope="module")
 def learned_predictor(learned_run):
-    from src.config import load_config
-    from src.predictor import load_predictor
+    from src.core.config import load_config
+    from src.inference.predictor import load_predictor
     run, args = learned_run
     return load_predictor(load_config(args + ["--checkpoint_path", str(run / "lstm-best.ckpt"),
                                               "--backend", "onnxruntime"]))
@@ -221,8 +221,8 @@ def learned_predictor(learned_run):
 
 @pytest.mark.slow
 def test_one_finite_score_per_token_read(learned_predictor):
-    from src.explain import explain
-    from src.text import tokenize
+    from src.inference.explanations import explain
+    from src.data.text import tokenize
     texts = ["A wonderful film.", "Dull. " * 40 + "I walked out after an hour.", "ok"]
     for text, reason in zip(texts, explain(learned_predictor, texts, method="occlusion")):
         assert reason.tokens == tokenize(text)[:learned_predictor.config.max_len]
@@ -232,7 +232,7 @@ def test_one_finite_score_per_token_read(learned_predictor):
 
 @pytest.mark.slow
 def test_a_score_is_the_drop_of_the_predicted_probability_without_the_token(learned_predictor):
-    from src.explain import explain
+    from src.inference.explanations import explain
     text = "The acting was superb and the story moving."
     reason = explain(learned_predictor, [text], method="occlusion")[0]
     full = learned_predictor.predict([text])[0]
@@ -253,7 +253,7 @@ def test_a_score_is_the_drop_of_the_predicted_probability_without_the_token(lear
 @pytest.mark.parametrize("method", ["decomposition", "occlusion"])
 def test_for_an_obvious_review_the_strongest_word_is_a_sentiment_word(text, method,
                                                                     learned_predictor):
-    from src.explain import explain
+    from src.inference.explanations import explain
     reason = explain(learned_predictor, [text], method=method)[0]
     assert reason.method == method
     assert reason.strongest(1)[0][0] in SENTIMENT_WORDS, reason.strongest(5)
@@ -261,7 +261,7 @@ def test_for_an_obvious_review_the_strongest_word_is_a_sentiment_word(text, meth
 
 @pytest.mark.slow
 def test_a_long_review_is_explained_by_spans_within_the_budget(learned_predictor):
-    from src.explain import explain, span_size
+    from src.inference.explanations import explain, span_size
     text = "a great film . " * 200  # 800 tokens, cut to max_len
     length = len(learned_predictor.encode([text])[0])
     budget = 20 * length
@@ -278,7 +278,7 @@ def test_predict_explain_text_and_json(learned_run, learned_predictor, capsys):
     """predict.py --explain prints explain()'s scores: every token's in JSON, the strongest
     ones toward the label in the text line."""
     from predict import main as predict
-    from src.explain import explain
+    from src.inference.explanations import explain
     run, _ = learned_run
     review = "This was a wonderful film. I loved it."
     reason = explain(learned_predictor, [review])[0]

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SAMPLE, tiny_args
-from src.checkpoint import latest_checkpoint, load_params
+from src.model.checkpoint import latest_checkpoint, load_params
 
 pytestmark = pytest.mark.slow
 
@@ -148,8 +148,8 @@ def _big_copy_of_the_sample(root, copies):
 
 
 def test_kill_during_preprocessing_then_rerun_rebuilds_the_same_cache(workdir):
-    from src.config import load_config
-    from src.data import prepare
+    from src.core.config import load_config
+    from src.data.mindrecord import prepare
     data = _big_copy_of_the_sample(Path(workdir) / "aclImdb_big", copies=8)
     args = fault_args(workdir, "preprocess_kill", save_steps=10)
     args[args.index("--aclimdb_path") + 1] = str(data)

@@ -10,12 +10,12 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.errors import UserError
-from src.checkpoint import load_network
-from src.infer_310 import BIN_FOLDERS, score_bin_results, write_bin_files
-from src.mindir import read_mindir
-from src.predictor import Predictor, load_predictor
-from src.text import Vocab, tokenize
+from src.core.errors import UserError
+from src.model.checkpoint import load_network
+from src.inference.infer_310 import BIN_FOLDERS, score_bin_results, write_bin_files
+from src.inference.mindir import read_mindir
+from src.inference.predictor import Predictor, load_predictor
+from src.data.text import Vocab, tokenize
 from conftest import REVIEWS, ROOT, SAMPLE, run_script
 
 
@@ -173,7 +173,7 @@ def test_ascend_path_needs_mindspore_lite(exported_mindir, trained_run, tmp_path
 @pytest.mark.parametrize("pooling", ["mean_max", "first_last"])
 def test_onnx_export_runs_in_onnxruntime(pooling, run_config, tmp_path):
     import onnxruntime
-    from src.export import export_model
+    from src.inference.export import export_model
     config = dataclasses.replace(run_config, file_format="ONNX", pooling=pooling,
                                  file_name=str(tmp_path / "tiny"))
     path = export_model(config, log=lambda *_: None)
@@ -195,7 +195,7 @@ def _recorded_as(source, target, **changes):
     """A copy of the MINDIR at source whose export record says otherwise, as if it had been
     exported on another device or from another run (None drops the record)."""
     from mindspore.train import mind_ir_pb2
-    from src.mindir import RECORD_KEY
+    from src.inference.mindir import RECORD_KEY
     model = mind_ir_pb2.ModelProto()
     model.ParseFromString(Path(source).read_bytes())
     if changes.pop("record", True) is None:
@@ -210,7 +210,7 @@ def _recorded_as(source, target, **changes):
 
 def _other_run(trained_run, folder):
     """A run folder like trained_run's but with another vocabulary (min_freq 5)."""
-    from src.aclimdb import read_aclimdb
+    from src.data.readers.aclimdb import read_aclimdb
     folder.mkdir()
     (folder / "config.yaml").write_bytes((trained_run / "config.yaml").read_bytes())
     train = read_aclimdb(SAMPLE)["train"]
@@ -220,7 +220,7 @@ def _other_run(trained_run, folder):
 
 def test_export_records_the_device_the_vocabulary_and_the_shapes(exported_mindir, run_config,
                                                                  trained_run):
-    from src.mindir import read_record
+    from src.inference.mindir import read_record
     record = read_record(exported_mindir)
     assert record["device_target"] == "CPU"
     assert record["vocab_digest"] == Vocab.load(trained_run / "vocab.json").digest()

@@ -81,8 +81,8 @@ import json, resource
 import mindspore as ms
 import numpy as np
 from bench.benchlib import default_train_step
-from src.config import load_config
-from src.device import init_allocator
+from src.core.config import load_config
+from src.core.device import init_allocator
 init_allocator(load_config([]))                     # as train.py with the default config
 step = default_train_step(dynamic=True, vocab=5000)
 rng = np.random.default_rng(0)
@@ -118,8 +118,8 @@ def test_only_training_with_large_batches_keeps_freed_memory(tmp_path):
     39 MB, above glibc's 32 MB ceiling; the tests' tiny networks stay far below it, where one
     malloc arena only adds waiting."""
     from dataclasses import replace
-    from src.config import load_config
-    from src.device import buffers_handed_back
+    from src.core.config import load_config
+    from src.core.device import buffers_handed_back
     default = load_config([])
     demo = load_config(["--max_len", "300", "--batch_size", "32"])
     assert buffers_handed_back(default) and buffers_handed_back(demo)

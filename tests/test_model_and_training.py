@@ -11,16 +11,16 @@ import pytest
 from mindspore import nn
 
 from conftest import GLOVE_SAMPLE, SAMPLE, run_script, tiny_args
-from src.checkpoint import latest_checkpoint, load_params
-from src.config import load_config
-from src.errors import UserError
-from src.embeddings import build_embedding
-from src.glove import check_glove_path, has_word2vec_header, load_glove
-from src.checkpoint import load_network
-from src.eval import evaluate
-from src.export import export_model
-from src.model import NetWithLoss, SentimentNet
-from src.train import learning_rates
+from src.model.checkpoint import latest_checkpoint, load_params
+from src.core.config import load_config
+from src.core.errors import UserError
+from src.data.embeddings import build_embedding
+from src.data.glove import check_glove_path, has_word2vec_header, load_glove
+from src.model.checkpoint import load_network
+from src.training.evaluate import evaluate
+from src.inference.export import export_model
+from src.model.network import NetWithLoss, SentimentNet
+from src.training.loop import learning_rates
 from train import main as train
 
 
@@ -57,7 +57,7 @@ def test_glove_table_uses_real_vectors_for_known_words(tiny_config, prepared):
 
 def _fresh_cache(prepared, tmp_path):
     """A copy of the session's prepared folder without any embedding table in it."""
-    from src.data import Prepared
+    from src.data.mindrecord import Prepared
     folder = tmp_path / prepared.folder.name
     shutil.copytree(prepared.folder, folder, ignore=shutil.ignore_patterns("embedding-*"))
     return Prepared(folder, prepared.vocab)
@@ -185,7 +185,7 @@ def test_the_epoch_end_checkpoint_is_written_after_validation_with_the_early_sto
         tiny_config, tmp_path):
     """A run killed during validation resumes from before the epoch's end, so the epoch is
     validated again and can still become lstm-best; the early-stop count survives a resume."""
-    from src.callbacks import TrainState
+    from src.training.callbacks import TrainState
     # a learning rate too small to change a prediction: validation never improves after epoch 1
     still = dataclasses.replace(tiny_config, ckpt_path=str(tmp_path / "still"), num_epochs=3,
                                 batch_size=64, lr_schedule="fixed", learning_rate=1e-9,
@@ -207,7 +207,7 @@ def test_the_epoch_end_checkpoint_is_written_after_validation_with_the_early_sto
 
 
 def test_eval_reads_the_runs_settings_and_the_command_line_still_wins(learned_run):
-    from src.run_folder import run_config_first
+    from src.core.run_folder import run_config_first
     run, args = learned_run
     config = load_config(run_config_first(["--ckpt_path", str(run), "--max_len", "20"]))
     assert (config.num_layers, config.num_hiddens, config.max_len, config.embedding) == \
@@ -230,7 +230,7 @@ def test_exported_mindir_gives_the_same_logits_as_the_network(trained_run, tiny_
     path = export_model(config, log=lambda *_: None)
     graph = nn.GraphCell(ms.load(str(path)))
     network = load_network(config, checkpoint)
-    from src.data import create_dataset
+    from src.data.mindrecord import create_dataset
     ids, length, _ = next(create_dataset(prepared.mindrecord("test"), 4, 64)
                           .create_tuple_iterator())
     np.testing.assert_allclose(graph(ids, length).asnumpy(), network(ids, length).asnumpy(),
@@ -247,7 +247,7 @@ def test_air_export_on_cpu_is_a_clear_error(tiny_config, trained_run):
 @pytest.mark.slow
 def test_export_script_reads_the_runs_settings(learned_run, tmp_path, capfd):
     """learned_run was trained by train.py; eval.py runs in the independent-count test."""
-    from src.mindir import read_mindir
+    from src.inference.mindir import read_mindir
     run, _ = learned_run
     exported = run_script("export.py", "--checkpoint_path", run / "lstm-best.ckpt",
                           "--file_name", tmp_path / "model", "--batch_size", "4", capfd=capfd)
@@ -312,8 +312,8 @@ def test_a_short_run_on_the_sample_clearly_beats_chance(learned_run):
 
 @pytest.mark.slow
 def test_eval_json_agrees_with_an_independent_count_on_the_raw_test_reviews(learned_run, capfd):
-    from src.aclimdb import read_aclimdb
-    from src.predictor import load_predictor
+    from src.data.readers.aclimdb import read_aclimdb
+    from src.inference.predictor import load_predictor
     run, args = learned_run
     # as a user would: the data and the run folder only; the run's config.yaml does the rest
     done = run_script("eval.py", "--aclimdb_path", SAMPLE, "--ckpt_path", run, capfd=capfd)
@@ -331,7 +331,7 @@ def test_eval_json_agrees_with_an_independent_count_on_the_raw_test_reviews(lear
 
 
 def test_adversarial_step_adds_the_loss_of_embeddings_moved_uphill():
-    from src.model import AdversarialStep, _EmbeddedLoss
+    from src.model.network import AdversarialStep, _EmbeddedLoss
     ms.set_context(mode=ms.GRAPH_MODE)
     rng = np.random.default_rng(4)
     net = SentimentNet(rng.normal(size=(50, 8)).astype(np.float32), 8, 1, True, 2,
@@ -352,8 +352,8 @@ def test_adversarial_step_adds_the_loss_of_embeddings_moved_uphill():
 
 
 def test_encoder_lr_scale_slows_the_embedding_and_first_layer_only(tiny_config):
-    from src.model import build_network
-    from src.train import build_optimizer
+    from src.model.network import build_network
+    from src.training.loop import build_optimizer
     config = dataclasses.replace(tiny_config, encoder_lr_scale=0.25, lr_schedule="fixed",
                                  num_layers=2)
     network = build_network(config, np.zeros((30, 16), np.float32))

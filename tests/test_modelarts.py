@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, SAMPLE, tiny_args
-from src.cli import run_main
-from src.modelarts import RunMirror
-from src.object_store import BotoStore
+from src.core.cli import run_main
+from src.cloud.modelarts import RunMirror
+from src.cloud.object_store import BotoStore
 
 if os.environ.get("CI"):  # make installs the cloud extras: in CI a missing boto3 is a failure
     import boto3
@@ -274,7 +274,7 @@ def _download(client, prefix, names, folder):
 
 
 def _ring(names):
-    from src.checkpoint import checkpoint_step
+    from src.model.checkpoint import checkpoint_step
     return sorted((name for name in names if checkpoint_step(name)), key=checkpoint_step)
 
 
@@ -298,7 +298,7 @@ def _preempt(job, client, prefix, local, timeout=300):
 @pytest.mark.slow
 def test_a_job_killed_mid_epoch_resumes_from_train_url_like_an_uninterrupted_run(s3,
                                                                                 tmp_path):
-    from src.checkpoint import load_params
+    from src.model.checkpoint import load_params
     client, env = s3
     prefix = "runs/preempted/"
     urls = {"data_url": f"s3://{BUCKET}/aclImdb", "train_url": f"s3://{BUCKET}/runs/preempted"}

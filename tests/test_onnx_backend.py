@@ -1,4 +1,4 @@
-"""src/onnx_backend.py: the checkpoint's network as one shape-free ONNX graph in onnxruntime."""
+"""src/model/onnx_graph.py: the checkpoint's network as one shape-free ONNX graph in onnxruntime."""
 import dataclasses
 import sys
 
@@ -6,10 +6,10 @@ import mindspore as ms
 import numpy as np
 import pytest
 
-from src.errors import UserError
-from src.predictor import load_predictor
-from src.model import SentimentNet
-from src.onnx_backend import OnnxForward
+from src.core.errors import UserError
+from src.inference.predictor import load_predictor
+from src.model.network import SentimentNet
+from src.model.onnx_graph import OnnxForward
 from conftest import REVIEWS, SAMPLE
 
 
@@ -30,7 +30,7 @@ def test_graph_gives_the_network_logits_and_states_for_any_shape(pooling, bidire
     """The graph's logits, and its states (every layer's outputs, for the explanations), are
     the network's, with the wide part too. The MindSpore cells take any shape too, as
     predict.py compiles them (dynamic_shapes): one compile each, not one per shape."""
-    from src.model import LogitsAndStates, any_batch_shape
+    from src.model.network import LogitsAndStates, any_batch_shape
     ms.set_context(mode=ms.GRAPH_MODE)
     rng = np.random.default_rng(0)
     table = rng.normal(0, 0.5, (300, 12)).astype(np.float32)
@@ -93,8 +93,8 @@ def test_bad_backend_settings_are_clear_errors(run_config, exported_mindir, monk
 
 @pytest.mark.slow
 def test_int8_keeps_the_accuracy_on_the_samples_test_reviews(learned_run):
-    from src.aclimdb import read_aclimdb
-    from src.config import load_config
+    from src.data.readers.aclimdb import read_aclimdb
+    from src.core.config import load_config
     run, args = learned_run
     config = load_config(args + ["--checkpoint_path", str(run / "lstm-best.ckpt"),
                                  "--backend", "onnxruntime"])

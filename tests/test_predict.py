@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from predict import main as predict_command
-from src.predict_io import read_reviews, split_arguments, with_run_config
+from src.inference.predict_io import read_reviews, split_arguments, with_run_config
 from conftest import REVIEWS as MIXED, ROOT
 
 REVIEWS = ["A wonderful film with a moving story.", "Boring, predictable and far too long."]
@@ -153,8 +153,8 @@ def test_long_reviews_are_classified_in_smaller_batches(tiny_config):
     of memory, 64 x 500 needed 1.8 GB on MindSpore, 16 x 500 up to 1.0 GB."""
     import dataclasses
     import numpy as np
-    from src.predictor import Predictor
-    from src.text import Vocab
+    from src.inference.predictor import Predictor
+    from src.data.text import Vocab
     config = dataclasses.replace(tiny_config, batch_size=64, bucket_width=50, max_len=3000)
     seen = []
 

@@ -10,7 +10,7 @@ import yaml
 import pytest
 
 from conftest import ROOT, SAMPLE, run_script, tiny_args
-from src.checkpoint import load_params
+from src.model.checkpoint import load_params
 
 pytestmark = pytest.mark.slow
 
@@ -45,9 +45,9 @@ def test_pretraining_lowers_the_language_models_loss(pretrained):
 
 
 def test_the_held_out_reviews_are_never_trained_on_and_their_loss_is_recorded(pretrained):
-    from src.config import load_config
-    from src.data import prepare
-    from src.pretrain import corpus
+    from src.core.config import load_config
+    from src.data.mindrecord import prepare
+    from src.training.pretraining import corpus
     workdir, folder = pretrained
     config = load_config(pretrain_args(workdir))
     stream, heldout = corpus(config, prepare(config, lambda *_: None), lambda *_: None)
@@ -68,11 +68,11 @@ def test_encoder_holds_the_classifiers_embedding_and_first_lstm_layer(pretrained
     for direction in ("forward_layers", "backward_layers"):
         assert tuple(encoder[f"{direction}.0.weight_hh_l0"].shape) == (64, 16)
     assert not [name for name in encoder if name.startswith(("decoder", "forward_layers.1"))]
-    from src.text import Vocab
+    from src.data.text import Vocab
     vocab = Vocab.load(pretrained[1] / "vocab.json")
     assert encoder["vocab_digest"] == vocab.digest()
     # the weights are the language model's at the end: its last checkpoint's, not the first's
-    from src.checkpoint import checkpoint_step, latest_checkpoint
+    from src.model.checkpoint import checkpoint_step, latest_checkpoint
     first, last = (load_params(path) for path in (
         min(pretrained[1].glob("lm-*_*.ckpt"), key=checkpoint_step),
         latest_checkpoint(pretrained[1], "lm")))
@@ -90,7 +90,7 @@ def _train_from_encoder(args, encoder_path, given=True):
     encoder and tuned it: after 10 steps the embedding and LSTM layer 0 are within 10 Adam
     steps (about learning_rate each) of the encoder's weights, where a classifier's own
     initial weights are ~0.2 away, and by the end of the epoch they have moved on."""
-    from src.config import load_config
+    from src.core.config import load_config
     from train import main as train
     config = load_config(args + ["--pretrained_encoder", str(encoder_path)] * given)
     lines = []
@@ -193,9 +193,9 @@ def test_a_run_from_an_encoder_reads_with_the_vocabulary_beside_it(pretrained, t
 
 
 def test_unlabelled_copies_of_test_reviews_are_never_learned_from(tmp_path):
-    from src.config import load_config
-    from src.corpus import unlabelled_tokens
-    from src.data import prepare
+    from src.core.config import load_config
+    from src.data.token_corpus import unlabelled_tokens
+    from src.data.mindrecord import prepare
     unsup = tmp_path / "unsup"
     unsup.mkdir()
     originals = sorted(UNSUP.glob("*.txt"))[:5]
@@ -225,7 +225,7 @@ def shipped_encoder(pretrained):
 
 
 def test_the_shipped_encoder_is_trimmed_float16_with_its_card(shipped_encoder, pretrained):
-    from src.text import Vocab
+    from src.data.text import Vocab
     params = load_params(shipped_encoder / "encoder.ckpt")
     assert tuple(params["embedding.embedding_table"].shape) == (3000, 16)
     assert params["embedding.embedding_table"].asnumpy().dtype == np.float16

@@ -1,4 +1,4 @@
-"""Run folder, curves, `python -m src.report` and eval's per-class scores and confusion matrix."""
+"""Run folder, curves, `python -m src.training.report` and eval's per-class scores and confusion matrix."""
 import json
 import shutil
 import subprocess
@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, run_script, tiny_args
-from src.errors import UserError
-from src.report import class_scores, format_scores, plot_confusion, plot_runs, read_metrics
+from src.core.errors import UserError
+from src.training.report import class_scores, format_scores, plot_confusion, plot_runs, read_metrics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def report(*args):
-    return subprocess.run([sys.executable, "-m", "src.report", *map(str, args)], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "src.training.report", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -42,10 +42,10 @@ def copy_run(source, target, loss_scale=1.0):
 def _scores(config, checkpoint, split):
     """(confusion matrix, mean of the batches' mean cross-entropy) of checkpoint on split,
     batched as eval and validation batch it, from logits computed here by onnxruntime (the
-    network's weights in ONNX's own operators, src/onnx_backend.py: no graph to compile)."""
-    from src.checkpoint import load_network
-    from src.data import eval_batches, prepare
-    from src.onnx_backend import OnnxForward
+    network's weights in ONNX's own operators, src/model/onnx_graph.py: no graph to compile)."""
+    from src.model.checkpoint import load_network
+    from src.data.mindrecord import eval_batches, prepare
+    from src.model.onnx_graph import OnnxForward
     forward = OnnxForward(load_network(config, checkpoint))
     dataset = eval_batches(config, prepare(config, log=lambda *_: None).mindrecord(split))
     matrix, losses = np.zeros((config.num_classes,) * 2, int), []
@@ -165,7 +165,7 @@ def test_plot_confusion_writes_png(tmp_path):
 
 
 def test_eval_reports_per_class_scores_and_confusion_matrix(trained_run, tiny_config):
-    from src.eval import evaluate
+    from src.training.evaluate import evaluate
     lines = []
     result = evaluate(tiny_config, log=lines.append)
     matrix = np.array(result["confusion_matrix"])

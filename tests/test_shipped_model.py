@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from src.run_folder import SHIPPED
+from src.core.run_folder import SHIPPED
 from conftest import ROOT, SAMPLE, run_script
 
 OBVIOUS = {"An absolutely stunning and wonderful film, a masterpiece.": "positive",
@@ -59,10 +59,10 @@ def hundred(tmp_path_factory):
 def shipped(hundred):
     """model/ as predict.py and app.py load it with no run named (onnxruntime, as `make
     serve`) and its accuracy on the hundred reviews (~1 s): (config, predictor, accuracy)."""
-    from src.aclimdb import read_aclimdb
-    from src.config import load_config
-    from src.predict_io import with_run_config
-    from src.predictor import load_predictor
+    from src.data.readers.aclimdb import read_aclimdb
+    from src.core.config import load_config
+    from src.inference.predict_io import with_run_config
+    from src.inference.predictor import load_predictor
     config = load_config(with_run_config(["--backend", "onnxruntime"]))
     predictor = load_predictor(config)
     reviews = read_aclimdb(hundred)["test"]
@@ -108,7 +108,7 @@ def test_predict_without_ckpt_path_uses_the_shipped_model(obvious_answers, shipp
 def test_the_page_shows_the_model_cards_key_figures(shipped):
     """The figure the page shows is the model's: on 100 reviews the model loaded from model/
     scores within 3 standard errors (9 points) of it."""
-    from src.serve import model_summary
+    from src.inference.serve import model_summary
     config, predictor, accuracy = shipped
     summary = model_summary(config, predictor)
     shown = float(summary.split("**test accuracy:** ")[1].split(" % on 25000 reviews")[0])
@@ -129,7 +129,7 @@ def test_explanations_of_the_shipped_model_point_at_sentiment_words(obvious_answ
 def test_compare_scores_a_run_and_the_shipped_model_on_the_same_reviews(trained_run, hundred):
     import subprocess
     import sys
-    result = subprocess.run([sys.executable, "-m", "src.compare", str(trained_run), "model",
+    result = subprocess.run([sys.executable, "-m", "src.inference.compare", str(trained_run), "model",
                              "--aclimdb_path", str(hundred)], cwd=ROOT, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -143,10 +143,10 @@ def test_compare_scores_a_run_and_the_shipped_model_on_the_same_reviews(trained_
 def test_the_shipped_encoder_fits_the_shipped_classifier_and_is_its_language_model():
     """model/encoder/ starts a classifier of model/'s shape and vocabulary, and its card's
     held-out loss is what the file records (a trained LM, far below a new one's ~6.9)."""
-    from src.checkpoint import load_encoder, load_params
-    from src.config import load_config
-    from src.model import build_network
-    from src.text import Vocab
+    from src.model.checkpoint import load_encoder, load_params
+    from src.core.config import load_config
+    from src.model.network import build_network
+    from src.data.text import Vocab
     config = load_config(["--config_path", str(SHIPPED / "config.yaml")])
     vocab = Vocab.load(SHIPPED / "vocab.json")
     assert Vocab.load(SHIPPED / "encoder" / "vocab.json").digest() == vocab.digest()

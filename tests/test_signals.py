@@ -7,7 +7,7 @@ import sys
 import time
 
 from conftest import ROOT, tiny_args
-from src.checkpoint import latest_checkpoint, load_params
+from src.model.checkpoint import latest_checkpoint, load_params
 
 INTERRUPTED = ("error: interrupted (Ctrl-C or SIGTERM); finished files are kept, half-written "
                "ones were never renamed into place; rerun (train.py: add --resume True) to "
@@ -27,7 +27,7 @@ def _logged_steps(run):
 
 def test_sigterm_after_a_checkpoint_ends_with_130_and_one_line_and_resume_finishes(
         tmp_path, tiny_config):
-    from src.config import load_config
+    from src.core.config import load_config
     from train import main as train
     args = tiny_args(tmp_path) + ["--save_checkpoint_steps", "5", "--preprocess_path",
                                   tiny_config.preprocess_path]  # the session's cache, if built

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLE
-from src.errors import UserError
-from src.aclimdb import read_aclimdb
-from src.buckets import EVAL_BATCH, EVAL_TOKENS, bucket_batch_sizes
-from src.data import (batches_per_epoch, create_dataset, data_key, eval_batches, prepare,
+from src.core.errors import UserError
+from src.data.readers.aclimdb import read_aclimdb
+from src.data.buckets import EVAL_BATCH, EVAL_TOKENS, bucket_batch_sizes
+from src.data.mindrecord import (batches_per_epoch, create_dataset, data_key, eval_batches, prepare,
                       train_batches)
-from src.datasets import split_validation
-from src.glove import glove_words
-from src.text import PAD, UNK, Vocab, tokenize
+from src.data.splits import split_validation
+from src.data.glove import glove_words
+from src.data.text import PAD, UNK, Vocab, tokenize
 
 
 def test_tokenizer_drops_markup_and_splits_punctuation_and_contractions():
@@ -209,7 +209,7 @@ def test_token_ids_are_int32_and_lengths_match(prepared):
 
 def test_a_pinned_split_seed_gives_every_seed_one_split_and_one_vocabulary(tiny_config):
     """So one pretrained encoder (tied to its vocabulary) serves runs of several seeds."""
-    from src.datasets import labelled_parts, split_seed
+    from src.data.splits import labelled_parts, split_seed
     seed2 = dataclasses.replace(tiny_config, seed=2)
     pinned = dataclasses.replace(tiny_config, seed=2, split_seed=tiny_config.seed)
     assert data_key(seed2) != data_key(tiny_config)

@@ -6,9 +6,9 @@ import sys
 import pytest
 
 from conftest import run_on_terminal, run_script, tiny_args
-from src.config import load_config
-from src.errors import UserError
-from src.tracking import AIM_RUN_FILE, AimTracker, RunLog
+from src.core.config import load_config
+from src.core.errors import UserError
+from src.training.tracking import AIM_RUN_FILE, AimTracker, RunLog
 
 
 def aim_run(repo, run_hash):

@@ -1,5 +1,5 @@
 """The wide part (--wide): fitted after training into lstm-best.ckpt, and computed in the graph
-exactly as src/wide.py counts words and word pairs in numpy."""
+exactly as src/model/wide.py counts words and word pairs in numpy."""
 import json
 
 import mindspore as ms
@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLE, run_script, tiny_args
-from src import wide
-from src.aclimdb import read_aclimdb
-from src.checkpoint import load_network, load_params
-from src.config import load_config
-from src.model import any_batch_shape
-from src.predictor import load_predictor
+from src.model import wide
+from src.data.readers.aclimdb import read_aclimdb
+from src.model.checkpoint import load_network, load_params
+from src.core.config import load_config
+from src.model.network import any_batch_shape
+from src.inference.predictor import load_predictor
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +70,8 @@ def test_the_wide_part_fits_into_a_run_trained_without_it(tiny_config, trained_r
     """bench/bench_wide.py fits it beside model/, which was trained without --wide."""
     import dataclasses
     import shutil
-    from src.data import prepare
-    from src.wide_fit import attach_wide
+    from src.data.mindrecord import prepare
+    from src.training.wide_fit import attach_wide
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
     assert "wide.table" not in load_params(run / "lstm-best.ckpt")

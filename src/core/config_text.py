@@ -1,0 +1,123 @@
+"""Config values as text and back: `--key value` words, YAML files, values coerced to a field's
+type, and the two texts made from the fields: --help and default_config.yaml."""
+import math
+import textwrap
+
+import yaml
+
+from .errors import UserError
+
+__all__ = ["coerce", "read_yaml", "parse_command_line", "help_text", "yaml_text", "shown"]
+
+
+def _parse_bool(text):
+    lowered = str(text).strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ValueError(text)
+
+
+def coerce(name, value, kind, example):
+    """Turn a YAML or command-line value into the field's type (example: a valid value to
+    show in the message), or raise UserError."""
+    try:
+        if kind is bool:
+            return value if isinstance(value, bool) else _parse_bool(value)
+        if kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(value)
+            return int(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise UserError(f"config key '{name}' must be a finite number, got {value!r}; "
+                                f"pass e.g. --{name} {example}")
+            return number
+        return "" if value is None else str(value)
+    except (TypeError, ValueError):
+        raise UserError(f"config key '{name}' must be {kind.__name__}, got {value!r}; pass e.g. "
+                        f"--{name} {example}") from None
+
+
+def read_yaml(path):
+    try:
+        with open(path, encoding="utf-8") as stream:
+            content = yaml.safe_load(stream)
+    except FileNotFoundError:
+        raise UserError(f"config file {path} not found; pass --config_path to an existing "
+                        f"YAML file such as default_config.yaml") from None
+    except IsADirectoryError:
+        raise UserError(f"config file {path} is a folder; pass --config_path to a YAML file "
+                        f"such as default_config.yaml or RUN_DIR/config.yaml") from None
+    except PermissionError:
+        raise UserError(f"config file {path} cannot be read (permission denied); pass "
+                        f"--config_path to a readable YAML file") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise UserError(f"config file {path} is not valid YAML{line}; fix its syntax") from None
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise UserError(f"config file {path} must hold 'key: value' lines, not a "
+                        f"{type(content).__name__}; write it like default_config.yaml")
+    return content
+
+
+def parse_command_line(argv, default_path):
+    """Split argv into the config path and a dict of raw `--key value` overrides."""
+    overrides = {}
+    args = list(argv)
+    while args:
+        flag = args.pop(0)
+        if not flag.startswith("--") or len(flag) < 3:
+            raise UserError(f"unexpected argument '{flag}'; use --key value")
+        name, equals, value = flag[2:].partition("=")
+        if not equals:
+            if not args or args[0].startswith("--"):
+                raise UserError(f"--{name} needs a value; pass --{name} VALUE")
+            value = args.pop(0)
+        overrides[name] = value
+    config_path = overrides.pop("config_path", str(default_path))
+    return config_path, overrides
+
+
+def shown(value):
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def _help_of(f):
+    choices = f.metadata.get("choices")
+    return f.metadata["help"] + (f" [{' | '.join(choices)}]" if choices else "")
+
+
+def help_text(fields, groups, script):
+    """The --help text: usage, then every key by group with its default and help."""
+    lines = [f"usage: {script} [--config_path FILE] [--KEY VALUE ...]",
+             "Values come from default_config.yaml (or --config_path FILE), then --KEY VALUE "
+             "words."]
+    for f in fields:
+        if f.name in groups:
+            lines += ["", f"{groups[f.name]}:"]
+        head = f"  --{f.name} {shown(f.default)}"
+        body = textwrap.wrap(_help_of(f), 62)
+        lines.append(f"{head:<34}{body[0]}" if len(head) < 34 else head)
+        lines += [" " * 34 + line for line in body[1 if len(head) < 34 else 0:]]
+    return "\n".join(lines)
+
+
+def yaml_text(fields, groups):
+    """The text of default_config.yaml: every key with its default, its help as a comment."""
+    lines = ["# lstm-sentiment: every config key with its default (CPU/GPU). Generated from the",
+             "# fields of src/core/config.py: python -m src.core.config > default_config.yaml",
+             "# Other YAML files list only what they change; --KEY VALUE overrides any key."]
+    for f in fields:
+        if f.name in groups:
+            lines += ["", f"# --- {groups[f.name]} ---"]
+        lines += [f"# {line}" for line in textwrap.wrap(_help_of(f), 88)]
+        lines.append(f"{f.name}: {shown(f.default)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,89 @@
+"""Writing files so that a kill at any moment leaves the old file or the new one, never half.
+
+Everything is written under a temporary name beside its target, `.NAME.tmp-PID`, then
+renamed over the target. A killed writer leaves at most such a temp file (or folder), which
+`remove_temp_files` deletes once its PID is gone; no reader ever opens one.
+"""
+import contextlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from .errors import UserError
+
+__all__ = ["temp_path", "atomic_path", "write_text", "write_json", "remove_temp_files",
+           "left_by_dead_process"]
+
+TEMP_MARK = ".tmp-"
+
+
+def temp_path(path, suffix=""):
+    """The temporary name this process writes path under: .NAME.tmp-PID[suffix]."""
+    path = Path(path)
+    return path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}{suffix}")
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix="", what="--ckpt_path", kind=""):
+    """Yield a temporary path to write path's content to; on success it is renamed to path
+    (its folder is created first).
+
+    suffix keeps a file extension for writers that insist on one (MindSpore's .ckpt, numpy's
+    .npy). On failure the temp file (or folder) is removed; an OSError becomes one UserError
+    naming the target (a `kind` such as "checkpoint") and `what` to change.
+    """
+    path = Path(path)
+    tmp = temp_path(path, suffix)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        tmp.replace(path)
+    except OSError as err:
+        raise UserError(f"cannot write {kind + ' ' if kind else ''}{path} ({err.strerror}); "
+                        f"free disk space or pass {what} to a writable folder") from None
+    finally:
+        _remove(tmp)
+        _remove(tmp.with_suffix(".tmp"))  # MindSpore's own temp name for a checkpoint
+
+
+def _remove(path):
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
+def write_text(path, text, what="--ckpt_path"):
+    """Write text (UTF-8) to path atomically; returns path."""
+    with atomic_path(path, what=what) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path, content, what="--ckpt_path", indent=None):
+    """Write content as strict JSON (NaN and infinity refused) to path atomically."""
+    return write_text(path, json.dumps(content, indent=indent, ensure_ascii=False,
+                                       allow_nan=False), what)
+
+
+def left_by_dead_process(path):
+    """True if path's name ends in -PID (maybe followed by .ext) and PID is not alive."""
+    tail = Path(path).name.rsplit("-", 1)[-1].split(".")[0]
+    if not tail.isdigit():
+        return False
+    try:
+        os.kill(int(tail), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def remove_temp_files(folder):
+    """Delete the temp files and folders that killed writers left in folder."""
+    for stale in Path(folder).glob(f".*{TEMP_MARK}*"):
+        if left_by_dead_process(stale):
+            _remove(stale)

@@ -1,0 +1,153 @@
+"""The run folder (config.ckpt_path): the names of its files, one writer at a time, and
+opening it for a training run.
+
+A run folder holds config.yaml (what was run), vocab.json, metrics.jsonl, run.log (the
+console's lines), curves.png, lstm-EPOCH_STEP.ckpt (the newest keep_checkpoint_max) and
+lstm-best.ckpt (best validation accuracy); eval.py adds eval.json, eval.txt, confusion.png;
+aim_run.txt names the run's Aim run. In data-parallel runs rank N writes into rank_N/.
+"""
+import contextlib
+import fcntl
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import save_config
+from .errors import UserError
+from .files import remove_temp_files
+
+__all__ = ["FolderLock", "Run", "open_run", "run_folder", "run_config_first", "PREFIX", "BEST", "CONFIG", "VOCAB",
+           "METRICS", "RUN_LOG", "CURVES", "AIM_RUN", "EVAL", "SHIPPED"]
+
+PREFIX = "lstm"  # checkpoint names as the zoo's: lstm-EPOCH_STEP.ckpt, lstm-best.ckpt
+BEST = f"{PREFIX}-best.ckpt"
+CONFIG, VOCAB, METRICS, RUN_LOG = "config.yaml", "vocab.json", "metrics.jsonl", "run.log"
+CURVES, AIM_RUN, EVAL = "curves.png", "aim_run.txt", "eval.json"
+LOCK = ".lock"
+SHIPPED = Path(__file__).resolve().parents[2] / "model"  # the trained model in the box
+
+
+def _holder(path, wait=1.0):
+    """The PID written in the lock file (the holder writes it right after locking)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            text = Path(path).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        if text.isdigit() or time.monotonic() > deadline:
+            return text or "unknown"
+        time.sleep(0.05)
+
+
+class FolderLock:
+    """An exclusive flock on folder/.lock, held until release() or the process ends.
+
+    The kernel drops a flock when its process dies, however it dies, so a lock left by a
+    killed run never blocks the next one. A second process asking for the folder gets one
+    UserError line naming the PID that holds it.
+    """
+
+    def __init__(self, folder, what="ckpt_path"):
+        self.folder, self.what, self.fd = Path(folder), what, None
+
+    def acquire(self):
+        path = self.folder / LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UserError(f"{self.what} {self.folder} is in use by another training run "
+                            f"(PID {_holder(path)}); wait for it to finish or pass another "
+                            f"--{self.what}") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        self.fd = fd
+        return self
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)  # closing the only descriptor drops the flock
+            self.fd = None
+
+
+@dataclass
+class Run:
+    """An open run folder: where this process writes (RUN_DIR, or RUN_DIR/rank_N), the
+    folder checkpoints are resumed from (RUN_DIR), and the log that also goes to run.log."""
+    dir: Path
+    ckpt_path: Path
+    log: object
+
+
+def _start_fresh(run_dir, checkpoints):
+    """Remove what an earlier run in this folder left (a new run, not --resume)."""
+    for stale in [run_dir / METRICS, run_dir / AIM_RUN, run_dir / CURVES,
+                  *(path for pattern in checkpoints for path in run_dir.glob(pattern))]:
+        stale.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def open_run(config, vocab_file, rank, log, key="ckpt_path", checkpoints=(f"{PREFIX}-*.ckpt",)):
+    """The run folder config.<key>, locked for this process, with config.yaml and vocab.json
+    written and log attached to run.log; yields a Run and unlocks when the block ends.
+
+    A new run (not --resume) first removes the metrics, curves and the checkpoints matching
+    the `checkpoints` patterns that an earlier run left there.
+    """
+    run_dir = Path(getattr(config, key))
+    if not rank.is_main:
+        run_dir = run_dir / f"rank_{rank.id}"
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        lock = FolderLock(run_dir, key).acquire()
+        save_config(config, run_dir / CONFIG)
+        shutil.copyfile(vocab_file, run_dir / VOCAB)
+    except OSError as err:
+        raise UserError(f"cannot write to {key} {run_dir} ({err.strerror}); pass "
+                        f"--{key} to a writable folder") from None
+    try:
+        remove_temp_files(run_dir)
+        if not config.resume:
+            _start_fresh(run_dir, checkpoints)
+        log.attach(run_dir / RUN_LOG, append=config.resume)
+        yield Run(run_dir, Path(getattr(config, key)), log)
+    finally:
+        lock.release()
+
+
+# How the training process ran, not what it learned: never carried over to a reader of the run.
+HOW_IT_RAN = ["--resume", "false", "--run_distribute", "false", "--enable_modelarts", "false"]
+
+
+def run_config_first(flags, fallback=None):
+    """Command-line flags (--key value pairs) with the run's config.yaml put first, so a
+    checkpoint is read with the settings it was trained with (network shape, max_len,
+    vocabulary settings) and every --KEY VALUE given still overrides.
+
+    The run folder is --ckpt_path, else the folder of --checkpoint_path, else fallback (with
+    --ckpt_path fallback added). Nothing changes when --config_path is given or the folder has
+    no config.yaml.
+    """
+    flags = [part for flag in flags for part in
+             (flag.split("=", 1) if flag.startswith("--") and "=" in flag else [flag])]
+    values = dict(zip(flags[::2], flags[1::2]))
+    if fallback and not {"--ckpt_path", "--checkpoint_path", "--config_path"} & set(values):
+        flags = ["--ckpt_path", str(fallback)] + flags
+        values["--ckpt_path"] = str(fallback)
+    folder = values.get("--ckpt_path") or (values.get("--checkpoint_path") and
+                                           str(Path(values["--checkpoint_path"]).parent))
+    if "--config_path" not in values and folder and (Path(folder) / CONFIG).exists():
+        flags = ["--config_path", str(Path(folder) / CONFIG), *HOW_IT_RAN] + flags
+    return flags
+
+
+def run_folder(config):
+    """The training run folder that holds vocab.json (config.ckpt_path, or the checkpoint's)."""
+    folder = Path(config.ckpt_path)
+    if config.checkpoint_path and not (folder / VOCAB).exists():
+        folder = Path(config.checkpoint_path).parent
+    return folder

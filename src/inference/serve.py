@@ -1,0 +1,156 @@
+"""The Gradio page: type a review, get Positive/Negative with probabilities and the words
+that decided (src/inference/explanations.py, by config.explain_method; the page says which).
+
+Shows the model's name and its test accuracy (eval.json of the run, when eval.py wrote one),
+binds config.serve_host (127.0.0.1 unless told otherwise), refuses reviews longer than
+config.max_review_chars, and runs every request through Gradio's queue, which batches
+concurrent requests into one forward pass of the network.
+"""
+import json
+import os
+import sys
+import threading
+
+from ..core.errors import UserError
+from .explanations import explain, method_for
+from .predictor import load_predictor
+from ..core.run_folder import EVAL, run_folder
+
+__all__ = ["build_page", "model_summary", "explanation_summary", "classify_batch", "highlighted",
+           "serve", "EXAMPLES"]
+
+EXAMPLES = [
+    "One of the best films I have seen in years. The acting is superb, the story moving and "
+    "the ending stayed with me for days.",
+    "A complete waste of two hours. The plot makes no sense, the dialogue is wooden and I "
+    "nearly fell asleep.",
+    "It had a slow start, but the second half was gripping and the lead actress was "
+    "wonderful.",
+    "I wanted to like it, but it was boring, predictable and far too long.",
+]
+
+
+def model_summary(config, predictor):
+    """One Markdown line: the model's name, its shape and, if known, its test accuracy."""
+    shape = (f"{'Bi' if config.bidirectional else ''}LSTM {config.num_layers}x"
+             f"{config.num_hiddens}, {config.pooling} pooling, vocabulary "
+             f"{len(predictor.vocab):,}")
+    line = f"**Model:** `{predictor.name}` ({shape})"
+    eval_file = run_folder(config) / EVAL
+    try:
+        scores = json.loads(eval_file.read_text(encoding="utf-8"))
+        line += (f" · **test accuracy:** {100 * scores['accuracy']:.1f} % on "
+                 f"{scores['reviews']} reviews")
+        quartiles = scores.get("accuracy_by_length_quartile")
+        if quartiles:  # the shipped model's card figures (scripts/ship_model.py)
+            line += (" · by length quartile, shortest first: " +
+                     " / ".join(f"{100 * acc:.1f}" for acc in quartiles) + " %")
+        if scores.get("recipe"):
+            line += f" · recipe `{scores['recipe']}` (MODEL_CARD.md)"
+    except (OSError, ValueError, KeyError, TypeError):
+        line += " · test accuracy: not measured yet (run eval.py)"
+    return line
+
+
+def highlighted(explanation):
+    """HighlightedText's value: each token with its score scaled into [-1, 1]."""
+    peak = max((abs(score) for score in explanation.scores), default=0.0) or 1.0
+    return [(f"{token} ", round(score / peak, 3))
+            for token, score in zip(explanation.tokens, explanation.scores)]
+
+
+METHOD_TEXT = {"decomposition": "each word's share of the margin between the labels, split "
+                                  "exactly over the words in the prediction's own pass",
+               "occlusion": "how much the label's probability drops when the word is deleted"}
+
+
+def explanation_summary(method, note=""):
+    """One Markdown line: which method scores the highlighted words, and why if it is not
+    the one asked for (src/inference/explanations.py method_for)."""
+    line = f"**Why:** `{method}`, {METHOD_TEXT[method]}"
+    return line + (f" ({note})" if note else "")
+
+
+def classify_batch(predictor, lock, config, texts, method="decomposition"):
+    """Gradio batch function: lists of texts -> ([label confidences], [highlighted words],
+    [status messages]); the label and its explanation (by `method`, src/inference/explanations.py) come
+    from the same pass."""
+    outputs, words, messages = [None] * len(texts), [None] * len(texts), [""] * len(texts)
+    valid = []
+    for i, text in enumerate(texts):
+        text = text or ""
+        if not text.strip():
+            messages[i] = "Type or paste a review first."
+        elif len(text) > config.max_review_chars:
+            messages[i] = (f"This review has {len(text):,} characters; the limit is "
+                           f"{config.max_review_chars:,}. Shorten it.")
+        else:
+            valid.append(i)
+    if valid:
+        chosen = [texts[i] for i in valid]
+        with lock:
+            reasons = explain(predictor, chosen, config.explain_tokens, method)
+        for i, reason in zip(valid, reasons):
+            outputs[i] = {name.capitalize(): p for name, p in
+                          reason.prediction.probabilities.items()}
+            words[i] = highlighted(reason)
+    return outputs, words, messages
+
+
+def build_page(config, predictor):
+    """The gr.Blocks page for predictor (not launched)."""
+    import gradio as gr
+    lock = threading.Lock()
+    method, note = method_for(predictor, config.explain_method)
+
+    def classify(texts):
+        return classify_batch(predictor, lock, config, texts, method)
+
+    with gr.Blocks(title="LSTM sentiment") as page:
+        gr.Markdown("# Movie review sentiment\nA BiLSTM trained on IMDB reviews (MindSpore).")
+        gr.Markdown(model_summary(config, predictor), elem_id="model-info")
+        review = gr.Textbox(label="Review", lines=6, max_length=config.max_review_chars,
+                            placeholder="Type or paste an English movie review",
+                            elem_id="review")
+        button = gr.Button("Classify", variant="primary", elem_id="classify")
+        label = gr.Label(label="Sentiment", num_top_classes=config.num_classes,
+                         elem_id="sentiment")
+        words = gr.HighlightedText(label="Why: the words that pushed toward the label (red: "
+                                         "toward it, blue: against it)", elem_id="why")
+        gr.Markdown(explanation_summary(method, note), elem_id="explain-method")
+        status = gr.Markdown(elem_id="status")
+        gr.Examples(EXAMPLES, inputs=review)
+        batching = {"inputs": review, "outputs": [label, words, status], "batch": True,
+                    "max_batch_size": config.batch_size}
+        button.click(classify, api_name="classify", **batching)
+        review.submit(classify, api_visibility="private", **batching)
+    return page
+
+
+def serve(config, block=True):
+    """Load the model (see src.infer.load_predictor) and serve the page.
+
+    Args:
+        config: uses serve_host, serve_port, max_review_chars and the model keys.
+        block: keep serving until interrupted (False: return the launched page).
+    """
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    predictor = load_predictor(config)
+    method, note = method_for(predictor, config.explain_method)
+    if note:
+        print(f"note: {note}", file=sys.stderr, flush=True)
+    explain(predictor, [EXAMPLES[0]], config.explain_tokens, method)  # compile before visitors
+    page = build_page(config, predictor)
+    page.queue(max_size=1024, default_concurrency_limit=1)
+    try:
+        page.launch(server_name=config.serve_host, server_port=config.serve_port,
+                    prevent_thread_lock=True, quiet=True, ssr_mode=False)
+    except OSError as err:
+        raise UserError(f"cannot serve on {config.serve_host}:{config.serve_port} "
+                        f"({str(err).splitlines()[0][:120]}); pass --serve_port with a free "
+                        f"port") from None
+    print(f"serving {predictor.name} on http://{config.serve_host}:{config.serve_port}",
+          flush=True)
+    if block:
+        page.block_thread()
+    return page

@@ -1,0 +1,183 @@
+"""Checkpoint files: atomic saves, the last K kept, loading with clear errors, and the
+network a checkpoint holds."""
+import contextlib
+import hashlib
+import logging
+import os
+import re
+from pathlib import Path
+
+import mindspore as ms
+import numpy as np
+
+from ..core.errors import UserError, first_line
+from ..core.files import atomic_path
+from .network import build_network
+
+__all__ = ["save_atomic", "load_params", "load_into", "resume_latest", "load_network",
+           "load_encoder", "latest_checkpoint", "CheckpointRing", "weights_finite", "weights_digest"]
+
+_NAME = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d+)_(?P<step>\d+)\.ckpt$")
+
+
+@contextlib.contextmanager
+def _mindspore_quiet():
+    """Mute MindSpore's own log line for a failure that we report in one line ourselves."""
+    logger = logging.getLogger(f"ME.mindspore.log.{os.getpid()}")
+    was = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = was
+
+
+def save_atomic(cell, path, state=None):
+    """Save cell (and the ints in state) to path via a temp file and rename.
+
+    A kill at any moment leaves either the old file or the complete new one under path, plus
+    at most a hidden temp file that files.remove_temp_files() clears.
+    """
+    with atomic_path(path, suffix=".ckpt", kind="checkpoint") as tmp:  # MindSpore wants the .ckpt suffix
+        with _mindspore_quiet():
+            ms.save_checkpoint(cell, str(tmp), append_dict=dict(state or {}))
+
+
+def load_params(path):
+    """{name: Parameter} from a checkpoint file, or UserError if missing or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} not found; pass --checkpoint_path to a .ckpt file "
+                        f"written by train.py")
+    try:
+        with _mindspore_quiet():
+            return ms.load_checkpoint(str(path))
+    except (ValueError, RuntimeError, OSError, TypeError) as err:
+        raise UserError(f"checkpoint {path} is damaged or not a MindSpore checkpoint "
+                        f"({first_line(err)}); use another .ckpt file") from None
+
+
+def load_into(cell, params, path):
+    """Load params into cell; any missing or mis-shaped weight becomes one UserError."""
+    for name, param in cell.parameters_and_names():
+        if param.name not in params:
+            continue
+        if tuple(params[param.name].shape) != tuple(param.shape):
+            raise UserError(f"checkpoint {path} does not match this model: {param.name} is "
+                            f"{tuple(params[param.name].shape)} there but "
+                            f"{tuple(param.shape)} here; use the config and vocabulary of the "
+                            f"run that wrote it")
+    missing, _ = ms.load_param_into_net(cell, params, strict_load=False)
+    missing = [name for name in missing if not name.startswith(("global_step", "learning_rate"))]
+    if missing:
+        raise UserError(f"checkpoint {path} does not match this model: it has no "
+                        f"{missing[0]} (and {len(missing) - 1} more); use the config of the run "
+                        f"that wrote it")
+
+
+def load_network(config, checkpoint_path, vocab=None, vocab_source=""):
+    """SentimentNet shaped by config with the weights of checkpoint_path (eval mode); with
+    vocab, once the checkpoint is known to be trained on it (vocab_source names it in the
+    error)."""
+    params = load_params(checkpoint_path)
+    if "embedding.embedding_table" not in params:
+        raise UserError(f"checkpoint {checkpoint_path} holds no SentimentNet embedding; use a "
+                        f"checkpoint written by train.py")
+    if vocab is not None:
+        _check_vocabulary(params, checkpoint_path, vocab, vocab_source)
+    table = np.zeros(params["embedding.embedding_table"].shape, np.float32)
+    network = build_network(config, table, wide="wide.table" in params)
+    load_into(network, params, checkpoint_path)
+    network.set_train(False)
+    return network
+
+
+def _check_vocabulary(params, path, vocab, source):
+    """The checkpoint's vocabulary digest (size only, for files written before digests) must
+    be vocab's: another vocabulary of the same size would give wrong labels without a word."""
+    rows = params["embedding.embedding_table"].shape[0]
+    digest = params.get("vocab_digest")
+    if rows == len(vocab) and digest in (None, vocab.digest()):
+        return
+    differs = f"{rows} words there, {len(vocab)} here" if rows != len(vocab) else \
+        "the same size, other words"
+    raise UserError(f"checkpoint {path} was trained with another vocabulary than {source} "
+                    f"({differs}); use the run that wrote it: --ckpt_path RUN_DIR (its "
+                    f"config.yaml and vocab.json)")
+
+
+def load_encoder(network, path, vocab):
+    """Load an encoder.ckpt of pretrain.py (embedding, first LSTM layer of each direction)
+    into network; the rest keeps its initial weights. Returns the names loaded."""
+    params = load_params(path)
+    if "lm_step" not in params:  # what pretrain.py records; train.py's checkpoints lack it
+        raise UserError(f"{path} is not an encoder written by pretrain.py; pass its "
+                        f"PRETRAIN_PATH/encoder.ckpt")
+    if params["vocab_digest"] != vocab.digest():
+        raise UserError(f"encoder {path} was pretrained with another vocabulary; pretrain "
+                        f"with this run's data settings (the same --aclimdb_path, min_freq, "
+                        f"vocab_size, seed ...)")
+    own = {param.name: param for param in network.get_parameters()}
+    weights = {name: value for name, value in params.items() if name in own}
+    for name, value in weights.items():
+        if tuple(value.shape) != tuple(own[name].shape):
+            raise UserError(f"encoder {path} does not fit this network: {name} is "
+                            f"{tuple(value.shape)} there but {tuple(own[name].shape)} here; "
+                            f"pass the embed_size and num_hiddens it was pretrained with")
+    ms.load_param_into_net(network, weights, strict_load=False)
+    return sorted(weights)
+
+
+def weights_finite(cell):
+    """True when no trainable parameter of cell holds NaN or infinity."""
+    return all(np.isfinite(param.asnumpy()).all() for param in cell.trainable_params())
+
+
+def weights_digest(network):
+    """A short hash of every parameter's bytes: equal on all ranks when they stayed in step."""
+    digest = hashlib.sha256()
+    for param in sorted(network.get_parameters(), key=lambda p: p.name):
+        digest.update(param.name.encode())
+        digest.update(param.asnumpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def checkpoint_step(path):
+    """(epoch, step in epoch) parsed from a name like lstm-3_390.ckpt."""
+    match = _NAME.match(Path(path).name)
+    return (int(match["epoch"]), int(match["step"])) if match else None
+
+
+def latest_checkpoint(folder, prefix):
+    """The checkpoint of the furthest (epoch, step) in folder, or None."""
+    found = [p for p in Path(folder).glob(f"{prefix}-*_*.ckpt") if checkpoint_step(p)]
+    return max(found, key=checkpoint_step, default=None)
+
+
+def resume_latest(cell, folder, prefix, script, folder_flag):
+    """Load the newest prefix-EPOCH_STEP.ckpt of folder into cell for --resume; returns
+    (its path, its params with the state saved beside the weights)."""
+    path = latest_checkpoint(folder, prefix)
+    if path is None:
+        raise UserError(f"--resume: no {prefix}-EPOCH_STEP.ckpt in {folder}; {script} "
+                        f"without --resume first, or pass the run's {folder_flag}")
+    params = load_params(path)
+    load_into(cell, params, path)
+    return path, params
+
+
+class CheckpointRing:
+    """Saves prefix-EPOCH_STEP.ckpt files into folder, deleting all but the newest `keep`."""
+
+    def __init__(self, folder, prefix, keep):
+        self.folder, self.prefix, self.keep = Path(folder), prefix, keep
+
+    def save(self, cell, epoch, step, state):
+        path = self.folder / f"{self.prefix}-{epoch}_{step}.ckpt"
+        save_atomic(cell, path, state)
+        ring = sorted((p for p in self.folder.glob(f"{self.prefix}-*_*.ckpt")
+                       if checkpoint_step(p)), key=checkpoint_step)
+        for old in ring[:-self.keep]:
+            old.unlink(missing_ok=True)
+        return path
+
