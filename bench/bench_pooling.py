@@ -99,7 +99,8 @@ def profile_step(dynamic, steps, batch, vocab=35000):
     rng = np.random.default_rng(0)
     batches = [(ms.Tensor(rng.integers(1, vocab, (batch, steps)), ms.int32),
                 ms.Tensor(rng.integers(steps // 2, steps + 1, batch), ms.int32),
-                ms.Tensor(rng.integers(0, 2, batch), ms.int32)) for _ in range(7)]
+                ms.Tensor(np.eye(2, dtype=np.float32)[rng.integers(0, 2, batch)]))
+               for _ in range(7)]
     for tensors in batches[:2]:
         step(*tensors).asnumpy()
     timed = []

@@ -45,7 +45,7 @@ def measure(dynamic, keep, cycles, vocab=35000):
     rng = np.random.default_rng(0)
     batches = [(ms.Tensor(rng.integers(1, vocab, (reviews, tokens)), ms.int32),
                 ms.Tensor(rng.integers(tokens - 49, tokens + 1, reviews), ms.int32),
-                ms.Tensor(rng.integers(0, 2, reviews), ms.int32)) for reviews, tokens in SHAPES]
+                ms.Tensor(np.eye(2, dtype=np.float32)[rng.integers(0, 2, reviews)])) for reviews, tokens in SHAPES]
     for tensors in batches:  # the warm-up cycle: every static graph compiles here
         step(*tensors).asnumpy()
     before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()

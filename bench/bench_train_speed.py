@@ -110,9 +110,11 @@ def _train_step(config, vocab_size, batches, dynamic=False):
     optimizer, _ = build_optimizer(config, network, max(len(batches), 1))
     step = nn.TrainOneStepCell(NetWithLoss(network), optimizer)
     if dynamic:
-        any_batch_shape(step)
+        any_batch_shape(step, targets=True)
     step.set_train()
-    return step, [tuple(ms.Tensor(column) for column in batch) for batch in batches]
+    one_hot = np.eye(config.num_classes, dtype=np.float32)
+    return step, [(ms.Tensor(ids), ms.Tensor(length), ms.Tensor(one_hot[label]))
+                  for ids, length, label in batches]
 
 
 def _timed(run_step, inputs, samples):

@@ -35,12 +35,13 @@ def test_dynamic_train_step_accepts_batches_of_different_shapes():
     ms.set_context(mode=ms.GRAPH_MODE)
     net = _net(2)
     step = any_batch_shape(nn.TrainOneStepCell(NetWithLoss(net),
-                                               nn.Adam(net.trainable_params(), 0.05)))
+                                               nn.Adam(net.trainable_params(), 0.05)),
+                           targets=True)
     rng = np.random.default_rng(3)
     losses = []
     for batch, steps in ((8, 10), (5, 20), (8, 10)):
         ids = ms.Tensor(rng.integers(2, 50, (batch, steps)).astype(np.int32))
-        label = ms.Tensor(np.array([0, 1] * 4, np.int32)[:batch])
+        label = ms.Tensor(np.eye(2, dtype=np.float32)[[0, 1] * 4][:batch])
         losses.append(float(step(ids, ms.Tensor(np.full(batch, steps, np.int32)),
                                  label).asnumpy()))
     assert all(np.isfinite(losses))

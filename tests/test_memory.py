@@ -87,7 +87,7 @@ init_allocator(load_config([]))                     # as train.py with the defau
 step = default_train_step(dynamic=True, vocab=5000)
 rng = np.random.default_rng(0)
 batches = [(ms.Tensor(rng.integers(1, 5000, (32, tokens)), ms.int32),
-            ms.Tensor(np.full(32, tokens), ms.int32), ms.Tensor(rng.integers(0, 2, 32), ms.int32))
+            ms.Tensor(np.full(32, tokens), ms.int32), ms.Tensor(np.eye(2, dtype=np.float32)[rng.integers(0, 2, 32)]))
            for tokens in (300, 400)]
 for batch in batches * 2:        # compiles, then the heap grows to hold the larger buffers
     step(*batch).asnumpy()

@@ -115,7 +115,7 @@ def test_one_training_step_lowers_the_loss():
     step = nn.TrainOneStepCell(NetWithLoss(net), nn.Adam(net.trainable_params(), 0.05))
     ids = ms.Tensor(rng.integers(2, 50, (8, 12)).astype(np.int32))
     length = ms.Tensor(np.full(8, 12, np.int32))
-    label = ms.Tensor(np.array([0, 1] * 4, np.int32))
+    label = ms.Tensor(np.eye(2, dtype=np.float32)[[0, 1] * 4])  # one-hot targets
     loss_net = NetWithLoss(net)
     before = float(loss_net(ids, length, label).asnumpy())
     step(ids, length, label)
@@ -338,7 +338,7 @@ def test_adversarial_step_adds_the_loss_of_embeddings_moved_uphill():
                        pooling="mean_max")
     ids = rng.integers(2, 50, (8, 12)).astype(np.int32)
     length = ms.Tensor(np.full(8, 12, np.int32))
-    label = ms.Tensor(np.array([0, 1] * 4, np.int32))
+    label = ms.Tensor(np.eye(2, dtype=np.float32)[[0, 1] * 4])  # one-hot targets
     loss_net = NetWithLoss(net)
     embedded = _EmbeddedLoss(net, loss_net.loss)
     x = net.embedding(ms.Tensor(ids.T.copy())).asnumpy()

@@ -58,6 +58,11 @@ class Config:
     sst_classes: int = key(5, "sst: 5 (SST-5) or 2 (SST-2: neutral dropped, 0-1 -> 0, 3-4 -> 1)")
     sst_phrases: bool = key(False, "sst: train on every labelled phrase of the train trees, "
                             "not only the sentences")
+    mix_sst_path: str = key("", "aclimdb: also train on SST's train trees (folder or .tar.gz): "
+                            "every sentence and mix_sst_phrases phrases, their 5 grades as "
+                            "p(positive) 0, 0.25, 0.5, 0.75, 1 (\"\": aclImdb alone)")
+    mix_sst_phrases: int = key(40000, "mix_sst_path: how many SST phrases join the sentences "
+                               "(a seeded draw)", check="not_negative")
     preprocess_path: str = key("./preprocess", "MindRecord cache: one sub-folder per data "
                                "settings, reused while they stay the same")
     max_len: int = key(3000, "tokens kept per review (which ones: truncate)", check="positive")
@@ -281,6 +286,9 @@ def validate(config):
         raise UserError("embedding is 'glove' but glove_path is empty; pass --glove_path FILE "
                         "or use --embedding word2vec")
     _check_dataset(config)
+    if config.mix_sst_path and config.num_classes != 2:
+        raise UserError(f"--mix_sst_path grades SST phrases as p(positive), for two classes; "
+                        f"num_classes is {config.num_classes}: pass --mix_sst_path \"\"")
     if config.pre_trained and config.pretrained_encoder:
         raise UserError("--pre_trained loads a whole network and --pretrained_encoder its "
                         "encoder; pass one of them")

@@ -30,8 +30,8 @@ __all__ = ["prepare", "Prepared", "create_dataset", "train_batches", "eval_batch
            "batches_per_epoch"]
 
 SCHEMA = {"ids": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"},
-          "label": {"type": "int32"}}
-FORMAT_VERSION = 3  # bump when the cache's files, the MindRecord layout or the tokenizer change
+          "label": {"type": "int32"}, "target": {"type": "float32", "shape": [-1]}}
+FORMAT_VERSION = 4  # bump when the cache's files, the MindRecord layout or the tokenizer change
 LABELLED = tuple(f"{split}/{label}/*.txt" for split in SPLITS for label in LABELS)
 
 
@@ -88,6 +88,9 @@ def data_key(config):
     else:
         settings.update(dataset_settings(config),
                         source=fingerprint(config.data_path, ("**/*",)))
+    if config.mix_sst_path:
+        settings["mix_sst"] = [fingerprint(config.mix_sst_path, ("**/*",)),
+                               config.mix_sst_phrases]
     if config.vocab_from_glove and config.embedding == "glove":
         glove = Path(config.glove_path).resolve()
         stat = glove.stat() if glove.exists() else None  # a missing file fails later, clearly
@@ -97,13 +100,22 @@ def data_key(config):
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _write_rows(path, token_lists, labels, vocab, config):
+def target_of(review, num_classes):
+    """The class distribution training aims at: one-hot of the label, or (p(negative),
+    p(positive)) of a graded review's target."""
+    if review.target is not None:
+        return np.array([1 - review.target, review.target], np.float32)
+    return np.eye(num_classes, dtype=np.float32)[review.label]
+
+
+def _write_rows(path, token_lists, reviews, vocab, config):
     writer = FileWriter(str(path), shard_num=1, overwrite=True)
     writer.add_schema(SCHEMA, "reviews")
     rows = []
-    for tokens, label in zip(token_lists, labels):
+    for tokens, review in zip(token_lists, reviews):
         ids = vocab.encode(tokens, config.max_len, config.truncate)
-        rows.append({"ids": ids, "length": np.int32(len(ids)), "label": np.int32(label)})
+        rows.append({"ids": ids, "length": np.int32(len(ids)), "label": np.int32(review.label),
+                     "target": target_of(review, config.num_classes)})
         if len(rows) == 2048:
             writer.write_raw_data(rows)
             rows = []
@@ -112,9 +124,9 @@ def _write_rows(path, token_lists, labels, vocab, config):
     writer.commit()
 
 
-def _write_mindrecord(path, token_lists, labels, vocab, config):
+def _write_mindrecord(path, token_lists, reviews, vocab, config):
     try:
-        _write_rows(path, token_lists, labels, vocab, config)
+        _write_rows(path, token_lists, reviews, vocab, config)
     except RuntimeError as err:  # MindRecord reports a full disk this way
         reason = next((line.strip() for line in str(err).splitlines() if "[ERROR]" in line),
                       str(err).splitlines()[0])
@@ -142,8 +154,7 @@ def _build(config, folder, key):
     vocab.save(names.vocab_file)
     for name, reviews in parts.items():
         if reviews:
-            _write_mindrecord(names.mindrecord(name), tokens[name], [r.label for r in reviews],
-                              vocab, config)
+            _write_mindrecord(names.mindrecord(name), tokens[name], reviews, vocab, config)
     write_tokens(names.token_file("train"), tokens["train"], vocab)
     names.test_hash_file.write_text("".join(f"{text_hash(r.text)}\n" for r in parts["test"]))
     counts = {name: len(reviews) for name, reviews in parts.items()}
@@ -239,8 +250,8 @@ def _load(folder):
 
 def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, seed=0,
                    drop_remainder=False, skip_batches=0, num_shards=None, shard_id=None,
-                   batch_tokens=0):
-    """Batches of (ids, length, label) from one MindRecord file.
+                   batch_tokens=0, labels="label"):
+    """Batches of (ids, length, label) from one MindRecord file, or (ids, length, target).
 
     Args:
         path: a .mindrecord file written by prepare().
@@ -255,14 +266,16 @@ def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, see
         num_shards, shard_id: read one shard for data-parallel training.
         batch_tokens: with buckets, at most this many tokens a batch (0: batch_size x 10
             widths).
+        labels: "label" (the class, for evaluation) or "target" (the class distribution
+            training aims at).
 
     Returns:
         A mindspore.dataset.Dataset with columns ids [B, T] int32, length [B] int32,
-        label [B] int32.
+        label [B] int32 (or target [B, classes] float32).
     """
     if shuffle:
         ds.config.set_seed(seed)
-    dataset = ds.MindDataset(str(path), columns_list=["ids", "length", "label"],
+    dataset = ds.MindDataset(str(path), columns_list=["ids", "length", labels],
                              shuffle=shuffle, num_shards=num_shards, shard_id=shard_id)
     if bucket_width:
         dataset = dataset.bucket_batch_by_length(
@@ -292,7 +305,7 @@ def train_batches(config, prepared, epoch, skip_batches=0, num_shards=None, shar
                           config.bucket_width, shuffle=True, seed=config.seed + epoch,
                           drop_remainder=True, skip_batches=skip_batches,
                           num_shards=num_shards, shard_id=shard_id,
-                          batch_tokens=config.batch_tokens)
+                          batch_tokens=config.batch_tokens, labels="target")
 
 
 def batches_per_epoch(config, prepared, num_shards=None, shard_id=None, epoch=0):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from .readers.aclimdb import read_aclimdb
 from ..core.errors import UserError
-from .readers.sst import read_sst
+from .readers.sst import graded_phrases, read_sst
 from .readers.tables import read_tables
 
 __all__ = ["read_dataset", "labelled_parts", "split_validation", "split_by_group",
@@ -76,6 +76,9 @@ def labelled_parts(config):
         share = share / (1 - share)
     if valid is None:
         train, valid = split_validation(train, share, split_seed(config))
+    if config.mix_sst_path:  # after the splits: validation and test stay the dataset's own
+        train = train + graded_phrases(config.mix_sst_path, config.mix_sst_phrases,
+                                       split_seed(config))
     return {"train": train, "valid": valid, "test": test}
 
 

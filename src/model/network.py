@@ -161,16 +161,19 @@ def build_network(config, embedding_table, wide=None):
                         config.wide if wide is None else wide)
 
 
-def any_batch_shape(cell, inputs=3):
+def any_batch_shape(cell, inputs=3, targets=False):
     """Declare cell's (ids, length, label) inputs (the first `inputs` of them) with unknown
-    batch size and length.
+    batch size and length; with targets, the third is a training step's target [B, C] float.
 
     GRAPH_MODE then compiles the cell once for all buckets instead of once per new shape;
     on CPU each static graph keeps its LSTM kernels' work memory until the process ends
     (config key dynamic_shapes). Returns the cell.
     """
-    shapes = ([None, None], [None], [None])[:inputs]
-    cell.set_inputs(*(ms.Tensor(shape=shape, dtype=ms.int32) for shape in shapes))
+    third = ms.Tensor(shape=[None, None], dtype=ms.float32) if targets else \
+        ms.Tensor(shape=[None], dtype=ms.int32)
+    tensors = (ms.Tensor(shape=[None, None], dtype=ms.int32),
+               ms.Tensor(shape=[None], dtype=ms.int32), third)
+    cell.set_inputs(*tensors[:inputs])
     return cell
 
 
@@ -187,15 +190,17 @@ class LogitsAndStates(nn.Cell):
 
 
 class NetWithLoss(nn.Cell):
-    """(ids, length, label) -> mean cross-entropy loss, for TrainOneStepCell."""
+    """(ids, length, target) -> mean cross-entropy loss, for TrainOneStepCell. target [B, C]
+    is the class distribution each review aims at: one-hot for a labelled review, soft for a
+    graded phrase (mindrecord.target_of)."""
 
     def __init__(self, network):
         super().__init__(auto_prefix=False)
         self.network = network
-        self.loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+        self.loss = nn.SoftmaxCrossEntropyWithLogits(sparse=False, reduction="mean")
 
-    def construct(self, ids, length, label):
-        return self.loss(self.network(ids, length), label)
+    def construct(self, ids, length, target):
+        return self.loss(self.network(ids, length), target)
 
 
 class NetWithEval(nn.Cell):

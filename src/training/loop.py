@@ -84,7 +84,7 @@ def train_step(network, optimizer, adversarial=0.0, dynamic_shapes=False):
         step = AdversarialStep(NetWithLoss(network), optimizer, adversarial)
     else:
         step = nn.TrainOneStepCell(NetWithLoss(network), optimizer)
-    return any_batch_shape(step) if dynamic_shapes else step
+    return any_batch_shape(step, targets=True) if dynamic_shapes else step
 
 
 def check_inputs(config):

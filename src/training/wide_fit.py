@@ -62,6 +62,8 @@ def fit_wide(config, prepared, log):
         return None
     started = time.perf_counter()
     reviews, labels, _ = _reviews(config, prepared.mindrecord("train"))
+    labelled = np.flatnonzero(labels >= 0)  # graded neutral phrases have no class
+    reviews, labels = [reviews[i] for i in labelled], labels[labelled]
     table, bias = wide.fit_table(wide.count_matrix(reviews, len(prepared.vocab)), labels,
                                  config.num_classes)
     seconds = time.perf_counter() - started

@@ -24,11 +24,14 @@ _NAMES = {2: ("negative", "positive"),
 @dataclass
 class Review:
     """One labelled text. label -1 marks a row without a label; group ties rows together
-    (the sentence a phrase came from) so a validation split never cuts through it."""
+    (the sentence a phrase came from) so a validation split never cuts through it; target,
+    when set, is the p(positive) training aims at instead of the label (an SST phrase's 5
+    classes as 0, 0.25, 0.5, 0.75, 1)."""
     text: str
     label: int
     name: str
     group: str = None
+    target: float = None
 
 
 def decode(raw, what, advice="", bounded=False):

@@ -1,12 +1,13 @@
 """The Stanford Sentiment Treebank from its PTB-bracketed trees (train.txt, dev.txt, test.txt):
 sentences with their root labels, or every labelled phrase of the train trees (sst_phrases).
 SST-5 keeps the five classes; SST-2 maps 0-1 to negative, 3-4 to positive and drops neutral."""
+import random
 import re
 
 from ...core.errors import UserError
 from .labelled_text import Review, read_named_files, require_data_path, unescape_ptb
 
-__all__ = ["read_sst", "tree_phrases", "parse_tree"]
+__all__ = ["read_sst", "tree_phrases", "parse_tree", "graded_phrases"]
 
 SST_FILES = {"train": "train.txt", "valid": "dev.txt", "test": "test.txt"}
 _TREE_TOKEN = re.compile(r"\(|\)|[^\s()]+")
@@ -83,3 +84,27 @@ def read_sst(config):
                                  phrases=config.sst_phrases and split == "train")
               for split, name in SST_FILES.items()}
     return {**splits, "unlabelled": []}
+
+
+def graded_phrases(path, count, seed):
+    """Reviews of SST's train trees for mixing into a two-class dataset: every sentence and a
+    seeded draw of `count` more distinct phrases, each with its 5-point grade as target
+    p(positive) = grade / 4 and as label 0 (grades 0-1), 1 (3-4) or -1 (neutral, no label).
+    Only train.txt is read: SST's dev and test trees stay unseen."""
+    text = read_named_files(path, [SST_FILES["train"]])[SST_FILES["train"]]
+    if text is None:
+        raise UserError(f"{path} has no {SST_FILES['train']}; pass --mix_sst_path to SST's "
+                        f"trees folder (train.txt, dev.txt, test.txt) or its .tar.gz")
+    sentences, phrases = [], {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            nodes = tree_phrases(line, f"{path}/train.txt:{number}")
+            sentences.append(nodes[-1])
+            phrases.update({" ".join(words): grade for grade, words in nodes[:-1]})
+    chosen = {" ".join(words) for _, words in sentences}
+    extra = sorted(set(phrases) - chosen)
+    random.Random(seed).shuffle(extra)
+    graded = [(grade, " ".join(words)) for grade, words in sentences]
+    graded += [(phrases[phrase], phrase) for phrase in extra[:count]]
+    return [Review(phrase, -1 if grade == 2 else int(grade > 2), f"sst:{i}", target=grade / 4)
+            for i, (grade, phrase) in enumerate(graded)]
