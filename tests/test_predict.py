@@ -39,11 +39,13 @@ def test_text_output_is_the_models_prediction_one_line_per_review(trained_run,
     assert len(lines) == len(REVIEWS), out
     results = []
     for line, review in zip(lines, REVIEWS):
-        label, probabilities, snippet = line.split("\t")
+        verdict, probabilities, snippet = line.split("\t")
         assert snippet == review
-        results.append((label, {part.split("=")[0][2:-1]: float(part.split("=")[1])
+        results.append((verdict, {part.split("=")[0][2:-1]: float(part.split("=")[1])
                                 for part in probabilities.split()}))  # p(name)=0.1234
-    _same_predictions(results, checkpoint_predictor.predict(REVIEWS), 6e-5)  # 4 decimals
+    expected = checkpoint_predictor.predict(REVIEWS)
+    assert [verdict for verdict, _ in results] == [e.verdict for e in expected]
+    _same_predictions([(e.label, p) for e, (_, p) in zip(expected, results)], expected, 6e-5)
 
 
 def test_json_lines_match_the_checkpoint_and_the_mindir(trained_run, exported_mindir, capsys):
@@ -51,7 +53,7 @@ def test_json_lines_match_the_checkpoint_and_the_mindir(trained_run, exported_mi
                               *REVIEWS)
     assert code == 0, err
     from_ckpt = [json.loads(line) for line in out.splitlines()]
-    assert [set(r) for r in from_ckpt] == [{"label", "probabilities"}] * 2
+    assert [set(r) for r in from_ckpt] == [{"label", "verdict", "probabilities"}] * 2
     code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--mindir_path",
                               exported_mindir, "--output_format=json", *REVIEWS)
     assert code == 0, err

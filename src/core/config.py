@@ -172,6 +172,16 @@ class Config:
                        "checkpoint as an ONNX graph, faster on CPU)", ("mindspore", "onnxruntime"))
     quantize: str = key("none", "onnxruntime backend: none, or int8 LSTM weights (faster; "
                         "probabilities move slightly)", ("none", "int8"))
+    neutral_low: float = key(1 / 3, "two classes: p(positive) below this reads negative; from "
+                             "here to neutral_high, neutral (accuracy still takes the larger "
+                             "probability)", check="fraction")
+    neutral_high: float = key(2 / 3, "two classes: p(positive) above this reads positive",
+                              check="fraction")
+    familiar_words: int = key(10000, "\"cannot tell\": words past this rank of the vocabulary "
+                              "(or outside it) count as rare", check="positive")
+    unreadable_share: float = key(0.5, "\"cannot tell\" when at least this share of a text's "
+                                  "words (two or more) are rare, or all of them (1: only then)",
+                                  check="positive")
     input_file: str = key("", "predict.py: one review per line (\"-\": stdin)")
     output_format: str = key("text", "predict.py: text, or json (one object per line)",
                              ("text", "json"))
@@ -286,6 +296,10 @@ def validate(config):
         raise UserError("embedding is 'glove' but glove_path is empty; pass --glove_path FILE "
                         "or use --embedding word2vec")
     _check_dataset(config)
+    if not config.neutral_low <= config.neutral_high:
+        raise UserError(f"the neutral band runs from neutral_low to neutral_high, but "
+                        f"{config.neutral_low} > {config.neutral_high}; pass e.g. "
+                        f"--neutral_low 0.4 --neutral_high 0.6")
     if config.mix_sst_path and config.num_classes != 2:
         raise UserError(f"--mix_sst_path grades SST phrases as p(positive), for two classes; "
                         f"num_classes is {config.num_classes}: pass --mix_sst_path \"\"")

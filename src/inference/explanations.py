@@ -165,7 +165,7 @@ def _decomposed(predictor, kept, encoded):
     logits, states = predictor.logits_and_states(encoded)
     explanations = []
     for tokens, ids, row, held, prediction in zip(kept, encoded, logits, states,
-                                                  predictor.predictions(logits)):
+                                                  predictor.predictions(logits, encoded)):
         label, runner_up = np.argsort(-row, kind="stable")[:2]
         direction = np.zeros(len(row))
         direction[[label, runner_up]] = 1.0, -1.0
@@ -186,7 +186,7 @@ def _occluded(predictor, kept, encoded, budget):
     without = softmax(predictor.logits(flat))
     explanations, at = [], 0
     for tokens, row, size, review, prediction in zip(kept, full, sizes, variants,
-                                                     predictor.predictions(logits)):
+                                                     predictor.predictions(logits, encoded)):
         label = int(row.argmax())
         drops = row[label] - without[at:at + len(review), label]
         at += len(review)

@@ -63,7 +63,8 @@ def read_reviews(texts, input_file, stdin=None):
 
 
 def format_prediction(prediction, text, output_format, explanation=None):
-    """One output line: JSON, or 'label  p(name)=0.1234 ...  [strongest words]  review start'.
+    """One output line: JSON, or 'verdict  p(name)=0.1234 ...  [strongest words]  review start'
+    (the verdict: the label, or neutral / cannot tell, see Prediction).
 
     With an explanation (src/inference/explanations.py), JSON holds every token and its score and the method
     that scored them, the text line the words that pushed hardest toward the label.
@@ -78,7 +79,9 @@ def format_prediction(prediction, text, output_format, explanation=None):
                              prediction.probabilities.items())
     snippet = " ".join(text.split())
     snippet = snippet if len(snippet) <= 60 else snippet[:57] + "..."
-    fields = [prediction.label, probabilities]
+    verdict = prediction.verdict or prediction.label
+    fields = [f"{verdict} ({prediction.reason})" if prediction.reason else verdict,
+              probabilities]
     if explanation is not None:
         fields.append(", ".join(f"{token} {score:+.3f}" for token, score in
                                 explanation.strongest()) or "(no single word decides)")

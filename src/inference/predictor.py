@@ -19,20 +19,46 @@ from ..core.errors import UserError, first_line
 from ..core.progress import progress
 from ..data.readers.labelled_text import label_names
 from ..core.run_folder import BEST, VOCAB, run_folder
-from ..data.text import Vocab, tokenize
+from ..data.text import UNK, Vocab, tokenize
 
 __all__ = ["Predictor", "Prediction", "NetworkForward", "load_predictor", "mindir_forward",
-           "softmax"]
+           "softmax", "verdict_of", "unreadable"]
 
 
 @dataclass
 class Prediction:
-    """One review's result: the winning label and every class probability."""
+    """One review's result: the winning label, every class probability, and the verdict: with
+    two classes positive, negative or neutral (p(positive) inside the neutral band), or
+    "cannot tell" when the model cannot read the text (reason says why); else the label."""
     label: str
     probabilities: dict
+    verdict: str = None
+    reason: str = ""
 
     def as_dict(self):
-        return {"label": self.label, "probabilities": self.probabilities}
+        found = {"label": self.label, "verdict": self.verdict or self.label,
+                 "probabilities": self.probabilities}
+        return {**found, "reason": self.reason} if self.reason else found
+
+
+def verdict_of(p_positive, band):
+    """negative below the band (low, high), neutral inside it, positive above it."""
+    low, high = band
+    return "negative" if p_positive < low else "positive" if p_positive > high else "neutral"
+
+
+def unreadable(ids, vocab, familiar, share):
+    """Why the model cannot read a text of these ids, or "": it holds no word, or at least
+    `share` of its words (and two or more) are unknown or rarer than the `familiar` most
+    frequent words of the vocabulary (another language, gibberish)."""
+    unk = vocab.index[UNK]
+    words = [i for i in ids if i == unk or any(c.isalpha() for c in vocab.tokens[i])]
+    if not words:
+        return "no words"
+    rare = sum(1 for i in words if i == unk or i >= familiar)
+    if rare == len(words) or (rare >= 2 and rare >= share * len(words)):
+        return f"{rare} of {len(words)} words unknown or rare to the model"
+    return ""
 
 
 def softmax(logits):
@@ -134,13 +160,25 @@ class Predictor:
 
     def predict(self, texts):
         """[Prediction] for each text (str), in input order."""
-        return self.predictions(self.logits(self.encode(texts)))
+        encoded = self.encode(texts)
+        return self.predictions(self.logits(encoded), encoded)
 
-    def predictions(self, logits):
-        """[Prediction] of each row of logits [N, num_classes]."""
-        return [Prediction(self.labels[int(row.argmax())],
-                           {name: round(float(p), 6) for name, p in zip(self.labels, row)})
-                for row in softmax(np.asarray(logits))]
+    def predictions(self, logits, encoded):
+        """[Prediction] of each row of logits [N, num_classes], the rows of encoded ids."""
+        return [self._prediction(row, ids) for row, ids in zip(softmax(np.asarray(logits)),
+                                                              encoded)]
+
+    def _prediction(self, row, ids):
+        label = self.labels[int(row.argmax())]
+        probabilities = {name: round(float(p), 6) for name, p in zip(self.labels, row)}
+        if len(self.labels) != 2:
+            return Prediction(label, probabilities, label)
+        config = self.config
+        reason = unreadable(ids, self.vocab, config.familiar_words, config.unreadable_share)
+        if reason:
+            return Prediction(label, probabilities, "cannot tell", reason)
+        band = (config.neutral_low, config.neutral_high)
+        return Prediction(label, probabilities, verdict_of(float(row[1]), band))
 
 
 class NetworkForward:

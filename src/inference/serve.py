@@ -94,7 +94,19 @@ def classify_batch(predictor, lock, config, texts, method="decomposition"):
             outputs[i] = {name.capitalize(): p for name, p in
                           reason.prediction.probabilities.items()}
             words[i] = highlighted(reason)
+            messages[i] = verdict_line(reason.prediction, config)
     return outputs, words, messages
+
+
+def verdict_line(prediction, config):
+    """The verdict in words: the neutral band (two classes) or why the model cannot tell."""
+    if prediction.reason:
+        return f"**Cannot tell:** {prediction.reason}."
+    if prediction.verdict in (None, prediction.label) and len(prediction.probabilities) != 2:
+        return ""
+    p = prediction.probabilities.get("positive", 0.0)
+    return (f"**Verdict: {prediction.verdict}** (p(positive) {p:.2f}; neutral from "
+            f"{config.neutral_low:.2f} to {config.neutral_high:.2f})")
 
 
 def build_page(config, predictor):
