@@ -16,12 +16,13 @@ DEMO_ARGS := --ckpt_path $(DEMO_DIR)/run --preprocess_path $(DEMO_DIR)/preproces
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-cloud.txt requirements-track.txt requirements-serve.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-cloud.txt requirements-track.txt requirements-serve.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-cloud.txt
 	$(PY) -m pip install --quiet -r requirements-track.txt
 	$(PY) -m pip install --quiet -r requirements-serve.txt
+	$(PY) -m pip install --quiet --no-deps -e .   # `import lstm_sentiment` from any folder
 	touch $@
 
 demo: venv

@@ -10,7 +10,7 @@ from ..core.errors import UserError
 from ..core.files import atomic_path
 from ..core.run_folder import SHIPPED, run_config_first
 
-__all__ = ["read_reviews", "format_prediction", "split_arguments", "with_run_config",
+__all__ = ["check_reviews", "read_reviews", "format_prediction", "split_arguments", "with_run_config",
            "write_submission", "submission_from"]
 
 
@@ -24,6 +24,19 @@ def _decode_line(raw, number, source):
         raise UserError(f"line {number} of {source} is empty; remove blank lines (one review "
                         f"per line)")
     return text
+
+
+def check_reviews(texts):
+    """texts as a list, or the UserError predict.py gives for a review that is not text or is
+    empty (the Python classifier raises the same)."""
+    texts = list(texts)
+    for number, text in enumerate(texts, 1):
+        if not isinstance(text, str):
+            raise UserError(f"review argument {number} is a {type(text).__name__}, not text; "
+                            f"pass strings")
+        if not text.strip():
+            raise UserError(f"review argument {number} is empty; give it text")
+    return texts
 
 
 def read_reviews(texts, input_file, stdin=None):
@@ -40,10 +53,7 @@ def read_reviews(texts, input_file, stdin=None):
         naming the line (nothing is predicted then).
     """
     if texts:
-        for number, text in enumerate(texts, 1):
-            if not text.strip():
-                raise UserError(f"review argument {number} is empty; give it text")
-        return list(texts)
+        return check_reviews(texts)
     stdin = stdin if stdin is not None else sys.stdin.buffer
     if input_file and input_file != "-":
         try:

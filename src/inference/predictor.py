@@ -34,11 +34,16 @@ class Prediction:
     probabilities: dict
     verdict: str = None
     reason: str = ""
+    explanation: list = None  # [(token, score)], from an explanation's pass
 
     def as_dict(self):
         found = {"label": self.label, "verdict": self.verdict or self.label,
                  "probabilities": self.probabilities}
-        return {**found, "reason": self.reason} if self.reason else found
+        if self.reason:
+            found["reason"] = self.reason
+        if self.explanation is not None:
+            found["explanation"] = [[token, round(score, 5)] for token, score in self.explanation]
+        return found
 
 
 def verdict_of(p_positive, band):
