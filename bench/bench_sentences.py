@@ -1,0 +1,260 @@
+"""Accuracy on whole reviews and on single sentences: aclImdb's test reviews, SST-2 and SST-5
+dev and test sentences, and how often neutral sentences read neutral, for one or more trained
+runs side by side with NBSVM and VADER in the same run.
+
+Usage: .venv/bin/python bench/bench_sentences.py --aclimdb_path PATH [--sst_path PATH]
+           [--run_dir model [--run_dir OTHER ...]] [--peers nbsvm,vader | --peers none]
+           [--peer_python .bench-venv/bin/python] [--limit N] [--result_name sentences]
+
+Every system gives p = p(positive) of each text. Measured, in percent:
+- aclImdb test: every test review of --aclimdb_path (folder or aclImdb_v1.tar.gz), right
+  when p > 0.5 (the larger of the two classes) matches its label;
+- SST-2 dev / test: the sentences (tree roots) of SST's dev.txt and test.txt whose grade is not
+  2; grades 0-1 are negative, 3-4 positive, read as for aclImdb;
+- SST-5 dev / test: every sentence, its grade read from p as the nearest of 0, 0.25, 0.5, 0.75,
+  1 (cut points 0.125, 0.375, 0.625, 0.875; a cut point goes to the grade above). The reading
+  is fixed, not fitted: the model is trained with grade / 4 as the soft target p(positive) of
+  SST sentences, so grade / 4 is what its p aims at, and nothing is tuned on any split;
+- neutral read neutral: the share of grade-2 sentences whose p lies in NEUTRAL_BAND, [1/3, 2/3]
+  (the default neutral band of predict.py and the page); polar not neutral: the share of
+  grade 0, 1, 3 and 4 sentences whose p lies outside it.
+The table shows the test split's neutral shares; the JSON has dev and test for every number
+and the counts of each split. Only SST's dev.txt and test.txt are read, never train.txt.
+
+Systems: each --run_dir (the project's predictor, onnxruntime backend; named by its folder),
+and the peers, run by the peers' interpreter as one child (bench/behaviour_peers.py): NBSVM
+(bench/sklearn_peer.py's recipe, fitted on aclImdb's training reviews only; p = predict_proba)
+and VADER (its compound score mapped onto p so that its own neutral zone is NEUTRAL_BAND).
+Peers get the same readings of p. --limit N keeps N evenly spaced items of every split read
+(aclImdb train and test, SST dev and test), both labels included, for quick checks.
+Writes bench/results/RESULT_NAME.json (sentences.json by default).
+"""
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.bench_behaviour import NEUTRAL_BAND, PEERS, model_p, system_names  # noqa: E402
+from bench.benchlib import (ROOT, child_json, load_average, machine, print_table,  # noqa: E402
+                            write_result)
+
+SST5_CUTS = (0.125, 0.375, 0.625, 0.875)  # nearest of 0, 0.25, 0.5, 0.75, 1
+SST_FILES = {"sst_dev": "dev.txt", "sst_test": "test.txt"}
+COLUMNS = {"aclimdb_test": "aclImdb test %", "sst2_dev": "SST-2 dev %",
+           "sst2_test": "SST-2 test %", "sst5_dev": "SST-5 dev %", "sst5_test": "SST-5 test %",
+           "neutral_read_neutral_test": "neutral read neutral % (test)",
+           "polar_not_neutral_test": "polar not neutral % (test)", "seconds": "seconds"}
+
+
+@dataclass
+class Split:
+    """The texts of one split with their labels: 0/1 for aclImdb, the grade 0..4 for SST."""
+    name: str
+    texts: list
+    labels: list
+
+
+# ---------------------------------------------------------------- data
+def evenly(items, limit):
+    """limit items of items, evenly spaced (every one when limit is 0 or not smaller)."""
+    if not limit or limit >= len(items):
+        return list(items)
+    return [items[i * len(items) // limit] for i in range(limit)]
+
+
+def read_reviews(path, limit):
+    """(aclImdb's training reviews as [text, label] pairs, its test Split), each split cut to
+    limit reviews."""
+    from src.data.readers.aclimdb import read_aclimdb
+    splits = read_aclimdb(path)
+    train, test = evenly(splits["train"], limit), evenly(splits["test"], limit)
+    return ([[r.text, r.label] for r in train],
+            Split("aclimdb_test", [r.text for r in test], [r.label for r in test]))
+
+
+def read_sst(path, limit):
+    """The Splits of SST's dev.txt and test.txt sentences (tree roots, words joined by
+    spaces), each cut to limit sentences."""
+    from src.core.errors import UserError
+    from src.data.readers.labelled_text import read_named_files
+    from src.data.readers.sst import parse_tree
+    files = read_named_files(path, list(SST_FILES.values()))
+    splits = []
+    for name, file in SST_FILES.items():
+        if files[file] is None:
+            raise UserError(f"{path} holds no {file}; pass --sst_path to SST's trees folder or "
+                            f"sst_trainDevTestTrees_PTB.tar.gz")
+        lines = [(number, line) for number, line in enumerate(files[file].splitlines(), 1)
+                 if line.strip()]
+        trees = [parse_tree(line, f"{file}:{number}") for number, line in evenly(lines, limit)]
+        splits.append(Split(name, [" ".join(words) for _, words in trees],
+                            [grade for grade, _ in trees]))
+    return splits
+
+
+def counts(splits, train):
+    """The number of texts of each split (SST's by grade, SST-2's and the neutral ones too)."""
+    found = {"aclimdb_train": len(train)} if train else {}
+    for split in splits:
+        labels = np.asarray(split.labels)
+        kind = "grade" if split.name.startswith("sst") else "label"
+        found[split.name] = {"texts": len(labels), **{f"{kind}_{k}": int((labels == k).sum())
+                                                      for k in sorted(set(split.labels))}}
+        if kind == "grade":
+            found[split.name].update(sst2=int((labels != 2).sum()),
+                                     neutral=int((labels == 2).sum()))
+    return found
+
+
+# ---------------------------------------------------------------- readings of p
+def percent(hits):
+    """The share of True in hits as a percentage (2 decimals), None when there is none."""
+    return round(100 * float(np.mean(hits)), 2) if len(hits) else None
+
+
+def five_way(p):
+    """The SST-5 grade 0..4 read from p: the nearest of 0, 0.25, 0.5, 0.75, 1."""
+    return np.digitize(p, SST5_CUTS)
+
+
+def in_band(p):
+    """Whether each p lies in NEUTRAL_BAND (edges included), i.e. reads neutral."""
+    low, high = NEUTRAL_BAND
+    return (p >= low) & (p <= high)
+
+
+def sst_scores(p, grades, suffix):
+    """SST-2 and SST-5 accuracy and the neutral shares of one SST split, in percent."""
+    polar = grades != 2
+    return {f"sst2{suffix}": percent((p[polar] > 0.5) == (grades[polar] > 2)),
+            f"sst5{suffix}": percent(five_way(p) == grades),
+            f"neutral_read_neutral{suffix}": percent(in_band(p[~polar])),
+            f"polar_not_neutral{suffix}": percent(~in_band(p[polar]))}
+
+
+def scores(p, splits):
+    """Every number of one system, given p of the texts of all splits in order."""
+    found, start = {}, 0
+    for split in splits:
+        part, labels = np.asarray(p[start:start + len(split.texts)]), np.asarray(split.labels)
+        start += len(split.texts)
+        if split.name == "aclimdb_test":
+            found["aclimdb_test"] = percent((part > 0.5) == (labels == 1))
+        else:
+            found.update(sst_scores(part, labels, split.name[len("sst"):]))
+    return found
+
+
+# ---------------------------------------------------------------- systems
+def peers_p(options, texts, train):
+    """({peer: [p of each text]}, {peer: version and seconds}) from bench/behaviour_peers.py
+    run by the peers' interpreter; NBSVM is fitted on train (aclImdb's training reviews)."""
+    request = {"systems": options.peers, "texts": texts, "band": list(NEUTRAL_BAND)}
+    if "nbsvm" in options.peers:
+        request["train"] = train
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "request.json"
+        path.write_text(json.dumps(request))
+        result = child_json([options.peer_python, ROOT / "bench" / "behaviour_peers.py", path])
+    about = {name: {"version": result["versions"][name], "seconds": result["seconds"][name]}
+             for name in options.peers}
+    return result["p"], about
+
+
+def systems_p(options, texts, train):
+    """({system: [p of each text]}, {system: what it is and its seconds}) of every run folder,
+    then every peer."""
+    p_lists, about = {}, {}
+    for name, run_dir in zip(system_names(options.run_dir), options.run_dir):
+        started = time.perf_counter()
+        p_lists[name] = model_p(run_dir, texts)
+        about[name] = {"run_dir": str(run_dir), "backend": "onnxruntime",
+                       "seconds": round(time.perf_counter() - started, 1)}
+    if options.peers:
+        peer_p, peer_about = peers_p(options, texts, train)
+        p_lists.update(peer_p)
+        about.update(peer_about)
+    return p_lists, about
+
+
+# ---------------------------------------------------------------- main
+def parse(argv=None):
+    """The options, checked: the peers need --peer_python."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--aclimdb_path", type=Path, required=True,
+                        help="aclImdb folder or aclImdb_v1.tar.gz: its test reviews are scored, "
+                             "its training reviews fit NBSVM")
+    parser.add_argument("--sst_path", type=Path,
+                        help="SST's trees folder or sst_trainDevTestTrees_PTB.tar.gz (dev.txt "
+                             "and test.txt are read); without it, no SST numbers")
+    parser.add_argument("--run_dir", action="append", type=Path,
+                        help="a run folder of the project's model (repeat to compare several; "
+                             "default: model, the shipped model)")
+    parser.add_argument("--peers", default="nbsvm,vader",
+                        help="comma-separated peers among nbsvm,vader, or none")
+    parser.add_argument("--peer_python", type=Path,
+                        help="the interpreter of the venv `make bench-venv` builds, "
+                             ".bench-venv/bin/python; required for the peers")
+    parser.add_argument("--limit", type=int, default=0,
+                        help="keep this many evenly spaced items of each split (0: all)")
+    parser.add_argument("--result_name", default="sentences",
+                        help="write bench/results/RESULT_NAME.json (use another name for "
+                             "sample runs)")
+    options = parser.parse_args(argv)
+    options.run_dir = options.run_dir or [Path("model")]
+    options.peers = [] if options.peers == "none" else options.peers.split(",")
+    if set(options.peers) - set(PEERS):
+        parser.error(f"--peers: choose among {','.join(PEERS)} or none")
+    if options.peers and options.peer_python is None:
+        parser.error("--peer_python is required for the peers (or pass --peers none)")
+    if options.limit < 0:
+        parser.error("--limit must be 0 (all) or more")
+    return options
+
+
+def table_rows(results, about):
+    """One row per system: its numbers under the table's column names."""
+    return [{"system": name, **{title: about[name]["seconds"] if key == "seconds"
+                                else "" if found.get(key) is None else f"{found[key]:.2f}"
+                                for key, title in COLUMNS.items()}}
+            for name, found in results.items()]
+
+
+def run(options):
+    """(splits, {system: scores}, {system: what it is}, the training reviews)."""
+    train, test = read_reviews(options.aclimdb_path, options.limit)
+    splits = [test] + (read_sst(options.sst_path, options.limit) if options.sst_path else [])
+    texts = [text for split in splits for text in split.texts]
+    p_lists, about = systems_p(options, texts, train if "nbsvm" in options.peers else None)
+    return splits, {name: scores(p, splits) for name, p in p_lists.items()}, about, train
+
+
+def main(argv=None):
+    """Score every system on every split, print the table, write the JSON."""
+    from src.core.errors import UserError
+    options = parse(argv)
+    try:
+        splits, results, about, train = run(options)
+    except UserError as err:
+        sys.exit(f"error: {err}")
+    print_table(table_rows(results, about), ["system", *COLUMNS.values()])
+    path = write_result(options.result_name, {
+        "options": {"run_dirs": [str(r) for r in options.run_dir], "peers": options.peers,
+                    "aclimdb": options.aclimdb_path.name,
+                    "sst": options.sst_path and options.sst_path.name, "limit": options.limit,
+                    "neutral_band": list(NEUTRAL_BAND), "sst5_cuts": list(SST5_CUTS)},
+        "counts": counts(splits, train if "nbsvm" in options.peers else None),
+        "percent": results, "systems": about,
+        "machine": machine(), "load": load_average()})
+    print(f"\nwritten {path}")
+
+
+if __name__ == "__main__":
+    main()
