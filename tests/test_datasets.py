@@ -11,7 +11,8 @@ from src.data.splits import read_dataset, read_unlabelled
 from src.inference.predict_io import write_submission
 from src.data.readers.labelled_text import label_names
 from src.data.readers.sst import parse_tree, tree_phrases
-from conftest import ROOT, run_script, tiny_args
+from conftest import ROOT, SAMPLE, run_script, tiny_args
+from src.data.readers.aclimdb import read_aclimdb
 
 PHRASES = ROOT / "data" / "phrases_sample"
 SST = ROOT / "data" / "sst_sample"
@@ -141,7 +142,7 @@ def test_label_names_follow_num_classes():
 
 def test_cache_key_changes_with_dataset_settings(tmp_path):
     keys = {data_key(phrases_config(tmp_path)),
-            data_key(phrases_config(tmp_path, "--group_column", "")),
+            data_key(phrases_config(tmp_path, "--group_column", "PhraseId")),
             data_key(sst_config(tmp_path, 5)), data_key(sst_config(tmp_path, 2))}
     assert len(keys) == 4
 
@@ -237,3 +238,25 @@ def test_five_class_phrases_train_and_eval_end_to_end(tmp_path, capsys):
     expected = predictor.logits(predictor.encode(texts)).argmax(axis=1).tolist()
     assert [int(row["Sentiment"]) for row in rows] == expected
     assert len(set(expected)) > 1, "a one-class model: the comparison would prove little"
+
+
+def _own_csv(path, reviews, delimiter=",", labels=("negative", "positive")):
+    with open(path, "w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream, delimiter=delimiter)
+        writer.writerow(["id", "text", "label"])
+        writer.writerows((f"r{i}", r.text, labels[r.label]) for i, r in enumerate(reviews))
+    return path
+
+
+@pytest.mark.parametrize("name, delimiter, labels", [
+    ("train.csv", ",", ("negative", "positive")),
+    ("train.tsv", "\t", ("0", "1")),
+])
+def test_a_users_own_table_needs_only_its_path(tmp_path, name, delimiter, labels):
+    """text and label columns, the delimiter from the file's name, labels as names or numbers."""
+    reviews = read_aclimdb(SAMPLE)["train"][::10]
+    path = _own_csv(tmp_path / name, reviews, delimiter, labels)
+    config = load_config(["--dataset", "csv", "--data_path", str(path)])
+    train = read_dataset(config)["train"]
+    assert [(r.text, r.label, r.name) for r in train] == \
+        [(r.text, r.label, f"r{i}") for i, r in enumerate(reviews)]

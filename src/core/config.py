@@ -47,14 +47,17 @@ class Config:
                             "the aclImdb folder or aclImdb_v1.tar.gz (or a preprocessed folder)")
     data_path: str = key("", "phrases_tsv/sst: folder or .tar.gz; csv: a file or a folder with "
                          "train.* and test.*")
-    text_column: str = key("Phrase", "phrases_tsv/csv: the column with the text")
-    label_column: str = key("Sentiment", "phrases_tsv/csv: the column with the class "
-                            "(0..num_classes-1 or its name)")
-    id_column: str = key("PhraseId", "phrases_tsv/csv: row id for a submission file (\"\": "
-                         "the line number)")
-    group_column: str = key("SentenceId", "phrases_tsv/csv: rows of one group never straddle "
-                            "two splits (\"\": none)")
-    delimiter: str = key("\\t", "phrases_tsv/csv: one character; '\\t' or tab for a tab")
+    text_column: str = key("", "csv/phrases_tsv and predict.py's CSV input: the column with "
+                           "the text (\"\": text; phrases_tsv: Phrase)")
+    label_column: str = key("", "csv/phrases_tsv: the column with the class, a number "
+                            "0..num_classes-1 or its name (\"\": label; phrases_tsv: Sentiment)")
+    id_column: str = key("", "csv/phrases_tsv: each row's id, for JSON lines and a submission "
+                         "(\"\": id if the file has it, else the row number; phrases_tsv: "
+                         "PhraseId)")
+    group_column: str = key("", "csv/phrases_tsv: rows of one group never straddle two splits "
+                            "(\"\": none; phrases_tsv: SentenceId)")
+    delimiter: str = key("", "csv/phrases_tsv: one character, '\\t' or tab for a tab (\"\": "
+                         "from the file's name: comma for .csv, else tab)")
     sst_classes: int = key(5, "sst: 5 (SST-5) or 2 (SST-2: neutral dropped, 0-1 -> 0, 3-4 -> 1)")
     sst_phrases: bool = key(False, "sst: train on every labelled phrase of the train trees, "
                             "not only the sentences")
@@ -270,10 +273,7 @@ def _check_dataset(config):
                             f"{config.sst_classes} labels but num_classes is "
                             f"{config.num_classes}; pass --num_classes {config.sst_classes}")
         return
-    if not config.text_column or not config.label_column:
-        raise UserError("text_column and label_column must name columns of the data file; "
-                        "pass --text_column NAME --label_column NAME")
-    if config.delimiter not in ("\\t", "tab") and len(config.delimiter) != 1:
+    if config.delimiter not in ("", "\\t", "tab") and len(config.delimiter) != 1:
         raise UserError(f"config key 'delimiter' must be one character (or '\\t' for a tab), "
                         f"got {config.delimiter!r}; pass e.g. --delimiter ,")
 

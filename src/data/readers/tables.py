@@ -11,15 +11,27 @@ from ...core.errors import UserError
 from .labelled_text import (Review, decode, label_names, read_named_files, require_data_path,
                         unescape_ptb)
 
-__all__ = ["read_tables", "read_table", "unescape_delimiter"]
+__all__ = ["read_tables", "read_table", "table_rows", "column_name", "delimiter_for"]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 PHRASE_FILES = {"train": "train.tsv", "test": "test.tsv"}
+# the columns a key left empty names: Kaggle's phrase files, and any other table
+KAGGLE_COLUMNS = {"text": "Phrase", "label": "Sentiment", "id": "PhraseId", "group": "SentenceId"}
+COLUMNS = {"text": "text", "label": "label", "id": "", "group": ""}
 
 
-def unescape_delimiter(text):
-    r"""The one-character delimiter meant by the config value ('\t' and 'tab' mean a tab)."""
-    return "\t" if text in ("\\t", "tab") else text
+def column_name(config, role):
+    """The column config.<role>_column names, or the dataset's own when it is empty."""
+    given = getattr(config, f"{role}_column")
+    return given or (KAGGLE_COLUMNS if config.dataset == "phrases_tsv" else COLUMNS)[role]
+
+
+def delimiter_for(config, source):
+    r"""The one-character delimiter of the file named source: config.delimiter ('\t' and
+    'tab' mean a tab), or by the name: comma for .csv, tab for anything else."""
+    if config.delimiter:
+        return "\t" if config.delimiter in ("\\t", "tab") else config.delimiter
+    return "," if str(source).lower().endswith(".csv") else "\t"
 
 
 def _parse_label(value, names, where):
@@ -45,7 +57,7 @@ def _column_index(header, column, key, source):
     return header.index(column)
 
 
-def _table_rows(text, source, delimiter):
+def table_rows(text, source, delimiter):
     """(header, [(line number, cells)]) of a delimited text, every row as wide as the header."""
     if not text.strip():
         raise UserError(f"{source} is empty; it needs a header line and rows")
@@ -64,6 +76,19 @@ def _table_rows(text, source, delimiter):
     return header, rows
 
 
+def _columns(header, config, source, need_label):
+    """The positions of the text, label, id and group columns (None: no such column)."""
+    def find(role, required=True):
+        name = column_name(config, role)
+        if not name or (not required and name not in header):
+            return None
+        return _column_index(header, name, f"{role}_column", source)
+    id_at = find("id")
+    if id_at is None and "id" in header:
+        id_at = header.index("id")
+    return find("text"), find("label", need_label), id_at, find("group")
+
+
 def read_table(text, source, config, need_label=True):
     """Reviews from one delimited text (CSV/TSV) with the config's column names.
 
@@ -71,22 +96,15 @@ def read_table(text, source, config, need_label=True):
         text: the file's content.
         source: its name, for messages.
         config: uses text_column, label_column, id_column, group_column, delimiter,
-            num_classes. id_column and group_column may be empty.
+            num_classes (empty keys: the dataset's own columns, see column_name).
         need_label: if False and the label column is missing, rows get label -1.
 
     Returns:
         [Review]: name is the id column's value (or the line number), group the group
         column's value (or None).
     """
-    header, rows = _table_rows(text, source, unescape_delimiter(config.delimiter))
-    text_at = _column_index(header, config.text_column, "text_column", source)
-    labelled = need_label or config.label_column in header
-    label_at = _column_index(header, config.label_column, "label_column", source) \
-        if labelled else None
-    id_at = _column_index(header, config.id_column, "id_column", source) \
-        if config.id_column else None
-    group_at = _column_index(header, config.group_column, "group_column", source) \
-        if config.group_column else None
+    header, rows = table_rows(text, source, delimiter_for(config, source))
+    text_at, label_at, id_at, group_at = _columns(header, config, source, need_label)
     names = [n.lower() for n in label_names(config)]
     reviews = []
     for line, cells in rows:
