@@ -280,9 +280,9 @@ CASES = [
                       file_name=i.file("afile", "x").joinpath("lstm")),
      ["cannot write", "--file_name"]),
     # predict.py (its own table of in-process cases is tests/test_predict.py)
-    ("predict: reviews file not UTF-8", "predict.py",
-     lambda i: ["--ckpt_path", i.run(), "--input_file", i.file("r.txt", b"good\n\xff bad\n")],
-     ["line 2 of", "UTF-8"]),
+    ("predict: table without its text column", "predict.py",
+     lambda i: ["--ckpt_path", i.run(), "--input_file", i.file("r.csv", b"id,review\n1,good\n")],
+     ["has no column 'text'", "--text_column"]),
     ("predict: empty review argument", "predict.py",
      lambda i: ["--ckpt_path", i.run(), "--", "  "], ["review argument 1 is empty"]),
     ("predict: empty reviews file", "predict.py",

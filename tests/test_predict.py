@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from predict import main as predict_command
-from src.inference.predict_io import read_reviews, split_arguments, with_run_config
+from src.inference.predict_io import split_arguments, with_run_config
+from src.inference.rows import read_rows
 from conftest import REVIEWS as MIXED, ROOT
 
 REVIEWS = ["A wonderful film with a moving story.", "Boring, predictable and far too long."]
@@ -53,7 +54,8 @@ def test_json_lines_match_the_checkpoint_and_the_mindir(trained_run, exported_mi
                               *REVIEWS)
     assert code == 0, err
     from_ckpt = [json.loads(line) for line in out.splitlines()]
-    assert [set(r) for r in from_ckpt] == [{"label", "verdict", "probabilities"}] * 2
+    assert [set(r) for r in from_ckpt] == [{"row", "label", "verdict", "probabilities"}] * 2
+    assert [r["row"] for r in from_ckpt] == [1, 2]
     code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--mindir_path",
                               exported_mindir, "--output_format=json", *REVIEWS)
     assert code == 0, err
@@ -109,18 +111,26 @@ def test_words_after_a_double_dash_are_reviews():
                                                                     "missing_run", "x"]
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"fine review\n\nanother\n", "line 2 of"),
-    (b"fine review\n   \n", "line 2 of"),
-    (b"good\n\xff\xfe bad bytes\n", "line 2 of"),
-    (b"", "holds no reviews"),
-])
-def test_bad_input_files_are_one_clear_error(content, message, trained_run, tmp_path, capsys):
+def test_an_empty_reviews_file_is_one_clear_error(trained_run, tmp_path, capsys):
     reviews = tmp_path / "reviews.txt"
-    reviews.write_bytes(content)
+    reviews.write_bytes(b"\n \n")
     code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--input_file", reviews)
     assert code == 2 and out == ""
-    assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
+    assert err.startswith("error: ") and "holds no reviews" in err and len(err.splitlines()) == 1
+
+
+def test_blank_and_unreadable_lines_get_an_empty_prediction_in_place(trained_run, tmp_path,
+                                                                      capsys):
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_bytes(b"fine review\n\n\xff\xfe bad bytes\nanother\n")
+    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--input_file", reviews,
+                              "--output_format", "json")
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["row"] for r in records] == [1, 2, 3, 4]
+    assert [r["verdict"] is None for r in records] == [False, True, True, False]
+    assert "line 2 of" in records[1]["note"] and "not UTF-8" in records[2]["note"]
+    assert err.splitlines() == [f"note: {records[1]['note']}", f"note: {records[2]['note']}"]
 
 
 @pytest.mark.parametrize("words, message", [
@@ -144,9 +154,13 @@ def test_missing_vocabulary_is_a_clear_error(tmp_path, capsys):
     assert code == 2 and "vocab" in err
 
 
-def test_read_reviews_from_a_pipe():
-    assert read_reviews([], "-", io.BytesIO("één\r\ntwo\n".encode())) == ["één", "two"]
-    assert read_reviews([], "", io.BytesIO(b"x\n")) == ["x"]
+def test_read_reviews_from_a_pipe(tiny_config):
+    import dataclasses
+    piped = dataclasses.replace(tiny_config, input_file="-")
+    rows, _ = read_rows([], piped, io.BytesIO("één\r\ntwo\n".encode()))
+    assert [row.text for row in rows] == ["één", "two"]
+    rows, _ = read_rows([], tiny_config, io.BytesIO(b"x\n"))
+    assert [row.text for row in rows] == ["x"]
 
 
 def test_long_reviews_are_classified_in_smaller_batches(tiny_config):

@@ -185,9 +185,10 @@ class Config:
     unreadable_share: float = key(0.5, "\"cannot tell\" when at least this share of a text's "
                                   "words (two or more) are rare, or all of them (1: only then)",
                                   check="positive")
-    input_file: str = key("", "predict.py: one review per line (\"-\": stdin)")
-    output_format: str = key("text", "predict.py: text, or json (one object per line)",
-                             ("text", "json"))
+    input_file: str = key("", "predict.py: one review per line (\"-\": stdin), or a .csv/.tsv "
+                          "table with a text_column")
+    output_format: str = key("text", "predict.py: text, json (one object per line) or csv (the "
+                             "input's columns, then the prediction's)", ("text", "json", "csv"))
     explain: bool = key(False, "predict.py: also give each token's score toward the label")
     explain_method: str = key("decomposition", "decomposition (the margin split over the tokens, "
                               "in the prediction's pass) or occlusion (delete each token)",
