@@ -72,7 +72,7 @@ def test_evaluating_model_on_the_sample_needs_under_a_gigabyte(tmp_path):
     so nothing is gained by training's 64 (it held 4.85 GB on the sample's test reviews of up
     to 2,300 tokens with a static graph per bucket, 0.96 GB with batches of 16 x 2,300)."""
     peak = _peak_gb("eval.py", model_eval_args(tmp_path, SAMPLE))
-    assert json.loads((tmp_path / "model" / "eval.json").read_text())["reviews"] == 500
+    assert json.loads((tmp_path / "model" / "eval-aclImdb_sample.json").read_text())["reviews"] == 500
     assert peak < 0.9, f"eval.py on model/: {peak:.2f} GB"
 
 

@@ -27,7 +27,7 @@ from ..core.progress import progress
 from .text import Vocab, tokenize
 
 __all__ = ["prepare", "Prepared", "create_dataset", "train_batches", "eval_batches", "data_key",
-           "batches_per_epoch"]
+           "batches_per_epoch", "write_mindrecord"]
 
 SCHEMA = {"ids": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"},
           "label": {"type": "int32"}, "target": {"type": "float32", "shape": [-1]}}
@@ -124,7 +124,8 @@ def _write_rows(path, token_lists, reviews, vocab, config):
     writer.commit()
 
 
-def _write_mindrecord(path, token_lists, reviews, vocab, config):
+def write_mindrecord(path, token_lists, reviews, vocab, config):
+    """Write reviews (their token lists, encoded with vocab) as one MindRecord file."""
     try:
         _write_rows(path, token_lists, reviews, vocab, config)
     except RuntimeError as err:  # MindRecord reports a full disk this way
@@ -154,7 +155,7 @@ def _build(config, folder, key):
     vocab.save(names.vocab_file)
     for name, reviews in parts.items():
         if reviews:
-            _write_mindrecord(names.mindrecord(name), tokens[name], reviews, vocab, config)
+            write_mindrecord(names.mindrecord(name), tokens[name], reviews, vocab, config)
     write_tokens(names.token_file("train"), tokens["train"], vocab)
     names.test_hash_file.write_text("".join(f"{text_hash(r.text)}\n" for r in parts["test"]))
     counts = {name: len(reviews) for name, reviews in parts.items()}
