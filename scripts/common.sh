@@ -141,3 +141,11 @@ run_pretrain() {  # run_pretrain DEVICE CONFIG ACLIMDB_PATH UNLABELLED_PATH [--k
     --aclimdb_path "$(realpath "$data")" --unlabelled_path "$(realpath "$unlabelled")" \
     --pretrain_path "$run_dir" "$@"
 }
+
+# -h or --help as the first argument of a run_*.sh script (common.sh is sourced with its
+# arguments): its header comment, the usage line first, and exit 0 before anything runs.
+case "${1:-}" in
+  -h|--help)
+    awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
+    exit 0 ;;
+esac

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT
 
 SRC = ROOT / "src"
 MAX_LINES = 330
@@ -157,15 +157,3 @@ def test_a_live_writers_temp_file_is_kept_until_the_writer_dies(tmp_path):
         writer.wait(timeout=60)
     remove_temp_files(tmp_path)
     assert sorted(tmp_path.iterdir()) == [mine]
-
-
-def test_help_lists_every_key_by_group_with_its_default_and_help():
-    from src.core.config import Config
-    import dataclasses
-    done = run_script("train.py", "--help")
-    assert done.returncode == 0
-    for field in dataclasses.fields(Config):
-        if field.name != "config_path":
-            assert f"--{field.name} " in done.stdout, field.name
-    assert "training:\n  --batch_size 64" in done.stdout
-    assert "peak learning rate" in done.stdout and "[adam | momentum]" in done.stdout

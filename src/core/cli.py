@@ -2,12 +2,13 @@
 
     run_main(job)   # job(config) -> exit code or result
 
---help prints every key by group. A UserError, or a disk or permission error, becomes one
-`error:` line on stderr and exit code 2; Ctrl-C or SIGTERM exit code 130. The job's own
-modules are imported by the job itself, after the config is checked, so a bad config fails in
-a fraction of a second. Under msrun, the extra process msrun starts as its scheduler only
-serves the cluster. Entry scripts that run on ModelArts wrap their main in
-`src.cloud.modelarts.modelarts_synced` (a copy-in before, a copy-out after).
+-h or --help, anywhere a --KEY could stand, prints the keys the script reads, by group. A
+UserError, or a disk or permission error, becomes one `error:` line on stderr and exit code 2;
+Ctrl-C or SIGTERM exit code 130. The job's own modules are imported by the job itself, after
+the config is checked, so a bad config fails in a fraction of a second. Under msrun, the extra
+process msrun starts as its scheduler only serves the cluster. Entry scripts that run on
+ModelArts wrap their main in `src.cloud.modelarts.modelarts_synced` (a copy-in before, a
+copy-out after).
 """
 import os
 import signal
@@ -17,7 +18,7 @@ from pathlib import Path
 from .config import format_help, load_config
 from .errors import USER_OS_ERRORS, UserError
 
-__all__ = ["run_main", "fail"]
+__all__ = ["run_main", "fail", "asks_for", "print_help"]
 
 
 def fail(message, code=2):
@@ -48,7 +49,22 @@ def _run(job, config):
     return job(config)
 
 
-def _print_help(text):
+def asks_for(argv, *flags):
+    """Whether one of flags (e.g. -h, --help) stands in argv where a --KEY could: not as the
+    value of a --KEY (as config_text.parse_command_line reads them), not after a bare --."""
+    words = list(argv)
+    while words:
+        word = words.pop(0)
+        if word == "--":
+            return False
+        if word in flags:
+            return True
+        if word.startswith("--") and "=" not in word and words and not words[0].startswith("--"):
+            words.pop(0)  # its value
+    return False
+
+
+def print_help(text):
     try:
         print(text, flush=True)
     except BrokenPipeError:  # `--help | head`: the reader has gone
@@ -62,8 +78,8 @@ def run_main(job, argv=None):
     130 for Ctrl-C or SIGTERM.
     """
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("-h", "--help"):
-        _print_help(format_help(Path(sys.argv[0]).name))
+    if asks_for(argv, "-h", "--help"):  # app.py's come after the run's config.yaml
+        print_help(format_help(Path(sys.argv[0]).name))
         return 0
     # MindSpore's own warnings (deprecations, graph compiler notes) are noise for users;
     # GLOG_v=2 shows them again.

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from .config_checks import check_dataset, check_field
 from .config_text import coerce, help_text, parse_command_line, read_yaml, yaml_text
 from .errors import UserError
 
@@ -30,7 +31,8 @@ def key(default, help, choices=None, check=None):
 
 @dataclass
 class Config:
-    """Every setting of a run. Fields in groups; `python train.py --help` prints them."""
+    """Every setting of a run. Fields in groups; each entry script's --help prints those it reads
+    (config_text.READERS)."""
     # where it runs
     device_target: str = key("CPU", "where MindSpore runs", ("CPU", "GPU", "Ascend"))
     device_id: int = key(0, "GPU/Ascend device number (the scripts set it)", check="not_negative")
@@ -242,47 +244,10 @@ def _unknown_key(name, source):
     return UserError(f"unknown config key '{name}' in {source}; known keys: {', '.join(known)}")
 
 
-CHECKS = {"positive": ("be positive", lambda value: value > 0),
-          "not_negative": ("not be negative", lambda value: value >= 0),
-          "fraction": ("be in [0, 1)", lambda value: 0 <= value < 1)}
-
-
-def _check_field(config, f):
-    value, name = getattr(config, f.name), f.name
-    choices, check = f.metadata.get("choices"), f.metadata.get("check")
-    if choices and value not in choices:
-        raise UserError(f"config key '{name}' must be one of {', '.join(choices)}, got "
-                        f"'{value}'; pass e.g. --{name} {choices[0]}")
-    if check and not CHECKS[check][1](value):
-        raise UserError(f"config key '{name}' must {CHECKS[check][0]}, got {value}; pass e.g. "
-                        f"--{name} {_example(name)}")
-
-
-def _check_dataset(config):
-    """The keys of non-aclImdb datasets fit together."""
-    if config.dataset == "aclimdb":
-        return
-    if not config.data_path:
-        raise UserError(f"dataset '{config.dataset}' reads data_path, which is empty; pass "
-                        f"--data_path to its file or folder")
-    if config.dataset == "sst":
-        if config.sst_classes not in (2, 5):
-            raise UserError(f"config key 'sst_classes' must be 5 (SST-5) or 2 (SST-2), got "
-                            f"{config.sst_classes}; pass --sst_classes 5 or --sst_classes 2")
-        if config.num_classes != config.sst_classes:
-            raise UserError(f"SST with sst_classes {config.sst_classes} has "
-                            f"{config.sst_classes} labels but num_classes is "
-                            f"{config.num_classes}; pass --num_classes {config.sst_classes}")
-        return
-    if config.delimiter not in ("", "\\t", "tab") and len(config.delimiter) != 1:
-        raise UserError(f"config key 'delimiter' must be one character (or '\\t' for a tab), "
-                        f"got {config.delimiter!r}; pass e.g. --delimiter ,")
-
-
 def validate(config):
     """Check values that have the right type but make no sense; raise UserError."""
     for f, _ in _fields():
-        _check_field(config, f)
+        check_field(config, f)
     if config.seed > MAX_SEED:
         raise UserError(f"config key 'seed' must be at most {MAX_SEED}, got {config.seed}; "
                         f"pass e.g. --seed 1")
@@ -296,7 +261,7 @@ def validate(config):
     if config.embedding == "glove" and not config.glove_path:
         raise UserError("embedding is 'glove' but glove_path is empty; pass --glove_path FILE "
                         "or use --embedding word2vec")
-    _check_dataset(config)
+    check_dataset(config)
     if not config.neutral_low <= config.neutral_high:
         raise UserError(f"the neutral band runs from neutral_low to neutral_high, but "
                         f"{config.neutral_low} > {config.neutral_high}; pass e.g. "
@@ -314,7 +279,7 @@ def validate(config):
 
 
 def format_help(script):
-    """The --help text: usage, then every key by group with its default and help."""
+    """The --help text: usage, then the keys script reads by group, with default and help."""
     return help_text([f for f, _ in _fields()], GROUPS, script)
 
 

@@ -7,7 +7,42 @@ import yaml
 
 from .errors import UserError
 
-__all__ = ["coerce", "read_yaml", "parse_command_line", "help_text", "yaml_text", "shown"]
+__all__ = ["coerce", "read_yaml", "parse_command_line", "help_text", "yaml_text", "shown",
+           "READERS", "KEY_READERS", "reads"]
+
+# Which entry scripts read each group of keys (the titles of config.GROUPS), and the keys
+# that are read otherwise than their group: --help lists only the keys a script reads.
+TRAIN, EVAL, EXPORT, PRETRAIN = "train.py", "eval.py", "export.py", "pretrain.py"
+PREDICT, APP, PRE, POST = "predict.py", "app.py", "preprocess.py", "postprocess.py"
+RUNS = (TRAIN, EVAL, EXPORT, PRETRAIN)  # on a device, on ModelArts too
+NETWORK = (TRAIN, EVAL, EXPORT, PREDICT, APP)  # build or load the classifier
+READERS = {"where it runs": RUNS + (PRE,), "data": (TRAIN, EVAL, PRETRAIN, PRE),
+           "embeddings": (TRAIN, PRETRAIN), "model": NETWORK, "training": (TRAIN,),
+           "pretraining": (PRETRAIN,), "evaluation and export": (EVAL, EXPORT),
+           "inference": (PREDICT, APP),
+           "data-parallel training and ModelArts-style object-store sync": RUNS}
+KEY_READERS = {
+    **dict.fromkeys(["device_target", "device_id"], RUNS + (PREDICT, APP, PRE)),
+    **dict.fromkeys(["dataset", "data_path", "text_column", "id_column", "delimiter"],
+                    READERS["data"] + (PREDICT,)),  # a table to read, a submission
+    "max_len": READERS["data"] + (EXPORT,), "num_hiddens": NETWORK + (PRETRAIN,),
+    "batch_size": NETWORK + (PRE,), "ckpt_path": NETWORK, "checkpoint_path": NETWORK[1:],
+    **dict.fromkeys(["save_checkpoint_steps", "keep_checkpoint_max", "resume", "aim_repo"],
+                    (TRAIN, PRETRAIN)),
+    **dict.fromkeys(["pretrained_encoder", "encoder_lr_scale", "run_distribute",
+                     "device_num"], (TRAIN,)),
+    **dict.fromkeys(["file_name", "file_format"], (EXPORT,)),
+    **dict.fromkeys(["input_file", "output_format", "explain", "submission"], (PREDICT,)),
+    **dict.fromkeys(["serve_host", "serve_port", "max_review_chars"], (APP,)),
+    "result_path": (PRE, POST), "result_dir": (POST,)}
+SCRIPTS = RUNS + (PREDICT, APP, PRE, POST)
+SHIPPED = {APP: "[--ckpt_path RUN_DIR (default: model/, the shipped model)] "}  # usage
+
+
+def reads(script, name, group):
+    """Whether script reads key name of group (a script that is none of the entry scripts
+    reads every key)."""
+    return script not in SCRIPTS or script in KEY_READERS.get(name, READERS.get(group, SCRIPTS))
 
 
 def _parse_bool(text):
@@ -96,13 +131,18 @@ def _help_of(f):
 
 
 def help_text(fields, groups, script):
-    """The --help text: usage, then every key by group with its default and help."""
-    lines = [f"usage: {script} [--config_path FILE] [--KEY VALUE ...]",
+    """The --help text: usage, then the keys script reads by group with their default and help."""
+    lines = [f"usage: {script} {SHIPPED.get(script, '')}[--config_path FILE] [--KEY VALUE ...]",
              "Values come from default_config.yaml (or --config_path FILE), then --KEY VALUE "
              "words."]
+    group = shown_group = None
     for f in fields:
-        if f.name in groups:
-            lines += ["", f"{groups[f.name]}:"]
+        group = groups.get(f.name, group)
+        if not reads(script, f.name, group):
+            continue
+        if group != shown_group:
+            lines += ["", f"{group}:"]
+            shown_group = group
         head = f"  --{f.name} {shown(f.default)}"
         body = textwrap.wrap(_help_of(f), 62)
         lines.append(f"{head:<34}{body[0]}" if len(head) < 34 else head)

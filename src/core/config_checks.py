@@ -1,0 +1,41 @@
+"""The checks of single config values and of the dataset keys, for config.validate."""
+from .errors import UserError
+
+__all__ = ["CHECKS", "check_field", "check_dataset"]
+
+CHECKS = {"positive": ("be positive", lambda value: value > 0),
+          "not_negative": ("not be negative", lambda value: value >= 0),
+          "fraction": ("be in [0, 1)", lambda value: 0 <= value < 1)}
+
+
+def check_field(config, f):
+    """The value of field f in config is one of its choices and passes its check."""
+    value, name = getattr(config, f.name), f.name
+    choices, check = f.metadata.get("choices"), f.metadata.get("check")
+    if choices and value not in choices:
+        raise UserError(f"config key '{name}' must be one of {', '.join(choices)}, got "
+                        f"'{value}'; pass e.g. --{name} {choices[0]}")
+    if check and not CHECKS[check][1](value):
+        raise UserError(f"config key '{name}' must {CHECKS[check][0]}, got {value}; pass e.g. "
+                        f"--{name} {f.default}")
+
+
+def check_dataset(config):
+    """The keys of non-aclImdb datasets fit together."""
+    if config.dataset == "aclimdb":
+        return
+    if not config.data_path:
+        raise UserError(f"dataset '{config.dataset}' reads data_path, which is empty; pass "
+                        f"--data_path to its file or folder")
+    if config.dataset == "sst":
+        if config.sst_classes not in (2, 5):
+            raise UserError(f"config key 'sst_classes' must be 5 (SST-5) or 2 (SST-2), got "
+                            f"{config.sst_classes}; pass --sst_classes 5 or --sst_classes 2")
+        if config.num_classes != config.sst_classes:
+            raise UserError(f"SST with sst_classes {config.sst_classes} has "
+                            f"{config.sst_classes} labels but num_classes is "
+                            f"{config.num_classes}; pass --num_classes {config.sst_classes}")
+        return
+    if config.delimiter not in ("", "\\t", "tab") and len(config.delimiter) != 1:
+        raise UserError(f"config key 'delimiter' must be one character (or '\\t' for a tab), "
+                        f"got {config.delimiter!r}; pass e.g. --delimiter ,")
