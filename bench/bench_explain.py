@@ -76,8 +76,8 @@ def _gradient_cell(network):
             super().__init__(auto_prefix=False)
             self.net = net
 
-        def construct(self, x, length, direction):
-            return (self.net.classify(x, length) * direction).sum()
+        def construct(self, x, ids, length, direction):
+            return (self.net.classify(x, ids, length) * direction).sum()
 
     class GradientTimesInput(nn.Cell):
         """(ids [B, T], length, direction [B, classes]) -> [T, B]: each position's margin
@@ -88,8 +88,8 @@ def _gradient_cell(network):
             self.net, self.margin, self.grad = net, Margin(net), ops.GradOperation()
 
         def construct(self, ids, length, direction):
-            x = self.net.embedding(ids.transpose(1, 0))
-            return (self.grad(self.margin)(x, length, direction) * x).sum(axis=2)
+            x = self.net.embed(ids)
+            return (self.grad(self.margin)(x, ids, length, direction) * x).sum(axis=2)
     cell = GradientTimesInput(network)
     cell.set_train(False)
     return cell, ms

@@ -342,13 +342,39 @@ def test_adversarial_step_adds_the_loss_of_embeddings_moved_uphill():
     loss_net = NetWithLoss(net)
     embedded = _EmbeddedLoss(net, loss_net.loss)
     x = net.embedding(ms.Tensor(ids.T.copy())).asnumpy()
-    direction = ms.ops.GradOperation()(embedded)(ms.Tensor(x), length, label).asnumpy()
+    direction = ms.ops.GradOperation()(embedded)(ms.Tensor(x), ms.Tensor(ids), length,
+                                                 label).asnumpy()
     shift = direction / np.linalg.norm(direction) * np.linalg.norm(x) * 0.1
-    clean = float(embedded(ms.Tensor(x), length, label).asnumpy())
-    assert float(embedded(ms.Tensor(x + shift), length, label).asnumpy()) > clean + 1e-3
+    clean = float(embedded(ms.Tensor(x), ms.Tensor(ids), length, label).asnumpy())
+    assert float(embedded(ms.Tensor(x + shift), ms.Tensor(ids), length,
+                          label).asnumpy()) > clean + 1e-3
     step = AdversarialStep(loss_net, nn.Adam(net.trainable_params(), 0.05), 0.1)
     losses = [float(step(ms.Tensor(ids), length, label).asnumpy()) for _ in range(6)]
     assert losses[0] > 2 * clean - 1e-3 and losses[-1] < losses[0], losses
+
+
+def test_the_adversarial_loss_on_unshifted_embeddings_is_the_plain_loss_wide_part_included():
+    """AdversarialStep's losses go through the embedded path (SentimentNet.classify): with the
+    wide part holding non-zero weights, its loss on the reviews' own embeddings (shift 0) is
+    twice NetWithLoss's loss, wide logits and all."""
+    from src.model.network import _ClearAndAttacked
+    ms.set_context(mode=ms.GRAPH_MODE)
+    rng = np.random.default_rng(5)
+    net = SentimentNet(rng.normal(size=(50, 8)).astype(np.float32), 8, 1, True, 2,
+                       pooling="mean_max", wide=True)
+    table = rng.normal(0, 0.5, net.wide.table.shape).astype(np.float32)
+    net.set_train(False)
+    ids = rng.integers(2, 50, (8, 12)).astype(np.int32)
+    length = ms.Tensor(np.array([12, 9, 12, 3, 12, 7, 1, 12], np.int32))
+    label = ms.Tensor(np.eye(2, dtype=np.float32)[[0, 1] * 4])  # one-hot targets
+    loss_net = NetWithLoss(net)
+    deep_alone = float(loss_net(ms.Tensor(ids), length, label).asnumpy())
+    net.wide.table.set_data(ms.Tensor(table))
+    plain = float(loss_net(ms.Tensor(ids), length, label).asnumpy())
+    assert abs(plain - deep_alone) > 1e-2  # the wide part weighs in
+    both = _ClearAndAttacked(net, loss_net.loss)
+    unshifted = both(ms.Tensor(ids), length, label, ms.Tensor(np.zeros((12, 8, 8), np.float32)))
+    assert float(unshifted.asnumpy()) == pytest.approx(2 * plain, abs=1e-5)
 
 
 def test_encoder_lr_scale_slows_the_embedding_and_first_layer_only(tiny_config):

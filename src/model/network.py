@@ -75,7 +75,22 @@ class SentimentNet(nn.Cell):
         """(logits [B, classes], states [T, B, layers * C]): every LSTM layer's output at every
         position, side by side, in the pass that gives the logits (src/inference/explanations.py splits the
         logits over the positions and tokens from them and readout())."""
-        x, last, outputs = self._encode(self.embedding(ids.transpose(1, 0)), length)
+        return self._logits_and_states(self.embed(ids), ids, length)
+
+    def embed(self, ids):
+        """ids [B, T] -> their embedding, time-major: x [T, B, E]."""
+        return self.embedding(ids.transpose(1, 0))
+
+    def classify(self, x, ids, length):
+        """Logits of embedded reviews: x [T, B, E], the embedding of ids (embed(ids)), maybe
+        moved (adversarial training) or differentiated (gradient explanations); the wide part,
+        if any, reads ids, as in construct."""
+        return self._logits_and_states(x, ids, length)[0]
+
+    def _logits_and_states(self, x, ids, length):
+        """The one path from embedded reviews to logits (and states): construct,
+        logits_and_states and classify all go through it."""
+        x, last, outputs = self._encode(x, length)
         logits = self.decoder(self.dropout(self._pool(x, length, last)))
         if self.wide is not None:
             logits = logits + self.wide(ids, length)
@@ -99,11 +114,6 @@ class SentimentNet(nn.Cell):
                 "lstm": [lstm([forward] + ([self.backward_layers[i]] if self.bidirectional
                                            else []))
                          for i, forward in enumerate(self.forward_layers)]}
-
-    def classify(self, x, length):
-        """Logits of embedded reviews: x [T, B, E], the embedding of the transposed ids."""
-        x, last, _ = self._encode(x, length)
-        return self.decoder(self.dropout(self._pool(x, length, last)))
 
     def _encode(self, x, length):
         """x [T, B, E] -> (the last layer's outputs [T, B, C], the flat row of each review's
@@ -223,14 +233,15 @@ def evaluator(network, dynamic_shapes):
 
 
 class _EmbeddedLoss(nn.Cell):
-    """(embedded reviews [T, B, E], length, label) -> mean cross-entropy."""
+    """(embedded reviews [T, B, E], ids, length, label) -> mean cross-entropy: NetWithLoss's
+    loss, from the embedding on (SentimentNet.classify)."""
 
     def __init__(self, network, loss):
         super().__init__(auto_prefix=False)
         self.network, self.loss = network, loss
 
-    def construct(self, x, length, label):
-        return self.loss(self.network.classify(x, length), label)
+    def construct(self, x, ids, length, label):
+        return self.loss(self.network.classify(x, ids, length), label)
 
 
 class _ClearAndAttacked(nn.Cell):
@@ -242,8 +253,9 @@ class _ClearAndAttacked(nn.Cell):
         self.network, self.embedded = network, _EmbeddedLoss(network, loss)
 
     def construct(self, ids, length, label, shift):
-        x = self.network.embedding(ids.transpose(1, 0))
-        return self.embedded(x, length, label) + self.embedded(x + shift, length, label)
+        x = self.network.embed(ids)
+        return (self.embedded(x, ids, length, label)
+                + self.embedded(x + shift, ids, length, label))
 
 
 class AdversarialStep(nn.TrainOneStepCell):
@@ -265,8 +277,8 @@ class AdversarialStep(nn.TrainOneStepCell):
         self.gradients_of = ops.GradOperation(get_by_list=True)
 
     def construct(self, ids, length, label):
-        x = self.network.network.embedding(ids.transpose(1, 0))
-        direction = self.direction_of(self.embedded)(x, length, label)
+        x = self.network.network.embed(ids)
+        direction = self.direction_of(self.embedded)(x, ids, length, label)
         size = ops.sqrt((direction * direction).sum(axis=(0, 2), keepdims=True)) + 1e-12
         scale = ops.sqrt((x * x).sum(axis=(0, 2), keepdims=True))
         shift = ops.stop_gradient(self.radius * scale * direction / size)
