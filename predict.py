@@ -59,9 +59,13 @@ def predict(config, texts, out):
 
 def main(argv, out=None):
     """predict.py's command line: reviews and --key value words, in any order."""
+    from src import __version__
     from src.core.cli import asks_for, print_help
     if asks_for(argv, "-h", "--help"):
         print_help(USAGE + "\n\n" + format_help("predict.py").split("\n", 2)[2])
+        return 0
+    if asks_for(argv, "--version"):
+        print(f"lstm-sentiment {__version__}", file=out or sys.stdout)
         return 0
     flags, texts = split_arguments(argv)
     return run_main(lambda config: predict(config, texts, out or sys.stdout),

@@ -25,6 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from src import __version__  # noqa: E402
 from src.core.config import Config, load_config, save_config  # noqa: E402
 from src.model.checkpoint import load_params  # noqa: E402
 from src.data.text import Vocab  # noqa: E402
@@ -112,6 +113,8 @@ def _card(config, row, check, args, wide, trained_as):
     bounds = row.get("quartile_word_bounds", [])
     lines = [
         "# Model card: the shipped LSTM sentiment model",
+        "",
+        f"lstm-sentiment {__version__}",
         "",
         "**What it does.** Labels an English movie review positive or negative, with "
         "probabilities and each word's share in the decision (`predict.py --explain true`).",

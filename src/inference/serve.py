@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 
+from .. import __version__
 from ..core.errors import UserError
 from .explanations import explain, method_for
 from .predictor import load_predictor
@@ -31,7 +32,8 @@ EXAMPLES = [
 
 
 def model_summary(config, predictor):
-    """One Markdown line: the model's name, its shape and, if known, its test accuracy."""
+    """One Markdown line: the model's name, its shape, if known its test accuracy, and the
+    project's version."""
     shape = (f"{'Bi' if config.bidirectional else ''}LSTM {config.num_layers}x"
              f"{config.num_hiddens}, {config.pooling} pooling, vocabulary "
              f"{len(predictor.vocab):,}")
@@ -49,7 +51,7 @@ def model_summary(config, predictor):
             line += f" · recipe `{scores['recipe']}` (MODEL_CARD.md)"
     except (OSError, ValueError, KeyError, TypeError):
         line += " · test accuracy: not measured yet (run eval.py)"
-    return line
+    return line + f" · lstm-sentiment {__version__}"
 
 
 def highlighted(explanation):
