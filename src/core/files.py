@@ -12,8 +12,8 @@ from pathlib import Path
 
 from .errors import UserError
 
-__all__ = ["temp_path", "atomic_path", "write_text", "write_json", "remove_temp_files",
-           "left_by_dead_process"]
+__all__ = ["temp_path", "atomic_path", "build_folder", "write_text", "write_json",
+           "remove_temp_files", "left_by_dead_process"]
 
 TEMP_MARK = ".tmp-"
 
@@ -45,6 +45,44 @@ def atomic_path(path, suffix="", what="--ckpt_path", kind=""):
     finally:
         _remove(tmp)
         _remove(tmp.with_suffix(".tmp"))  # MindSpore's own temp name for a checkpoint
+
+
+def build_folder(folder, build, failure, setup_failure=None, finished=None):
+    """Build a folder under a temporary name beside it, then rename it into place, so that no
+    reader ever sees a half-built one: returns (build(temporary folder)'s result, placed).
+
+    First the parent is created and the temporary folders of killed writers in it removed.
+    After build, a folder standing at folder is replaced, unless finished(folder) says it is a
+    complete one: another process that built the same folder renamed its own into place
+    first, and that one is kept (placed is then False). The temporary folder never outlives
+    the call. An OSError becomes one UserError: setup_failure(err) while the temporary folder
+    is being made (default: failure), failure(err) after.
+    """
+    folder = Path(folder)
+    building = temp_path(folder)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        remove_temp_files(folder.parent)
+        _remove(building)
+        building.mkdir()
+    except OSError as err:
+        raise UserError((setup_failure or failure)(err)) from None
+    try:
+        result = build(building)
+        kept = lambda: finished is not None and finished(folder)
+        if not kept():
+            shutil.rmtree(folder, ignore_errors=True)  # a file there stays, and fails the rename
+        try:
+            building.rename(folder)
+        except OSError:
+            if not kept():
+                raise
+            return result, False
+        return result, True
+    except OSError as err:
+        raise UserError(failure(err)) from None
+    finally:
+        _remove(building)
 
 
 def _remove(path):

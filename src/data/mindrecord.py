@@ -7,7 +7,6 @@ reviews or the data settings change. `create_dataset(...)` reads one split back 
 """
 import hashlib
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from .buckets import EVAL_TOKENS, bucket_batch_sizes, bucket_boundaries, eval_ba
 from .token_corpus import fingerprint, read_tokens, text_hash, write_tokens
 from .splits import dataset_settings, labelled_parts, split_seed
 from ..core.errors import UserError
-from ..core.files import remove_temp_files, temp_path
+from ..core.files import build_folder
 from .glove import glove_words
 from ..core.progress import progress
 from .text import Vocab, tokenize
@@ -193,30 +192,15 @@ def _wait_for(folder, log, timeout):
 
 def _build_into(config, root, folder, log):
     """Build under a temporary name, then rename into place (another process may win)."""
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        remove_temp_files(root)
-        building = temp_path(folder)
-        shutil.rmtree(building, ignore_errors=True)
-        building.mkdir()
-    except OSError as err:
-        raise UserError(f"cannot write to preprocess_path {root} ({err.strerror}); pass "
-                        f"--preprocess_path to a writable folder") from None
-    try:
-        counts = _build(config, building, folder.name)
-        if folder.exists() and not _is_complete(folder):
-            shutil.rmtree(folder, ignore_errors=True)
-        try:
-            building.rename(folder)
-        except OSError:
-            if not _is_complete(folder):
-                raise
-            log(f"another process prepared {folder} first; using it")
-    except OSError as err:
-        raise UserError(f"cannot write preprocessed data into {root} ({err.strerror}); free "
-                        f"disk space or pass --preprocess_path to another folder") from None
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
+    counts, placed = build_folder(
+        folder, lambda building: _build(config, building, folder.name),
+        lambda err: f"cannot write preprocessed data into {root} ({err.strerror}); free disk "
+                    f"space or pass --preprocess_path to another folder",
+        lambda err: f"cannot write to preprocess_path {root} ({err.strerror}); pass "
+                    f"--preprocess_path to a writable folder",
+        finished=_is_complete)
+    if not placed:
+        log(f"another process prepared {folder} first; using it")
     log(f"preprocessed {counts} reviews into {folder}")
 
 

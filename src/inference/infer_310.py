@@ -6,7 +6,6 @@
 ascend310_infer/: `python -m src.inference.infer_310 --mindir_path X`), and `score_bin_results`
 (postprocess.py) computes the accuracy.
 """
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import numpy as np
 from ..data.mindrecord import create_dataset, prepare
 from ..core.device import init_device
 from ..core.errors import UserError
-from ..core.files import atomic_path, remove_temp_files, temp_path, write_json, write_text
+from ..core.files import atomic_path, build_folder, write_json, write_text
 from .predictor import mindir_forward
 from ..core.progress import progress
 from ..core.run_folder import VOCAB, run_folder
@@ -42,26 +41,16 @@ def write_bin_files(config, log=print):
     """
     prepared = prepare(config, log)
     target = Path(config.result_path)
-    building = temp_path(target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        remove_temp_files(target.parent)
-        shutil.rmtree(building, ignore_errors=True)
+
+    def build(building):
         for folder in BIN_FOLDERS.values():
-            (building / folder).mkdir(parents=True)
+            (building / folder).mkdir()
         dataset = create_dataset(prepared.mindrecord("test"), config.batch_size, config.max_len)
-        count = 0
         batches = dataset.create_dict_iterator(output_numpy=True)
-        for index, batch in enumerate(progress(batches, "write .bin", dataset.get_dataset_size(),
-                                               "batch")):
-            count += _write_bin_batch(config, building, index, batch)
-        shutil.rmtree(target, ignore_errors=True)
-        building.rename(target)
-    except OSError as err:
-        raise UserError(f"cannot write {target} ({err.strerror}); pass --result_path in a "
-                        f"writable folder") from None
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
+        return sum(_write_bin_batch(config, building, index, batch) for index, batch in enumerate(
+            progress(batches, "write .bin", dataset.get_dataset_size(), "batch")))
+    count, _ = build_folder(target, build, lambda err: (
+        f"cannot write {target} ({err.strerror}); pass --result_path in a writable folder"))
     log(f"wrote {count} test reviews as .bin batches into {target}")
     return target
 
