@@ -68,6 +68,9 @@ class Config:
                             "p(positive) 0, 0.25, 0.5, 0.75, 1 (\"\": aclImdb alone)")
     mix_sst_phrases: int = key(40000, "mix_sst_path: how many SST phrases join the sentences "
                                "(a seeded draw)", check="not_negative")
+    identity_swaps: bool = key(False, "training text: each word naming a nationality, religion, "
+                               "ethnicity or sexual orientation replaced by a random one of "
+                               "its kind, so none carries the sentiment of its reviews")
     preprocess_path: str = key("./preprocess", "MindRecord cache: one sub-folder per data "
                                "settings, reused while they stay the same")
     max_len: int = key(3000, "tokens kept per review (which ones: truncate)", check="positive")

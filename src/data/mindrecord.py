@@ -23,6 +23,7 @@ from ..core.errors import UserError
 from ..core.files import build_folder
 from .glove import glove_words
 from ..core.progress import progress
+from .identity import swap_identities
 from .text import Vocab, tokenize
 
 __all__ = ["prepare", "Prepared", "create_dataset", "train_batches", "eval_batches", "data_key",
@@ -87,6 +88,8 @@ def data_key(config):
     else:
         settings.update(dataset_settings(config),
                         source=fingerprint(config.data_path, ("**/*",)))
+    if config.identity_swaps:
+        settings["identity_swaps"] = True
     if config.mix_sst_path:
         settings["mix_sst"] = [fingerprint(config.mix_sst_path, ("**/*",)),
                                config.mix_sst_phrases]
@@ -149,6 +152,9 @@ def _build(config, folder, key):
     parts = labelled_parts(config)
     tokens = {name: [tokenize(r.text) for r in progress(reviews, f"tokenize {name}")]
               for name, reviews in parts.items()}
+    if config.identity_swaps:  # the training text only: validation and test stay as written
+        tokens["train"] = [swap_identities(words, split_seed(config) + i)
+                           for i, words in enumerate(tokens["train"])]
     vocab = encoder_vocab(config) or _built_vocab(config, tokens["train"])
     names = Prepared(folder, vocab)
     vocab.save(names.vocab_file)
