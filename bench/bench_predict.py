@@ -5,13 +5,14 @@ same run; float32 and PyTorch's own dynamic int8), and 200 concurrent requests t
 page on loopback. Each predictor's accuracy on the reviews it timed is reported next to it.
 
     make demo                      # the model measured: demo/run (and demo/lstm.mindir)
-    python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch==2.13.0 numpy
+    make bench-venv                # the PyTorch peer's interpreter: .bench-venv/bin/python
     .venv/bin/python bench/bench_predict.py [--run_dir demo/run] [--mindir demo/lstm.mindir]
-        [--torch_python /tmp/torchvenv/bin/python] [--requests 200] [--page_backend onnxruntime]
-        [--reviews data/aclImdb_sample] [--accuracy_reviews /tmp/data/aclImdb]
+        [--peer_python .bench-venv/bin/python] [--requests 200] [--page_backend onnxruntime]
+        [--reviews data/aclImdb_sample] [--accuracy_reviews aclImdb]
 
---run_dir may be any training run, e.g. a full-data default run of bench/bench_accuracy.py
-(/tmp/bench_accuracy/default-seed1); the reviews are the test reviews of --reviews.
+--run_dir may be any training run, e.g. a full-data default run of bench/bench_recipes.py
+(bench/work/recipes/default-seed1); the reviews are the test reviews of --reviews. The PyTorch
+twin is bench/torch_peer.py predict, run with --peer_python.
 
 Prints a table and writes bench/results/predict.json (with the machine's load at the time:
 timings on a shared 2-core machine are noisy).
@@ -40,7 +41,7 @@ from src.data.readers.aclimdb import read_aclimdb  # noqa: E402
 from src.inference.predict_io import with_run_config  # noqa: E402
 from src.inference.predictor import load_predictor  # noqa: E402
 from src.data.text import tokenize  # noqa: E402
-from benchlib import load_average, write_result  # noqa: E402
+from benchlib import PEER_PYTHON, load_average, peer_python, write_result  # noqa: E402
 
 
 
@@ -83,9 +84,6 @@ def _throughput(predictor, texts, repeats):
 
 
 def _torch_peer(torch_python, config, predictor, batches, typical, repeats):
-    if not Path(torch_python).exists():
-        return {"error": f"{torch_python} not found; python3 -m venv /tmp/torchvenv && "
-                         f"/tmp/torchvenv/bin/pip install torch==2.13.0 numpy"}
     single = predictor.encode([typical])[0]
     with tempfile.TemporaryDirectory() as folder:
         arrays = {"single_ids": single[None], "single_length": np.int32([len(single)])}
@@ -95,8 +93,8 @@ def _torch_peer(torch_python, config, predictor, batches, typical, repeats):
         shape = {"vocab": len(predictor.vocab), "embed": config.embed_size,
                  "hidden": config.num_hiddens, "layers": config.num_layers,
                  "repeats": repeats, "latency_runs": 200}
-        done = subprocess.run([torch_python, str(ROOT / "bench" / "torch_predict_peer.py"),
-                               str(Path(folder) / "batches.npz"), json.dumps(shape)],
+        done = subprocess.run([str(torch_python), str(ROOT / "bench" / "torch_peer.py"),
+                               "predict", str(Path(folder) / "batches.npz"), json.dumps(shape)],
                               capture_output=True, text=True, timeout=1800)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1:]}
@@ -307,7 +305,9 @@ def main(argv=None):
     parser.add_argument("--mindir", default="",
                         help="an exported MINDIR of --run_dir to time too (default: "
                              "demo/lstm.mindir with the default --run_dir, else none)")
-    parser.add_argument("--torch_python", default="/tmp/torchvenv/bin/python")
+    parser.add_argument("--peer_python", "--torch_python", type=Path, default=PEER_PYTHON,
+                        help="the PyTorch peer's interpreter (default: .bench-venv/bin/python, "
+                             "built by make bench-venv); --page_only needs none")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--latency_runs", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3)
@@ -367,6 +367,7 @@ def _bench(args):
     # the MINDIR first: one that does not fit the run is refused before minutes of timing
     graph = load_predictor(dataclasses.replace(config, mindir_path=args.mindir)) \
         if args.mindir else None
+    peer_python(args.peer_python)  # and a missing peer before them too
     reviews = read_aclimdb(args.reviews)["test"]
     texts = [review.text for review in reviews]
     typical = sorted(texts, key=lambda text: len(tokenize(text)))[len(texts) // 2]
@@ -385,7 +386,7 @@ def _bench(args):
     if graph is not None:
         result["mindir"], _ = _measure(graph, typical, reviews,
                                        max(args.latency_runs // 10, 5), 1)
-    result["torch"] = _torch_peer(args.torch_python, config, predictors["mindspore"], batches,
+    result["torch"] = _torch_peer(args.peer_python, config, predictors["mindspore"], batches,
                                   typical, args.repeats)
     result["throughput_ratio_vs_best_torch"] = _ratios(result)
     result["throughput_ratio_vs_best_torch_any_precision"] = _ratios(result, False)

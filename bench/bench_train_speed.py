@@ -1,7 +1,7 @@
 """Training throughput: this project's MindSpore network against its PyTorch twin, same run.
 
-Usage: .venv/bin/python bench/bench_train_speed.py [--steps 12] [--torch_python PATH]
-           [--workdir DIR] [--source PATH] [-- --KEY VALUE ...config overrides]
+Usage: .venv/bin/python bench/bench_train_speed.py --source PATH [--steps 12]
+           [--peer_python .bench-venv/bin/python] [--workdir DIR] [-- --KEY VALUE ...overrides]
 
 Both frameworks train the same network (the shipped default config: embedding, 2-layer BiLSTM,
 masked mean+max pooling, Adam) on the same batches, one after the other in this process's run:
@@ -10,7 +10,7 @@ masked mean+max pooling, Adam) on the same batches, one after the other in this 
 - bucketed: real training batches of the full aclImdb as our pipeline makes them (length
   bucketing, padding only to the bucket boundary). MindSpore runs them through SentimentNet,
   PyTorch through pack_padded_sequence (its own way to skip padding), and the PyTorch peer's
-  way (../shared/bench/peer_torch_lstm.py: every batch padded to max_len) is the padded row.
+  way without length handling (every batch padded to max_len) is the padded row.
 Graph compilation (once per new shape in GRAPH_MODE) is timed separately, not in samples/s.
 MindSpore runs static shapes as train.py does (the ratios use those rows) and, for reference,
 one dynamic-shape graph for all shapes (src.lstm.any_batch_shape). MindSpore's profiler then
@@ -18,16 +18,14 @@ measures the share of a padded step spent in the LSTM kernels (forward and backw
 "ceiling" row divides the padded row by it: the speed with everything but those kernels free,
 which no network built on nn.LSTM can pass on this machine. Each row also reports
 samples per process CPU second, which a busy machine distorts less than wall time.
-PyTorch runs from its own venv (torch is not a project dependency); if none is found the
-script prints how to make one: python3 -m venv /tmp/torchvenv &&
-/tmp/torchvenv/bin/pip install torch==2.13.0 numpy
-Writes bench/results/train_speed.json.
+PyTorch (bench/torch_peer.py train) runs with --peer_python, the interpreter of the venv
+`make bench-venv` builds from requirements-bench.txt (torch is not a project dependency);
+without it the script stops at once and says so. Writes bench/results/train_speed.json.
 """
 import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,20 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from bench.benchlib import (DATA, ROOT, child_json, load_average, machine,  # noqa: E402
-                            operator_ms, print_table, write_result)
-
-TORCH_VENVS = ("/tmp/torchvenv/bin/python", str(ROOT / ".torchvenv" / "bin" / "python"))
-
-
-def find_torch(python):
-    """A python that imports torch, or None."""
-    for candidate in ([python] if python else TORCH_VENVS):
-        if candidate and Path(candidate).exists():
-            probe = subprocess.run([candidate, "-c", "import torch"], capture_output=True)
-            if probe.returncode == 0:
-                return candidate
-    return None
+from bench.benchlib import (ACLIMDB_HELP, PEER_PYTHON, ROOT, WORK, child_json,  # noqa: E402
+                            load_average, machine, operator_ms, peer_python, print_table,
+                            write_result)
 
 
 def real_batches(config, prepared, count):
@@ -140,7 +127,7 @@ def lstm_kernel_share(config, vocab_size, batches):
 
 
 def time_torch(python, config, vocab_size, batches, mode, workdir):
-    """Run bench/torch_peer.py on the same batches; the first two are warm-up."""
+    """Run bench/torch_peer.py train on the same batches; the first two are warm-up."""
     path = Path(workdir) / f"batches-{mode}.npz"
     arrays = {}
     for i, (ids, length, label) in enumerate(batches[:2] + batches):
@@ -152,19 +139,24 @@ def time_torch(python, config, vocab_size, batches, mode, workdir):
     # Importing mindspore sets OMP_NUM_THREADS=1, which a child would inherit: give PyTorch
     # every core, as MindSpore has.
     env = {**os.environ, "OMP_NUM_THREADS": str(os.cpu_count())}
-    return child_json([python, ROOT / "bench" / "torch_peer.py", path, json.dumps(shape)], env)
+    return child_json([python, ROOT / "bench" / "torch_peer.py", "train", path,
+                       json.dumps(shape)], env)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=12, help="timed batches per row")
-    parser.add_argument("--torch_python", default="", help="python of a venv with torch")
-    parser.add_argument("--workdir", default="/tmp/bench_speed", type=Path,
-                        help="its preprocess/ folder caches the MindRecord files")
-    parser.add_argument("--source", default=str(DATA / "aclImdb_v1.tar.gz"),
-                        help="aclImdb folder or .tar.gz")
+    parser.add_argument("--peer_python", "--torch_python", type=Path, default=PEER_PYTHON,
+                        help="the PyTorch peer's interpreter (default: .bench-venv/bin/python, "
+                             "built by make bench-venv)")
+    parser.add_argument("--workdir", default=WORK / "train_speed", type=Path,
+                        help="its preprocess/ folder caches the MindRecord files (default: "
+                             "bench/work/train_speed)")
+    parser.add_argument("--source", required=True,
+                        help=f"{ACLIMDB_HELP}: the bucketed rows' training batches")
     parser.add_argument("overrides", nargs="*", help="config overrides, after --")
     options = parser.parse_args()
+    python = peer_python(options.peer_python)  # before minutes of MindSpore rows
 
     from src.core.config import load_config
     from src.data.mindrecord import prepare
@@ -193,34 +185,28 @@ def main():
                  "samples_per_s": round(padded_row["samples_per_s"] / share, 1),
                  "samples_per_cpu_s": round(padded_row["samples_per_cpu_s"] / share, 1),
                  "lstm_kernel_share": round(share, 3), "mean_padded_len": config.max_len})
-    python = find_torch(options.torch_python)
-    if python is None:
-        print("PyTorch not found: python3 -m venv /tmp/torchvenv && "
-              "/tmp/torchvenv/bin/pip install torch==2.13.0 numpy   (or --torch_python PATH)")
-    else:
-        with tempfile.TemporaryDirectory() as workdir:
-            for name, batches, mode in (("padded", padded, "padded"),
-                                        ("bucketed", bucketed, "packed")):
-                result = time_torch(python, config, vocab_size, batches, mode, workdir)
-                rows.append({"framework": result.pop("framework"), "batches": name,
-                             "torch_mode": mode, **result, "mean_padded_len": round(float(
-                                 np.mean([b[0].shape[1] for b in batches])))})
+    with tempfile.TemporaryDirectory() as workdir:
+        for name, batches, mode in (("padded", padded, "padded"),
+                                    ("bucketed", bucketed, "packed")):
+            result = time_torch(python, config, vocab_size, batches, mode, workdir)
+            rows.append({"framework": result.pop("framework"), "batches": name,
+                         "torch_mode": mode, **result, "mean_padded_len": round(float(
+                             np.mean([b[0].shape[1] for b in batches])))})
     load_after = load_average()
 
     ratios = {}
-    if python is not None:
-        for measure in ("samples_per_s", "samples_per_cpu_s"):
-            by = {(r["framework"].split()[0], r["batches"]): r[measure] for r in rows
-                  if r.get("graph") in (None, "static shape")}
-            ceiling = next(r[measure] for r in rows if "lstm_kernel_share" in r)
-            ratios[measure] = {
-                "equal_padded_shapes": round(by["mindspore", "padded"] / by["torch", "padded"], 2),
-                "ceiling_lstm_kernels_only_vs_torch_padded":
-                    round(ceiling / by["torch", "padded"], 2),
-                "our_bucketed_vs_torch_padded_peer":
-                    round(by["mindspore", "bucketed"] / by["torch", "padded"], 2),
-                "our_bucketed_vs_torch_packed_same_batches":
-                    round(by["mindspore", "bucketed"] / by["torch", "bucketed"], 2)}
+    for measure in ("samples_per_s", "samples_per_cpu_s"):
+        by = {(r["framework"].split()[0], r["batches"]): r[measure] for r in rows
+              if r.get("graph") in (None, "static shape")}
+        ceiling = next(r[measure] for r in rows if "lstm_kernel_share" in r)
+        ratios[measure] = {
+            "equal_padded_shapes": round(by["mindspore", "padded"] / by["torch", "padded"], 2),
+            "ceiling_lstm_kernels_only_vs_torch_padded":
+                round(ceiling / by["torch", "padded"], 2),
+            "our_bucketed_vs_torch_padded_peer":
+                round(by["mindspore", "bucketed"] / by["torch", "padded"], 2),
+            "our_bucketed_vs_torch_packed_same_batches":
+                round(by["mindspore", "bucketed"] / by["torch", "bucketed"], 2)}
     print_table(rows, ["framework", "batches", "graph", "mean_padded_len", "steps",
                        "samples_per_s", "samples_per_cpu_s", "seconds", "shapes",
                        "first_step_per_shape_s", "threads"])

@@ -5,16 +5,35 @@ import platform
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
-__all__ = ["ROOT", "DATA", "RESULTS", "load_average", "machine", "write_result", "print_table",
+__all__ = ["ROOT", "DATA", "RESULTS", "WORK", "SAMPLE", "PEER_PYTHON", "ACLIMDB_HELP",
+           "UNSUP_HELP", "GLOVE_HELP", "peer_python", "load_average", "machine", "write_result", "print_table",
            "operator_ms", "default_train_step", "child_json",
            "git_commit", "portable", "PEAK", "model_eval_args", "peak_rss_gb"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results"
+# Scratch space of the bench scripts (preprocessing caches, runs, pretrained encoders): inside
+# the clone, ignored by git (bench/.gitignore); each script's --workdir defaults to WORK / name.
+WORK = ROOT / "bench" / "work"
+SAMPLE = ROOT / "data" / "aclImdb_sample"  # the bundled sample: 1,500 reviews, 1,000 unlabelled
+# The peers' interpreter: `make bench-venv` builds .bench-venv from requirements-bench.txt
+# (scikit-learn, vaderSentiment, PyTorch; none of them a project dependency).
+PEER_PYTHON = ROOT / ".bench-venv" / "bin" / "python"
+# Where the data comes from, for the scripts' --help.
+ACLIMDB_HELP = ("the aclImdb folder or aclImdb_v1.tar.gz, from "
+                "https://ai.stanford.edu/~amaas/data/sentiment/ (data/aclImdb_sample for a "
+                "sample run)")
+UNSUP_HELP = ("the folder of the 50,000 unlabelled reviews, aclImdb/train/unsup of "
+              "aclImdb_v1.tar.gz unpacked (https://ai.stanford.edu/~amaas/data/sentiment/; "
+              "data/aclImdb_sample/train/unsup for a sample run)")
+GLOVE_HELP = ("a GloVe text file (.txt or .gz), e.g. glove.6B.50d.txt of glove.6B.zip from "
+              "https://nlp.stanford.edu/projects/glove/ (data/glove_sample.50d.txt.gz for a "
+              "sample run)")
 # python -c PEAK SCRIPT ARGS...: runs SCRIPT, then prints "peak_kb N" (its peak resident
 # memory) as the last stderr line. VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec
 # from the process that forked the child (a pytest worker's 2 GB, say).
@@ -122,10 +141,21 @@ def machine():
             "mindspore": mindspore.__version__, "commit": git_commit()}
 
 
-def write_result(name, result):
-    """Write result (a dict) to bench/results/NAME.json atomically; returns the path."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def peer_python(path):
+    """path, the peers' interpreter, if it exists; else exits 2 with a one-line error."""
+    if not Path(path).exists():
+        print(f"error: no peer interpreter {portable(str(path))}: run make bench-venv (it builds "
+              f".bench-venv from requirements-bench.txt), or pass --peer_python", file=sys.stderr)
+        sys.exit(2)
+    return path
+
+
+def write_result(name, result, folder=RESULTS):
+    """Write result (a dict) to folder/NAME.json (bench/results/ by default) atomically;
+    returns the path."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(portable(result), indent=2, ensure_ascii=False) + "\n")
     tmp.replace(path)
