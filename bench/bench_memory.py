@@ -12,10 +12,11 @@ the median training samples/s of its logged steps and the best validation accura
 - `make demo`'s training (the default flow from the shipped encoder);
 - predict.py on the sample's 200 longest test reviews with model/, on both backends, and
   eval.py of model/ on the sample's 500 test reviews;
-- MindSpore's own settings (`--rows settings`): graph_memory_repro.py over its 12 shapes
-  (one training step cell, 256-unit BiLSTM) with one graph per shape and each setting (its
-  runtime memory pool, memory_optimize_level O1, jit_level O1, freeing each shape's graph,
-  ms_memory_recycle, PyNative, PyNative with the step in ms.jit), against one dynamic graph.
+- MindSpore's own settings (`--rows settings`): investigations/graph_memory_repro.py over its
+  12 shapes (one training step cell, 256-unit BiLSTM) with one graph per shape and each
+  setting (its runtime memory pool, memory_optimize_level O1, jit_level O1, freeing each
+  shape's graph, ms_memory_recycle, PyNative, PyNative with the step in ms.jit), against one
+  dynamic graph.
   MindSpore 2.10's PyNative mode fails to import numpy 2 ("Numpy init failed"): its rows run
   with --pynative_python, an interpreter whose venv has mindspore==2.10.0 and numpy<2.
 Full-data rows (the default recipe, 2 seeds) are bench_recipes.py's `peak_rss_gb`.
@@ -36,6 +37,7 @@ from bench.benchlib import (PEAK, RESULTS, ROOT, load_average, machine,  # noqa:
                             model_eval_args, print_table, write_result)
 
 SAMPLE = ROOT / "data" / "aclImdb_sample"
+INVESTIGATIONS = ROOT / "bench" / "investigations"
 SCRATCH = ["--pretrained_encoder", "none", "--embedding", "random", "--wide", "false",
            "--max_len", "300", "--num_epochs", "2", "--batch_size", "32"]
 DEMO = ["--num_epochs", "8", "--learning_rate", "0.003", "--max_len", "300",
@@ -112,7 +114,7 @@ def _settings_rows(pynative_python):
                                  "numpy 2 (--pynative_python: a venv with numpy<2)"})
             continue
         started = time.perf_counter()
-        done = subprocess.run([str(python), str(ROOT / "bench" / "graph_memory_repro.py"),
+        done = subprocess.run([str(python), str(INVESTIGATIONS / "graph_memory_repro.py"),
                                "--rounds", "1", *flags], cwd=ROOT, capture_output=True, text=True)
         steps = [line for line in done.stdout.splitlines() if line.startswith("round ")]
         if done.returncode != 0 or not steps:

@@ -5,8 +5,8 @@ trained with Adam through TrainOneStepCell in GRAPH_MODE on random batches of 12
 lengths (at most 32,000 tokens a batch, as src/data/mindrecord.py's buckets). After each new shape it
 prints the peak and the current resident memory and the number of compiled graphs.
 
-    .venv/bin/python bench/graph_memory_repro.py --rounds 1             # one graph per shape
-    .venv/bin/python bench/graph_memory_repro.py --rounds 1 --dynamic   # one graph for all
+    .venv/bin/python bench/investigations/graph_memory_repro.py --rounds 1   # a graph per shape
+    .venv/bin/python bench/investigations/graph_memory_repro.py --rounds 1 --dynamic  # one graph
     (also --release, --recycle, --mem_level O1, --pool 0.5GB,0.5GB, --jit_level O1,
     --pynative [--jit], --tokens N: other settings, one per process)
 

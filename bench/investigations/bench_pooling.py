@@ -1,8 +1,8 @@
 """Pooling over real steps in a static and in a dynamic-shape graph (CPU): masked arithmetic
 against the gathers SentimentNet uses.
 
-Usage: .venv/bin/python bench/bench_pooling.py [--steps 250] [--batch 64] [--repeats 20]
-           [--profile]
+Usage: .venv/bin/python bench/investigations/bench_pooling.py [--steps 250] [--batch 64]
+           [--repeats 20] [--profile]
 
 Times the forward and backward pass of mean_max pooling over LSTM states [T, B, 512] with
 random true lengths, one process per (formulation, graph):
@@ -14,7 +14,7 @@ In a dynamic-shape graph (set_inputs with None dimensions, what dynamic_shapes c
 MindSpore 2.10's CPU element-wise kernels run several times slower than in a static graph;
 gathers do not. --profile adds, per graph, MindSpore's profiler's time by operator type over
 5 training steps of the default network (SentimentNet as default_config.yaml shapes it) on
-[batch, steps] random ids. Writes bench/results/pooling.json.
+[batch, steps] random ids. Writes bench/investigations/results/pooling.json.
 """
 import argparse
 import json
@@ -22,7 +22,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))  # the checkout: src and bench.benchlib
 
 from bench.benchlib import (child_json, default_train_step, load_average, machine,  # noqa: E402
                             operator_ms, print_table, write_result)
@@ -155,7 +156,8 @@ def main():
     path = write_result("pooling", {"machine": machine(), "shape": [args.steps, args.batch, 512],
                                     "repeats": args.repeats, "rows": rows,
                                     "training_step_profile": profiles,
-                                    "load_before": load_before, "load_after": load_average()})
+                                    "load_before": load_before, "load_after": load_average()},
+                        HERE / "results")
     print(f"wrote {path}")
 
 

@@ -2,7 +2,7 @@
 graph: wall time per step, the process's CPU time (user and system), minor page faults and
 peak memory.
 
-Usage: .venv/bin/python bench/bench_step_shapes.py [--rounds 5] [--cycles 3]
+Usage: .venv/bin/python bench/investigations/bench_step_shapes.py [--rounds 5] [--cycles 3]
 
 The default network (default_config.yaml's shapes, random weights, no linear part) trains on
 random ids in the bucket shapes of a full-data run, [64 x 150], [64 x 250], [64 x 350] and
@@ -12,7 +12,7 @@ so that a busy minute of the machine falls on both graphs. The "freed memory kep
 src.core.device.keep_freed_memory (config key keep_freed_memory, on by default): glibc's malloc
 keeps what the kernels free instead of handing it back to the system, to be faulted in again;
 the other rows leave glibc's defaults, as train.py --keep_freed_memory false does.
-Writes bench/results/step_shapes.json.
+Writes bench/investigations/results/step_shapes.json.
 """
 import argparse
 import json
@@ -23,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent.parent))  # the checkout: src and bench.benchlib
 
 from bench.benchlib import (child_json, default_train_step, load_average, machine,  # noqa: E402
                             print_table, write_result)
@@ -103,7 +104,8 @@ def main():
     path = write_result("step_shapes", {"machine": machine(), "shapes": SHAPES,
                                         "cycles": args.cycles, "rows": rows, "runs": runs,
                                         "load_before": load_before,
-                                        "load_after": load_average()})
+                                        "load_after": load_average()},
+                        HERE / "results")
     print(f"wrote {path}")
 
 
