@@ -5,11 +5,17 @@ every labelled phrase of the train trees; validation and test stay sentence-leve
 of them from the shipped encoder instead of GloVe (phrases_encoder, sst5_encoder, ...), and
 those with the wide part mixed in (phrases_encoder_wide, ...).
 
-Usage: .venv/bin/python bench/bench_datasets.py [--runs phrases,sst5,sst2,...] [--workdir DIR]
-           [--data_dir ../shared/data] [--results FILE] [-- --num_epochs 3 ...]
+Usage: .venv/bin/python bench/bench_datasets.py --data_dir DIR [--runs phrases,sst5,sst2,...]
+           [--workdir DIR] [--results FILE] [-- --num_epochs 3 ...]
 Trains each run with its config (config_phrases.yaml, config_sst.yaml) on the full data in
-../shared/data, evaluates the best checkpoint (by validation accuracy) on the validation and
+--data_dir, evaluates the best checkpoint (by validation accuracy) on the validation and
 test splits, prints a table and merges the rows into bench/results/datasets.json.
+--data_dir holds the archives as published: kaggle_sentiment-analysis-on-movie-reviews.tar.gz
+(train.tsv and test.tsv of https://www.kaggle.com/c/sentiment-analysis-on-movie-reviews),
+sst_trainDevTestTrees_PTB.tar.gz (trainDevTestTrees_PTB.zip of
+https://nlp.stanford.edu/sentiment/, repacked) and glove.6B.50d.imdb.txt.gz (glove.6B.50d.txt
+of glove.6B.zip from https://nlp.stanford.edu/projects/glove/, gzipped under this name; the
+runs from the shipped encoder do not read it).
 Kaggle phrases: test is a held-out share of train.tsv cut by SentenceId (test.tsv has no labels).
 """
 import argparse
@@ -23,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchlib import WORK  # noqa: E402
 from src.core.config import load_config  # noqa: E402
 from src.training.evaluate import evaluate  # noqa: E402
 from train import main as train  # noqa: E402
@@ -51,6 +58,8 @@ RUNS.update({f"{name}_encoder": [*args, *ENCODER] for name, args in list(RUNS.it
 RUNS.update({f"{name}_wide": [*args, "--wide", "true"] for name, args in list(RUNS.items())
              if name.endswith("_encoder")})
 GLOVE = "glove.6B.50d.imdb.txt.gz"
+ARCHIVES = {"kaggle_sentiment-analysis-on-movie-reviews.tar.gz", "sst_trainDevTestTrees_PTB.tar.gz",
+            GLOVE}
 SHOWN = ("sst_classes", "sst_phrases", "max_len", "batch_size", "num_epochs", "embedding",
          "embed_size", "num_hiddens", "num_layers", "pooling", "optimizer", "learning_rate",
          "wide")
@@ -92,8 +101,11 @@ def _save(rows, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default="phrases,sst5,sst2,sst5_phrases,sst2_phrases")
-    parser.add_argument("--workdir", default="/tmp/bench_datasets", type=Path)
-    parser.add_argument("--data_dir", default=ROOT.parent / "shared" / "data", type=Path)
+    parser.add_argument("--workdir", default=WORK / "datasets", type=Path,
+                        help="preprocessing caches and runs (default: bench/work/datasets)")
+    parser.add_argument("--data_dir", required=True, type=Path,
+                        help=f"the folder of the archives (this script's usage says which and "
+                             f"where they come from): {', '.join(sorted(ARCHIVES))}")
     parser.add_argument("--results", default=ROOT / "bench" / "results" / "datasets.json",
                         type=Path)
     parser.add_argument("extra", nargs="*", help="config overrides for every run, e.g. "

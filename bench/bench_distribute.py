@@ -1,6 +1,6 @@
 """Data parallel on one 2-core host: 1 worker vs 2 msrun workers at the same global batch.
 
-    .venv/bin/python bench/bench_distribute.py [--data /tmp/data/aclImdb] [--per_label 2000]
+    .venv/bin/python bench/bench_distribute.py --data aclImdb [--per_label 2000] [--workdir DIR]
 
 Cuts a balanced subset of aclImdb (per_label train reviews per label, half as many test
 reviews per label; symlinks, nothing copied), then trains the same network from the same seed
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchlib import print_table, write_result
+from benchlib import WORK, print_table, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -97,12 +97,17 @@ def summarize(rows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="/tmp/data/aclImdb", type=Path)
+    parser.add_argument("--data", required=True, type=Path,
+                        help="the unpacked aclImdb folder (aclImdb_v1.tar.gz from "
+                             "https://ai.stanford.edu/~amaas/data/sentiment/, tar xzf; the "
+                             "subset links to its files; data/aclImdb_sample is too small for "
+                             "the default --per_label)")
     parser.add_argument("--per_label", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=64, help="global batch")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_distribute"))
+    parser.add_argument("--workdir", type=Path, default=WORK / "distribute",
+                        help="the subset, caches and runs (default: bench/work/distribute)")
     options = parser.parse_args()
     subset = make_subset(options.data, options.workdir / "aclImdb_subset", options.per_label)
     common = ["--aclimdb_path", str(subset), "--preprocess_path",

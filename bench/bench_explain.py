@@ -1,7 +1,7 @@
 """Are the explanations faithful, and what does one cost? Methods side by side on test reviews.
 
-Usage: .venv/bin/python bench/bench_explain.py --run_dir RUN_DIR [--reviews 200]
-           [--source PATH] [--random_draws 3] [--cost_reviews 100]
+Usage: .venv/bin/python bench/bench_explain.py --run_dir RUN_DIR --source PATH [--reviews 200]
+           [--random_draws 3] [--cost_reviews 100]
            [--backends onnxruntime,mindspore] [--no_gradient]
 
 Methods, all on the same N test reviews (a seeded sample of the test split, never trained on):
@@ -36,7 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchlib import DATA, load_average, machine, print_table, write_result  # noqa: E402
+from bench.benchlib import ACLIMDB_HELP, load_average, machine, print_table, write_result  # noqa: E402
 
 KS = range(1, 11)
 SHARES = (0.05, 0.1, 0.2)
@@ -200,7 +200,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run_dir", type=Path, required=True)
     parser.add_argument("--reviews", type=int, default=200)
-    parser.add_argument("--source", type=Path, default=DATA / "aclImdb_v1.tar.gz")
+    parser.add_argument("--source", type=Path, required=True,
+                        help=f"{ACLIMDB_HELP}: its test reviews are explained")
     parser.add_argument("--random_draws", type=int, default=3)
     parser.add_argument("--cost_reviews", type=int, default=100,
                         help="the first this many of the reviews are timed on each backend")

@@ -1,12 +1,13 @@
 """Preprocessing time of the full aclImdb (50,000 labelled reviews), from scratch.
 
-Usage: .venv/bin/python bench/bench_preprocess.py [--source PATH] [--repeats 1] [--profile]
+Usage: .venv/bin/python bench/bench_preprocess.py --source PATH [--repeats 1] [--profile]
            [-- --KEY VALUE ...config overrides]
 
 Times src.data.mindrecord.prepare into an empty cache folder: read the reviews (folder or .tar.gz),
 tokenize, build the vocabulary, encode ids, write the train/valid/test MindRecord files; then
-times the cached second call. Default source: ../shared/data/aclImdb_v1.tar.gz (pass
---source /tmp/data/aclImdb for an unpacked folder). Writes bench/results/preprocess.json.
+times the cached second call. --source: aclImdb_v1.tar.gz (from
+https://ai.stanford.edu/~amaas/data/sentiment/) or its unpacked aclImdb folder.
+Writes bench/results/preprocess.json.
 """
 import argparse
 import cProfile
@@ -19,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.benchlib import DATA, ROOT, load_average, machine, print_table, write_result  # noqa: E402
+from bench.benchlib import ACLIMDB_HELP, ROOT, load_average, machine, print_table, write_result  # noqa: E402
 
 PHASES = {"read": "read_aclimdb", "tokenize": "tokenize", "vocab": "build",
           "encode": "encode", "mindrecord write": "_write_mindrecord", "source hash": "data_key"}
@@ -69,7 +70,7 @@ def run_once(config_args, workdir, profiled):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", default=str(DATA / "aclImdb_v1.tar.gz"))
+    parser.add_argument("--source", required=True, help=ACLIMDB_HELP)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--profile", action="store_true",
                         help="one more run under cProfile for the time of each phase")

@@ -1,15 +1,16 @@
 """The wide part (--wide, src/model/wide.py) fitted beside a trained run, against the linear peers.
 
-Usage: .venv/bin/python bench/bench_wide.py [--run_dir model] [--source PATH] [--workdir DIR]
-           [--peer_python PY] [--peers tfidf,nbsvm]
+Usage: .venv/bin/python bench/bench_wide.py --source PATH [--run_dir model] [--workdir DIR]
+           [--peer_python .bench-venv/bin/python] [--peers tfidf,nbsvm]
 
 A copy of --run_dir (the shipped model by default) gets the wide part exactly as
 `train.py --wide true` fits it (src/training/wide_fit.py: the table on the train split, the scale on
 validation), on the run's own data settings and vocabulary. Test accuracy,
 overall and per length quartile, of the run as it is, of the same run with the wide part, and
 of bench/sklearn_peer.py's TF-IDF and NBSVM peers on all 25,000 training reviews, all in one
-invocation; the test split is read only to report, through the onnxruntime backend. Writes
-bench/results/wide.json.
+invocation; the test split is read only to report, through the onnxruntime backend. The peers
+run with --peer_python, the interpreter `make bench-venv` builds from requirements-bench.txt
+(--peers none: no peers). Writes bench/results/wide.json.
 """
 import argparse
 import shutil
@@ -20,7 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_recipes import _predict, _quartiles, _scores, _test_reviews, peer  # noqa: E402
-from bench.benchlib import DATA, ROOT, load_average, machine, print_table, write_result  # noqa: E402
+from bench.benchlib import (ACLIMDB_HELP, PEER_PYTHON, ROOT, WORK, load_average,  # noqa: E402
+                            machine, peer_python, print_table, write_result)
 
 
 def _with_wide(options, copy):
@@ -45,11 +47,20 @@ def _with_wide(options, copy):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run_dir", type=Path, default=ROOT / "model")
-    parser.add_argument("--source", type=Path, default=DATA / "aclImdb_v1.tar.gz")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/bench_wide"))
-    parser.add_argument("--peer_python", type=Path, default=Path("/tmp/torchvenv/bin/python"))
-    parser.add_argument("--peers", default="tfidf,nbsvm")
+    parser.add_argument("--source", type=Path, required=True,
+                        help=f"{ACLIMDB_HELP}; the data --run_dir was trained on (the full "
+                             f"aclImdb for model/)")
+    parser.add_argument("--workdir", type=Path, default=WORK / "wide",
+                        help="the run's copy and the preprocessing cache (default: "
+                             "bench/work/wide)")
+    parser.add_argument("--peer_python", type=Path, default=PEER_PYTHON,
+                        help="the peers' interpreter (default: .bench-venv/bin/python, built by "
+                             "make bench-venv)")
+    parser.add_argument("--peers", default="tfidf,nbsvm", help="tfidf, nbsvm, both or none")
     options = parser.parse_args()
+    options.peers = "" if options.peers == "none" else options.peers
+    if options.peers:
+        peer_python(options.peer_python)
     load_before = load_average()
     copy = options.workdir / "run_wide"
     shutil.rmtree(copy, ignore_errors=True)

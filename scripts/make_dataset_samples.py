@@ -1,9 +1,11 @@
-"""Cut the bundled Kaggle-phrases and SST samples out of the full archives (maintainers only).
+r"""Cut the bundled Kaggle-phrases and SST samples out of the full archives (maintainers only).
 
 Usage: python scripts/make_dataset_samples.py phrases \
-           ../shared/data/kaggle_sentiment-analysis-on-movie-reviews.tar.gz data/phrases_sample
-       python scripts/make_dataset_samples.py sst \
-           ../shared/data/sst_trainDevTestTrees_PTB.tar.gz data/sst_sample
+           kaggle_sentiment-analysis-on-movie-reviews.tar.gz data/phrases_sample
+       python scripts/make_dataset_samples.py sst sst_trainDevTestTrees_PTB.tar.gz data/sst_sample
+The archives, as .tar.gz holding the files at any depth: Kaggle's train.tsv and test.tsv
+(https://www.kaggle.com/c/sentiment-analysis-on-movie-reviews), SST's train.txt, dev.txt and
+test.txt (trainDevTestTrees_PTB.zip, https://nlp.stanford.edu/sentiment/).
 Seeded and reproducible. Phrases: whole sentences (every phrase of a chosen SentenceId, in the
 original row order) in the exact Kaggle TSV format. SST: whole tree lines, original order.
 """
@@ -48,4 +50,11 @@ def sst_sample(archive, out_dir):
 
 
 if __name__ == "__main__":
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        print(__doc__.strip())
+        sys.exit(0)
+    if len(sys.argv) != 4 or sys.argv[1] not in ("phrases", "sst"):
+        print(__doc__.strip().split("\n\n", 1)[1].split("The archives")[0].strip(),
+              file=sys.stderr)
+        sys.exit(2)
     {"phrases": phrases_sample, "sst": sst_sample}[sys.argv[1]](*sys.argv[2:4])

@@ -1,12 +1,17 @@
-"""Cut the bundled aclImdb sample out of the full aclImdb_v1.tar.gz (maintainers only).
+r"""Cut the bundled aclImdb sample out of the full aclImdb_v1.tar.gz (maintainers only).
 
-Usage: python scripts/make_sample.py ../shared/data/aclImdb_v1.tar.gz data/aclImdb_sample
-       python scripts/make_sample.py unsup ../shared/data/aclImdb_v1_unsup.tar.gz \
-           data/aclImdb_sample
-       python scripts/make_sample.py glove ../shared/data/glove.6B.50d.imdb.txt.gz \
-           data/aclImdb_sample data/glove_sample.50d.txt.gz
+Usage: python scripts/make_sample.py ACLIMDB_TAR_GZ data/aclImdb_sample
+       python scripts/make_sample.py unsup UNSUP_TAR_GZ data/aclImdb_sample
+       python scripts/make_sample.py glove GLOVE_TXT_GZ data/aclImdb_sample \
+           data/glove_sample.50d.txt.gz
 Picks a fixed, seeded set of reviews per split and label, keeping the original file names;
 the GloVe sample keeps the real vectors of the sample's most frequent words.
+Where the archives come from:
+- ACLIMDB_TAR_GZ: aclImdb_v1.tar.gz, https://ai.stanford.edu/~amaas/data/sentiment/;
+- UNSUP_TAR_GZ: a .tar.gz holding aclImdb/train/unsup/*.txt (aclImdb_v1.tar.gz itself will do;
+  the sample was cut from aclImdb_v1_unsup.tar.gz, that folder packed alone);
+- GLOVE_TXT_GZ: glove.6B.50d.txt of glove.6B.zip, https://nlp.stanford.edu/projects/glove/,
+  gzipped (the bundled sample was cut from a copy named glove.6B.50d.imdb.txt.gz).
 """
 import random
 import sys
@@ -61,7 +66,25 @@ def glove_sample(glove_gz: str, reviews_dir: str, out_file: str, words: int = 15
                 target.write(line)
 
 
+USAGE = {"glove": 4, "unsup": 3, None: 2}  # the arguments each form takes
+
+
+def _usage_or_none(argv):
+    """The exit status to stop with (0 for -h/--help, 2 for a wrong form), or None to go on."""
+    if any(arg in ("-h", "--help") for arg in argv):
+        print(__doc__.strip())
+        return 0
+    form = argv[0] if argv and argv[0] in USAGE else None
+    if len(argv) != USAGE[form] + (form is not None):
+        print(__doc__.strip().split("\n\n", 1)[1].split("Picks")[0].strip(), file=sys.stderr)
+        return 2
+    return None
+
+
 if __name__ == "__main__":
+    status = _usage_or_none(sys.argv[1:])
+    if status is not None:
+        sys.exit(status)
     if sys.argv[1] == "glove":
         glove_sample(*sys.argv[2:5])
     elif sys.argv[1] == "unsup":
