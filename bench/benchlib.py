@@ -9,13 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["ROOT", "DATA", "RESULTS", "WORK", "SAMPLE", "PEER_PYTHON", "ACLIMDB_HELP",
-           "UNSUP_HELP", "GLOVE_HELP", "peer_python", "load_average", "machine", "write_result", "print_table",
+__all__ = ["ROOT", "RESULTS", "WORK", "SAMPLE", "PEER_PYTHON", "ACLIMDB_HELP", "UNSUP_HELP",
+           "GLOVE_HELP", "peer_python", "load_average", "machine", "write_result", "print_table",
            "operator_ms", "default_train_step", "child_json",
            "git_commit", "portable", "PEAK", "model_eval_args", "peak_rss_gb"]
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results"
 # Scratch space of the bench scripts (preprocessing caches, runs, pretrained encoders): inside
 # the clone, ignored by git (bench/.gitignore); each script's --workdir defaults to WORK / name.
