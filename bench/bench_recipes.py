@@ -57,6 +57,7 @@ ENCODER = ["--num_layers", "1", "--num_hiddens", "256", "--embed_size", "100",
 WHOLE_REVIEWS = [*ENCODER, "--max_len", "3000", "--truncate", "head", "--num_epochs", "2",
                  "--learning_rate", "0.001"]
 GLOVE = "{glove}"  # in a recipe's flags: the --glove file
+SST = "{sst}"  # in a recipe's flags: the --sst trees
 V1 = ["--num_layers", "2", "--num_hiddens", "100", "--embed_size", "50", "--max_len", "500",
       "--truncate", "head_tail", "--num_epochs", "4", "--learning_rate", "0.002",
       "--pretrained_encoder", "none", "--wide", "false"]
@@ -64,6 +65,11 @@ V1 = ["--num_layers", "2", "--num_hiddens", "100", "--embed_size", "50", "--max_
 RECIPES = {
     # default_config.yaml as it is: from the shipped encoder (model/encoder), with --wide
     "default": {"pretrain": None, "encoder": "shipped", "train": []},
+    # the shipped model's: the default, with SST's train sentences and 40,000 of its phrases
+    # mixed in (their grades as soft targets) and identity words swapped in the training text
+    "sentences": {"pretrain": None, "encoder": "shipped",
+                  "train": ["--mix_sst_path", SST, "--identity_swaps", "true"],
+                  "needs": {"sst"}},
     # the same with one compiled graph per bucket shape (the default before dynamic_shapes)
     "default_static": {"pretrain": None, "encoder": "shipped",
                        "train": ["--dynamic_shapes", "false"]},
@@ -103,8 +109,9 @@ def _common(options, seed):
 
 
 def _flags(flags, options):
-    """A recipe's flags with GLOVE replaced by the --glove file."""
-    return [str(options.glove) if flag == GLOVE else flag for flag in flags]
+    """A recipe's flags with GLOVE and SST replaced by the --glove and --sst files."""
+    files = {GLOVE: options.glove, SST: options.sst}
+    return [str(files[flag]) if flag in files else flag for flag in flags]
 
 
 def _test_reviews(options):
@@ -325,6 +332,7 @@ def _in_own_process(name, seed, options):
     first = seed == int(options.seeds.split(",")[0])
     optional = [*(["--unsup", options.unsup] if options.unsup else []),
                 *(["--glove", options.glove] if options.glove else []),
+                *(["--sst", options.sst] if options.sst else []),
                 *(["--epoch_curve"] if options.epoch_curve and first else [])]
     command = [sys.executable, options.script, "--recipes", name, "--seeds", seed,
                "--source", options.source, "--workdir", options.workdir,
@@ -339,7 +347,7 @@ def _in_own_process(name, seed, options):
 
 def _needs(names, options, table):
     """An error line for the first data option the runs need and lack, or None."""
-    for what, flag in (("unsup", "--unsup"), ("glove", "--glove")):
+    for what, flag in (("unsup", "--unsup"), ("glove", "--glove"), ("sst", "--sst")):
         needing = [name for name in names if what in table[name].get("needs", set())]
         if what == "unsup" and options.curve:
             needing.append("--curve")  # the curve's recipe pretrains
@@ -371,6 +379,10 @@ def parse(argv, table, result_name, defaults):
                              f"word2vec (best, fast, default_v1, --curve)")
     parser.add_argument("--glove", type=Path,
                         help=f"{GLOVE_HELP}; required for default_v1_glove and original")
+    parser.add_argument("--sst", type=Path,
+                        help="the Stanford Sentiment Treebank's trees (trainDevTestTrees_PTB "
+                             "folder or .tar.gz, from https://nlp.stanford.edu/sentiment/; only "
+                             "train.txt is read); required for sentences")
     parser.add_argument("--workdir", type=Path, default=WORK / "recipes",
                         help="preprocessing cache, pretrained encoders and runs (default: "
                              "bench/work/recipes)")
