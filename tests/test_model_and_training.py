@@ -206,6 +206,24 @@ def test_the_epoch_end_checkpoint_is_written_after_validation_with_the_early_sto
     assert TrainState.from_checkpoint(load_params(run / "lstm-3_14.ckpt")).bad_epochs == 2
 
 
+def test_the_steps_done_are_saved_by_that_name_and_older_checkpoints_still_resume(tmp_path):
+    """A checkpoint names the training steps run so far steps_done (the optimizer's own
+    counter keeps "global_step"); checkpoints written when they were called train_step give
+    the same state."""
+    from src.model.checkpoint import save_atomic
+    from src.training.callbacks import TrainState
+    cell = nn.Dense(2, 2)
+    save_atomic(cell, tmp_path / "new.ckpt", TrainState(2, 3, 57, 1).as_dict())
+    saved = load_params(tmp_path / "new.ckpt")
+    assert int(saved["steps_done"].asnumpy()) == 57 and "train_step" not in saved
+    save_atomic(cell, tmp_path / "old.ckpt",
+                {"epoch": 2, "step_in_epoch": 3, "train_step": 57, "bad_epochs": 1})
+    for name in ("new.ckpt", "old.ckpt"):
+        state = TrainState.from_checkpoint(load_params(tmp_path / name))
+        assert (state.epoch, state.step_in_epoch, state.steps_done, state.bad_epochs) == \
+            (2, 3, 57, 1), name
+
+
 def test_eval_reads_the_runs_settings_and_the_command_line_still_wins(learned_run):
     from src.core.run_folder import run_config_first
     run, args = learned_run

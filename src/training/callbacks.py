@@ -22,20 +22,23 @@ class TrainState:
     """Where training stands, all that --resume restores beside the weights: the (epoch,
     step) names of checkpoints and the epochs since validation accuracy last improved."""
 
-    def __init__(self, epoch=0, step_in_epoch=0, global_step=0, bad_epochs=0):
-        self.epoch, self.step_in_epoch, self.global_step = epoch, step_in_epoch, global_step
+    def __init__(self, epoch=0, step_in_epoch=0, steps_done=0, bad_epochs=0):
+        self.epoch, self.step_in_epoch, self.steps_done = epoch, step_in_epoch, steps_done
         self.bad_epochs = bad_epochs
 
     def as_dict(self):
-        # Not "global_step": that name belongs to the optimizer's own step counter.
+        # steps_done, the training steps run so far in all epochs: not "global_step", the
+        # name of the optimizer's own step counter in the same checkpoint
         return {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
-                "train_step": self.global_step, "bad_epochs": self.bad_epochs}
+                "steps_done": self.steps_done, "bad_epochs": self.bad_epochs}
 
     @classmethod
     def from_checkpoint(cls, params):
-        """The state saved beside a checkpoint's weights (bad_epochs: 0 in older files)."""
+        """The state saved beside a checkpoint's weights (bad_epochs: 0 in older files;
+        steps_done was saved as train_step before)."""
         read = lambda key: int(params[key].asnumpy()) if key in params else 0
-        return cls(read("epoch"), read("step_in_epoch"), read("train_step"), read("bad_epochs"))
+        steps_done = read("steps_done" if "steps_done" in params else "train_step")
+        return cls(read("epoch"), read("step_in_epoch"), steps_done, read("bad_epochs"))
 
 
 
@@ -55,7 +58,7 @@ class DivergenceGuard(Callback):
 
     def on_train_step_end(self, run_context):
         loss = float(run_context.original_args().net_outputs.asnumpy())
-        step = self.state.global_step + 1
+        step = self.state.steps_done + 1
         if math.isfinite(loss):
             self.last = (step, loss)
             return
@@ -89,8 +92,8 @@ class StepCheckpoint(Callback):
 
     def on_train_step_end(self, run_context):
         self.state.step_in_epoch += 1
-        self.state.global_step += 1
-        if self.state.global_step % self.save_steps == 0:
+        self.state.steps_done += 1
+        if self.state.steps_done % self.save_steps == 0:
             self.save(run_context, self.state)
 
     def save(self, run_context, state):
@@ -112,7 +115,7 @@ class EpochCheckpoint(Callback):
 
     def on_train_epoch_end(self, run_context):
         state = self.steps.state
-        finished = TrainState(state.epoch + 1, 0, state.global_step, state.bad_epochs)
+        finished = TrainState(state.epoch + 1, 0, state.steps_done, state.bad_epochs)
         self.steps.save(run_context, finished)
 
 
@@ -132,15 +135,15 @@ class MetricsLog(Callback):
     def on_train_step_end(self, run_context):
         loss = float(run_context.original_args().net_outputs.asnumpy())
         seconds = time.perf_counter() - self.started
-        lr = self.rates[min(self.state.global_step - 1, len(self.rates) - 1)]
+        lr = self.rates[min(self.state.steps_done - 1, len(self.rates) - 1)]
         ids = run_context.original_args().train_dataset_element[0]
         reviews = int(ids.shape[0]) * self.workers  # long buckets hold fewer than batch_size
-        record = {"epoch": self.state.epoch + 1, "step": self.state.global_step,
+        record = {"epoch": self.state.epoch + 1, "step": self.state.steps_done,
                   "loss": round(loss, 5), "lr": lr, "step_s": round(seconds, 4),
                   "reviews": reviews, "samples_per_s": round(reviews / seconds, 1),
                   "tokens": int(ids.shape[1])}
         self.write(record)
-        if self.state.global_step % self.every == 0:
+        if self.state.steps_done % self.every == 0:
             self.log(f"epoch {record['epoch']} step {self.state.step_in_epoch} "
                      f"loss {loss:.4f} {record['samples_per_s']} samples/s")
 

@@ -112,7 +112,7 @@ def _kept_record(line, state):
     except ValueError:
         return False  # the half-written last line of a killed run
     if "loss" in record:
-        return record.get("step", 0) <= state.global_step
+        return record.get("step", 0) <= state.steps_done
     if "valid_acc" in record:
         return record.get("epoch", 0) <= state.epoch
     return True
