@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import UserError
+from .wide import pair_rows
 
 __all__ = ["OnnxForward", "build_onnx_model"]
 
@@ -125,9 +126,11 @@ def _pool(graph, x, channels, pooling):
 def _inputs(helper, TensorProto, pooling, wide=False):
     inputs = [helper.make_tensor_value_info("ids", TensorProto.INT32, ["batch", "steps"]),
               helper.make_tensor_value_info("length", TensorProto.INT32, ["batch"])]
-    if wide:  # which positions hold a word, and a word followed by another
+    if wide:  # which positions hold a word, and a word followed by another; the pairs' rows
         inputs += [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", "steps", 1])
                    for name in ("wide_word", "wide_pair")]
+        inputs.append(helper.make_tensor_value_info("wide_pairs", TensorProto.INT32,
+                                                    ["batch", "steps"]))
     if pooling == "first_last":
         inputs.append(helper.make_tensor_value_info("last_row", TensorProto.INT64, ["batch"]))
     if pooling in ("mean", "mean_max"):
@@ -141,22 +144,13 @@ def _inputs(helper, TensorProto, pooling, wide=False):
     return inputs
 
 
-def _wide(graph, table, vocab_size):
+def _wide(graph, table):
     """src/model/wide.py's WideLogits: [N, classes], the table's rows of every real position's word
-    and of its pair with the next word (pairs hashed as there), summed over the steps."""
-    from .wide import BIGRAM_BUCKETS, MULTIPLIER
-    # the next word of every position, padding after the last (ids [N, T] -> [N, T])
-    following = graph.node("Pad", [graph.node("Slice", [
-        "ids", graph.constant("one", np.int64([1])), graph.constant("end", np.int64([2 ** 62])),
-        graph.constant("step_axis", np.int64([1]))]), graph.constant("pad_next",
-                                                                      np.int64([0, 0, 0, 1]))])
-    pairs = graph.node("Add", [graph.node("Mod", [graph.node("Add", [graph.node("Mul", [
-        "ids", graph.constant("multiplier", np.int32(MULTIPLIER))]), following]),
-        graph.constant("buckets", np.int32(BIGRAM_BUCKETS))]),
-        graph.constant("vocab_rows", np.int32(vocab_size))])
+    and of its pair with the next word ("wide_pairs", hashed in the feed by wide.pair_rows),
+    summed over the steps."""
     rows = graph.constant("wide_table", table)
     words = graph.node("Mul", [graph.node("Gather", [rows, "ids"]), "wide_word"])
-    paired = graph.node("Mul", [graph.node("Gather", [rows, pairs]), "wide_pair"])
+    paired = graph.node("Mul", [graph.node("Gather", [rows, "wide_pairs"]), "wide_pair"])
     return graph.node("ReduceSum", [graph.node("Add", [words, paired]),
                                     graph.constant("wide_steps", np.int64([1]))], keepdims=0)
 
@@ -176,7 +170,7 @@ def build_onnx_model(network):
         "Gemm", [pooled, graph.constant("decoder_weight", decoder["weight"]),
                  graph.constant("decoder_bias", decoder["bias"])], [deep], transB=1))
     if network.wide is not None:
-        wide = _wide(graph, network.wide.table.asnumpy(), network.wide.vocab_size)
+        wide = _wide(graph, network.wide.table.asnumpy())
         graph.nodes.append(helper.make_node("Add", ["deep_logits", wide], ["logits"]))
     model = helper.make_model(
         helper.make_graph(graph.nodes, "SentimentNet",
@@ -215,7 +209,8 @@ class OnnxForward:
     def __init__(self, network, quantize="none"):
         runtime = _import("onnxruntime", "backend onnxruntime")
         _import("onnx", "backend onnxruntime")
-        self.pooling, self.wide = network.pooling, network.wide is not None
+        self.pooling = network.pooling
+        self.wide_vocab = None if network.wide is None else network.wide.vocab_size
         self.readout = network.readout()
         self.model = build_onnx_model(network)
         if quantize == "int8":
@@ -236,10 +231,12 @@ class OnnxForward:
         ids, length = np.asarray(ids, np.int32), np.asarray(length, np.int32)
         feed = {"ids": ids, "length": length}
         batch, steps = ids.shape
-        if self.wide:
+        if self.wide_vocab is not None:
             positions = np.arange(steps)[None, :, None]
             feed["wide_word"] = (positions < length[:, None, None]).astype(np.float32)
             feed["wide_pair"] = (positions + 1 < length[:, None, None]).astype(np.float32)
+            following = np.pad(ids[:, 1:], ((0, 0), (0, 1)))  # padding after the last word
+            feed["wide_pairs"] = pair_rows(ids, following, self.wide_vocab).astype(np.int32)
         if self.pooling == "first_last":
             feed["last_row"] = ((length - 1) * batch + np.arange(batch)).astype(np.int64)
             return feed

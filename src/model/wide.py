@@ -19,13 +19,21 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
 
-__all__ = ["BIGRAM_BUCKETS", "MULTIPLIER", "MAX_VOCAB", "WideLogits", "feature_rows",
-           "count_matrix", "fit_table", "wide_logits", "mix_scale"]
+__all__ = ["BIGRAM_BUCKETS", "MULTIPLIER", "MAX_VOCAB", "WideLogits", "pair_rows",
+           "feature_rows", "count_matrix", "fit_table", "wide_logits", "mix_scale"]
 
 BIGRAM_BUCKETS = 1 << 20
 MULTIPLIER = 40009
 MAX_VOCAB = (2 ** 31 - 1) // MULTIPLIER - 1
 SCALES = np.round(np.concatenate([[0.0], np.geomspace(0.01, 2.0, 24)]), 4)  # x1.26 apart
+
+
+def pair_rows(words, following, vocab_size):
+    """Table rows of word pairs, each word with the word after it (arrays of one shape):
+    vocab_size + (word * MULTIPLIER + following) % BIGRAM_BUCKETS. The one hash of the pairs:
+    numpy arrays (feature_rows, the onnxruntime backend's feed) or MindSpore tensors inside
+    WideLogits' graph, int32 without overflow while vocab_size <= MAX_VOCAB."""
+    return (words * MULTIPLIER + following) % BIGRAM_BUCKETS + vocab_size
 
 
 class WideLogits(nn.Cell):
@@ -46,7 +54,7 @@ class WideLogits(nn.Cell):
         paired = (positions + 1 < length.reshape(batch, 1)).astype(ms.float32).expand_dims(2)
         # the next word of every position (padding after the last), so no slice is ever empty
         following = ops.concat((ids[:, 1:], ops.zeros((batch, 1), ms.int32)), axis=1)
-        pairs = ops.floor_mod(ids * MULTIPLIER + following, BIGRAM_BUCKETS) + self.vocab_size
+        pairs = pair_rows(ids, following, self.vocab_size)
         words = ops.gather(self.table, ids, 0) * real
         return (words + ops.gather(self.table, pairs, 0) * paired).sum(axis=1)
 
@@ -55,8 +63,7 @@ def feature_rows(ids, vocab_size):
     """Table rows of one review (ids int32 [T], padding excluded): its T unigrams, then its
     T - 1 hashed bigrams."""
     ids = np.asarray(ids, np.int64)
-    pairs = (ids[:-1] * MULTIPLIER + ids[1:]) % BIGRAM_BUCKETS + vocab_size
-    return np.concatenate([ids, pairs])
+    return np.concatenate([ids, pair_rows(ids[:-1], ids[1:], vocab_size)])
 
 
 def count_matrix(reviews, vocab_size):
