@@ -65,6 +65,10 @@ def test_token_shares_sum_to_the_margin_on_both_backends(pooling, layers, bidire
                 assert scores.shape == (size,)
                 margin = logits[row, label] - logits[row, other]
                 assert scores.sum() + constant == pytest.approx(margin, abs=2e-5), (row, label)
+                # which token holds which part: the rule, written out in float64
+                expected = _reference_shares(forward.readout, ids[row, :size], held, direction)
+                np.testing.assert_allclose(scores, expected, rtol=1e-3, atol=1e-4,
+                                           err_msg=f"row {row}, labels {label}, {other}")
             readout = forward.readout
             relevance = np.ones((size, held.shape[1] // layers))
             _, _, check = token_relevance(readout, ids[row, :size], held, relevance,
@@ -99,6 +103,55 @@ def _reference_relevance(x, h, weight_ih, weight_hh, bias, relevance, eps):
             if t:
                 into_h[t - 1] += per_unit[j] * weight_hh[2 * hidden + j] * h[t - 1]
     return into_x
+
+
+def _reference_shares(readout, ids, states, direction):
+    """token_shares' scores by the rule in the module texts, step by step in float64: the
+    mean part of each channel to every position by length, the max part to the position
+    holding that channel's maximum, each position's shares carried back through every layer
+    and direction (_reference_relevance), plus each word's wide row and half of each row of
+    the word pairs it is in."""
+    from src.inference.relevance import EPS
+    from src.model.wide import BIGRAM_BUCKETS, feature_rows
+    states = np.asarray(states, np.float64)
+    layers, steps = len(readout["lstm"]), len(ids)
+    width = states.shape[1] // layers
+    weight = direction @ readout["weight"].astype(np.float64)
+    last = states[:, -width:]
+    relevance = np.zeros(last.shape)
+    at = 0
+    if readout["pooling"] in ("mean", "mean_max"):
+        relevance += last * weight[:width] / steps
+        at = width
+    if readout["pooling"] in ("max", "mean_max"):
+        for channel in range(width):
+            holder = int(np.argmax(last[:, channel]))
+            relevance[holder, channel] += last[holder, channel] * weight[at + channel]
+    for n in range(layers - 1, -1, -1):
+        inputs = (readout["embedding"][ids].astype(np.float64) if n == 0
+                  else states[:, (n - 1) * width:n * width])
+        outputs = states[:, n * width:(n + 1) * width]
+        count = len(readout["lstm"][n][0])
+        hidden = width // count
+        below = np.zeros(inputs.shape)
+        for d in range(count):
+            order = slice(None) if d == 0 else slice(None, None, -1)
+            part = slice(d * hidden, (d + 1) * hidden)
+            weights = [w[d].astype(np.float64) for w in readout["lstm"][n]]
+            below += _reference_relevance(inputs[order], outputs[order, part], *weights,
+                                          relevance[order, part], EPS)[order]
+        relevance = below
+    scores = relevance.sum(axis=1)
+    table = readout["wide"]
+    if table is not None:
+        rows = feature_rows(ids, table.shape[0] - BIGRAM_BUCKETS)
+        for i in range(steps):
+            scores[i] += table[rows[i]].astype(np.float64) @ direction
+        for i in range(steps - 1):
+            pair = table[rows[steps + i]].astype(np.float64) @ direction
+            scores[i] += pair / 2
+            scores[i + 1] += pair / 2
+    return scores
 
 
 def test_relevance_follows_its_rule_step_by_step():
@@ -190,12 +243,45 @@ def _wins(predictor, encoded, labels, scores, rng, k=5, draws=5):
     return float(np.mean(picked[:, 0] < picked[:, 1:].mean(axis=1)))
 
 
+def _agreement(scores, other_scores):
+    """The mean over reviews of the correlation between two explanations' token scores."""
+    return float(np.mean([np.corrcoef(ours, theirs)[0, 1]
+                          for ours, theirs in zip(scores, other_scores)]))
+
+
+def _position_shares(predictor, encoded):
+    """Decomposition's scores with the shares left at the positions that hold them (no step
+    back through the LSTM): what the agreement check must tell from the real thing."""
+    from src.inference.explanations import token_shares
+    logits, states = predictor.logits_and_states(encoded)
+    scores = []
+    for ids, row, held in zip(encoded, logits, states):
+        direction = np.zeros(len(row))
+        direction[np.argsort(-row, kind="stable")[:2]] = 1.0, -1.0
+        scores.append(token_shares(predictor.forward.readout, ids, held, direction,
+                                   through_lstm=False)[0])
+    return scores
+
+
 def test_deleting_the_5_top_scored_tokens_hurts_more_than_5_random_ones(shipped):
     """On >= 90 % of 50 bundled reviews the predicted label's probability falls more when
     the explanation's 5 top tokens go than when 5 random ones do; random scores (the same
-    check, scores drawn at random) fail it."""
+    check, scores drawn at random) fail it. And token by token the scores agree with
+    occlusion's on the first 40 tokens of 30 of them (mean correlation 0.83; 0.67 with the
+    shares left at their positions, 0.56-0.61 with the max part's share at another position,
+    0.63 with half of each score moved to the next token, 0.78 with half of each wide score
+    moved)."""
+    from src.data.text import tokenize
     from src.inference.explanations import explain
     texts = [review.text for review in _sample_reviews()]
+    openings = [" ".join(tokenize(text)[:40]) for text in texts[:30]]
+    decomposed = explain(shipped, openings)
+    assert [len(reason.tokens) for reason in decomposed] == [40] * 30
+    occluded = [reason.scores for reason in explain(shipped, openings, method="occlusion")]
+    agreement = _agreement([reason.scores for reason in decomposed], occluded)
+    assert agreement >= 0.8, agreement
+    positions = _position_shares(shipped, shipped.encode(openings))
+    assert _agreement(positions, occluded) < 0.75  # the check can fail
     reasons = explain(shipped, texts)
     encoded = shipped.encode(texts)
     labels = [shipped.labels.index(reason.label) for reason in reasons]
