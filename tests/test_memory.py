@@ -113,6 +113,55 @@ def test_a_new_batch_shape_does_not_fault_in_the_lstm_buffers_again(tmp_path):
     assert faults < 5000, f"{faults} page faults in each of 4 steps of changing shape"
 
 
+# train.py run as `python train.py ARGS` would run it, then asked whether glibc's malloc
+# still gives a large block a mapping of its own (keep_freed_memory sets M_MMAP_MAX to 0)
+AFTER_TRAINING = """
+import ctypes, json, runpy, sys
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+sys.argv = ["train.py", *sys.argv[1:]]
+try:
+    runpy.run_path("train.py", run_name="__main__")
+except SystemExit as stop:
+    if stop.code:
+        raise
+mapped = libc.mallinfo2().hblks
+block = libc.malloc(64 << 20)                  # twice glibc's largest mmap threshold
+own_mapping = libc.mallinfo2().hblks > mapped
+libc.free(block)
+print(json.dumps({"own_mapping": own_mapping}))
+"""
+
+
+def test_train_py_keeps_freed_memory_for_large_batches_unless_told_not_to(tmp_path):
+    """train.py's own flow sets glibc's policy when buffers_handed_back holds (here a 16-unit
+    network on batches of 700 x 200 tokens: 36 MB of LSTM buffers, one step an epoch), and
+    --keep_freed_memory false leaves it alone."""
+    from src.core.config import load_config
+    from src.core.device import buffers_handed_back
+    large = ["--max_len", "200", "--batch_size", "700", "--batch_tokens", "0",
+             "--num_layers", "1", "--valid_split", "0"]
+    runs = {}
+    for keep in ("true", "false"):
+        args = tiny_args(tmp_path / keep) + large + ["--keep_freed_memory", keep]
+        assert buffers_handed_back(load_config(args))
+        runs[keep] = subprocess.Popen([sys.executable, "-c", AFTER_TRAINING, *args], cwd=ROOT,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    probes = {}
+    for keep, process in runs.items():
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-2000:]
+        assert "training done" in out, out[-2000:]
+        probes[keep] = json.loads(out.splitlines()[-1])["own_mapping"]
+    assert probes == {"true": False, "false": True}, probes
+
+
 def test_only_training_with_large_batches_keeps_freed_memory(tmp_path):
     """The default's 24,000-token batches make 98 MB LSTM buffers and the demo's 9,600 tokens
     39 MB, above glibc's 32 MB ceiling; the tests' tiny networks stay far below it, where one
