@@ -13,7 +13,7 @@ from mindspore import nn, ops
 from .wide import WideLogits
 
 __all__ = ["SentimentNet", "LogitsAndStates", "NetWithLoss", "NetWithEval", "build_network",
-           "POOLINGS", "any_batch_shape", "evaluator"]
+           "POOLINGS", "any_batch_shape", "evaluator", "scoring_model"]
 
 POOLINGS = ("first_last", "mean", "max", "mean_max")
 
@@ -230,6 +230,16 @@ def evaluator(network, dynamic_shapes):
     """NetWithEval of network, compiled once for every batch shape when dynamic_shapes."""
     cell = NetWithEval(network)
     return any_batch_shape(cell) if dynamic_shapes else cell
+
+
+def scoring_model(network, dynamic_shapes, step=None, **metrics):
+    """MindSpore's Model whose eval() scores network through evaluator(): accuracy "acc",
+    mean loss "loss" and the other metrics given by name; its train() runs step (a training
+    step cell; None: a Model for eval alone)."""
+    from mindspore.train import Accuracy, Loss, Model
+    return Model(network if step is None else step,
+                 eval_network=evaluator(network, dynamic_shapes), eval_indexes=[0, 1, 2],
+                 metrics={"acc": Accuracy(), "loss": Loss(), **metrics})
 
 
 class _EmbeddedLoss(nn.Cell):

@@ -13,14 +13,14 @@ from pathlib import Path
 import yaml
 
 import numpy as np
-from mindspore.train import Accuracy, ConfusionMatrix, Loss, Model
+from mindspore.train import ConfusionMatrix
 
 from ..model.checkpoint import load_network
 from ..data.mindrecord import eval_batches, prepare
 from ..core.device import init_device
 from ..core.errors import UserError
 from ..core.files import write_json, write_text
-from ..model.network import evaluator
+from ..model.network import scoring_model
 from .report import class_scores, format_scores, plot_confusion
 from ..data.readers.labelled_text import label_names
 from ..core.run_folder import BEST, CONFIG, EVAL, VOCAB, run_folder
@@ -56,10 +56,8 @@ def evaluate(config, split="test", log=print):
     with _test_set(config, split, own, log) as (vocab, path):
         network = load_network(config, checkpoint, vocab, "the one these data settings give")
         dataset = eval_batches(config, path)
-        model = Model(network, eval_network=evaluator(network, config.dynamic_shapes),
-                      eval_indexes=[0, 1, 2],
-                      metrics={"acc": Accuracy(), "loss": Loss(),
-                               "confusion": ConfusionMatrix(config.num_classes)})
+        model = scoring_model(network, config.dynamic_shapes,
+                              confusion=ConfusionMatrix(config.num_classes))
         with np.errstate(invalid="ignore"):  # ConfusionMatrix divides by empty columns
             scores = model.eval(dataset, callbacks=[EvalBar(dataset.get_dataset_size())],
                                 dataset_sink_mode=False)

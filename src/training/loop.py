@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 from mindspore import nn
-from mindspore.train import Accuracy, Loss, Model
 
 from .callbacks import (DivergenceGuard, EpochCheckpoint, MetricsLog, StepCheckpoint,
                            TrainState, ValidationWatch)
@@ -21,7 +20,7 @@ from ..core.errors import UserError
 from ..core.files import write_text
 from ..data.glove import check_glove_path
 from ..model.language_model import ENCODER_PREFIXES
-from ..model.network import AdversarialStep, NetWithLoss, any_batch_shape, evaluator
+from ..model.network import AdversarialStep, NetWithLoss, any_batch_shape, scoring_model
 from ..core.progress import interactive
 from ..core.run_folder import METRICS, PREFIX
 from .tracking import AimTracker, CurvePlot, EpochBar
@@ -190,8 +189,7 @@ def fit(config, step, rates, prepared, run, state, rank, steps_per_epoch):
     """Train for the remaining epochs of state: checkpoints, metrics.jsonl, validation after
     each epoch (lstm-best.ckpt), curves.png, Aim when aim_repo is set. Returns run.dir."""
     network = step.network.network
-    model = Model(step, eval_network=evaluator(network, config.dynamic_shapes),
-                  eval_indexes=[0, 1, 2], metrics={"acc": Accuracy(), "loss": Loss()})
+    model = scoring_model(network, config.dynamic_shapes, step)
     metrics = MetricsLog(run.dir / METRICS, state, rank.size, rates, run.log)
     tracker = AimTracker(config, run.dir, run.log) if config.aim_repo and rank.is_main else None
     if tracker:
