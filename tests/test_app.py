@@ -150,19 +150,23 @@ def test_api_returns_the_model_prediction_and_why(client, predictor):
     for text in EXAMPLES[:2]:
         label, words, message = client.predict(text, api_name="/classify")
         expected_label, probabilities = _expected(predictor, text)
-        assert message == "" and label["label"] == expected_label
+        verdict = predictor.predict([text])[0].verdict
+        assert message.startswith(f"**Verdict: {verdict}** (p(positive) ")
+        assert label["label"] == expected_label
         got = {c["label"].lower(): c["confidence"] for c in label["confidences"]}
         assert got == pytest.approx(probabilities, abs=1e-5)
         reason = explain(predictor, [text])[0]
-        shown = [(item["token"].strip(), item["class_or_confidence"]) for item in words]
-        assert [token for token, _ in shown] == reason.tokens
+        shown = [(item["token"], item["class_or_confidence"]) for item in words]
+        assert "".join(piece for piece, _ in shown) == text        # as typed
+        assert [piece.strip()[:len(token)].lower() for (piece, _), token in
+                zip(shown, reason.tokens)] == reason.tokens
         peak = max(abs(score) for score in reason.scores)
         assert [score for _, score in shown] == pytest.approx(
             [score / peak for score in reason.scores], abs=1e-3)
 
 
 def test_the_page_says_which_method_explains(page_url):
-    assert any(text.startswith("**Why:** `decomposition`, each word's share of the margin")
+    assert any(text.startswith("Why: the colours split the difference between the two labels'")
                for text in _page_texts(page_url)), _page_texts(page_url)
 
 
@@ -180,7 +184,7 @@ def test_occlusion_stays_available_on_the_page(predictor, tiny_config):
         peak = max(abs(score) for score in reason.scores)
         assert [score for _, score in shown] == pytest.approx(
             [score / peak for score in reason.scores], abs=1e-3)
-    assert explanation_summary("occlusion").startswith("**Why:** `occlusion`, how much")
+    assert explanation_summary("occlusion").startswith("Why: the colours show how much")
     assert "not first_last" in explanation_summary("occlusion", "needs mean pooling, not "
                                                                 "first_last")
 
@@ -201,8 +205,9 @@ def test_api_200_concurrent_requests_are_batched_and_all_answered(served, client
     with concurrent.futures.ThreadPoolExecutor(200) as pool:
         results = list(pool.map(lambda t: client.predict(t, api_name="/classify"), texts))
     for text, (label, words, message) in zip(texts, results):
-        assert message == "" and label["label"] == _expected(predictor, text)[0]
-        assert len(words) == len(predictor.encode([text])[0])
+        assert message.startswith("**Verdict: ") and label["label"] == _expected(predictor,
+                                                                                 text)[0]
+        assert "".join(piece["token"] for piece in words) == text
     batches = recorder.batches
     assert sum(batches) == 200 and max(batches) <= recorder.config.batch_size, batches
     assert len(batches) <= 50, batches  # 4 or more requests a batch on average
@@ -254,6 +259,11 @@ def test_browser_types_a_review_and_reads_the_label_and_the_words(page_url, pred
         screenshot = tmp_path / "page.png"
         assert driver.save_screenshot(str(screenshot))
         assert screenshot.stat().st_size > 10_000
+        driver.find_elements(By.CSS_SELECTOR, ".gallery-item, [data-testid='examples'] button,"
+                                              " table.examples-table tr, .examples button")[0].click()
+        wait.until(lambda d: box.get_attribute("value") == EXAMPLES[0])
+        wait.until(lambda d: not shown_label(d) and "loved" not in
+                   " ".join(e.text for e in d.find_elements(By.CSS_SELECTOR, "#why *")))
     finally:
         driver.quit()
 
@@ -301,11 +311,28 @@ def test_make_serve_serves_the_shipped_model():
         for text in EXAMPLES[:2]:
             label, words, message = client.predict(text, api_name="/classify")
             expected = shipped.predict([text])[0]
-            assert message == "" and label["label"] == expected.label.capitalize()
+            assert message.startswith(f"**Verdict: {expected.verdict}**")
+            assert label["label"] == expected.label.capitalize()
             got = {c["label"].lower(): c["confidence"] for c in label["confidences"]}
             assert got == pytest.approx(expected.probabilities, abs=1e-5)
-            assert len(words) == len(shipped.encode([text])[0])
+            assert len([w for w in words if w["class_or_confidence"] is not None]) == \
+                len(shipped.encode([text])[0])
         info = " ".join(_page_texts(url))
     accuracy = json.loads((SHIPPED / "eval.json").read_text())["accuracy"]
     assert shipped.name in info and f"{100 * accuracy:.1f} % on 25000 reviews" in info, info
-    assert "**Why:** `decomposition`" in info, info
+    assert "Why: the colours split the difference" in info, info
+
+
+def test_words_are_highlighted_as_typed_and_an_emoji_selector_is_no_token(predictor):
+    """The page shows the review as it was typed ("WOULDN'T", not "would n't"), each piece
+    coloured by its token's score; U+FE0F (an emoji's presentation) is not a token."""
+    from src.data.text import tokenize
+    from src.inference.explanations import explain
+    from src.inference.serve import highlighted
+    text = "It WOULDN'T end.<br />Loved it \u2764\ufe0f!"
+    assert tokenize(text)[-2:] == ["\u2764", "!"]
+    reason = explain(predictor, [text])[0]
+    pieces = highlighted(reason, text)
+    assert "".join(piece for piece, _ in pieces) == text
+    assert [piece for piece, _ in pieces][:5] == ["It ", "WOULD", "N'T ", "end", ".<br />"]
+    assert len([score for _, score in pieces if score is not None]) == len(reason.tokens)

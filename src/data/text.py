@@ -15,6 +15,7 @@ PAD, UNK = "<pad>", "<unk>"
 MAX_CHARS = 100_000  # a review longer than this is cut before tokenizing (bounds time and memory)
 
 _MARKUP = re.compile(r"<[^>]{0,20}>")
+_VARIATION = re.compile("[\ufe0e\ufe0f]")  # text / emoji presentation of the sign before
 _CONTRACTION = re.compile(r"(n't|'s|'re|'ve|'ll|'d|'m)\b")
 # GloVe 6B was tokenized PTB-style: "don't" -> "do n't", "it's" -> "it 's", punctuation alone.
 _TOKEN = re.compile(r"n't|'(?:s|re|ve|ll|d|m)\b|[^\W_]+|[^\w\s]")
@@ -26,7 +27,7 @@ def tokenize(text):
     >>> tokenize("It wasn't good.<br /><br />Really!")
     ['it', 'was', "n't", 'good', '.', 'really', '!']
     """
-    text = _MARKUP.sub(" ", text[:MAX_CHARS].lower())
+    text = _MARKUP.sub(" ", _VARIATION.sub("", text[:MAX_CHARS].lower()))
     return _TOKEN.findall(_CONTRACTION.sub(r" \1", text))
 
 

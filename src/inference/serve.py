@@ -54,22 +54,46 @@ def model_summary(config, predictor):
     return line + f" · lstm-sentiment {__version__}"
 
 
-def highlighted(explanation):
-    """HighlightedText's value: each token with its score scaled into [-1, 1]."""
+def highlighted(explanation, text):
+    """HighlightedText's value: the text as typed, cut where each token starts, each piece
+    with its token's score scaled into [-1, 1] (text before the first token: no score).
+    Where the tokens cannot be found in the text, the tokens themselves."""
     peak = max((abs(score) for score in explanation.scores), default=0.0) or 1.0
-    return [(f"{token} ", round(score / peak, 3))
-            for token, score in zip(explanation.tokens, explanation.scores)]
+    scores = [round(score / peak, 3) for score in explanation.scores]
+    starts = _token_starts(text, explanation.tokens)
+    if starts is None:
+        return [(f"{token} ", score) for token, score in zip(explanation.tokens, scores)]
+    pieces = [(text[:starts[0]], None)] if starts and starts[0] else []
+    ends = starts[1:] + [len(text)]
+    return pieces + [(text[start:end], score) for start, end, score in
+                     zip(starts, ends, scores)]
 
 
-METHOD_TEXT = {"decomposition": "each word's share of the margin between the labels, split "
-                                  "exactly over the words in the prediction's own pass",
-               "occlusion": "how much the label's probability drops when the word is deleted"}
+def _token_starts(text, tokens):
+    """Where each token starts in text (the tokenizer lower-cases, drops markup and splits
+    contractions, so each token is found after the previous one), or None."""
+    lowered, at, starts = text.lower(), 0, []
+    if len(lowered) != len(text):
+        return None
+    for token in tokens:
+        found = lowered.find(token, at)
+        if found < 0:
+            return None
+        starts.append(found)
+        at = found + len(token)
+    return starts
+
+
+METHOD_TEXT = {"decomposition": "the colours split the difference between the two labels' "
+                                  "scores over the words, following it back through the network",
+               "occlusion": "the colours show how much the label's probability drops when a "
+                            "word is deleted"}
 
 
 def explanation_summary(method, note=""):
     """One Markdown line: which method scores the highlighted words, and why if it is not
     the one asked for (src/inference/explanations.py method_for)."""
-    line = f"**Why:** `{method}`, {METHOD_TEXT[method]}"
+    line = f"Why: {METHOD_TEXT[method]}."
     return line + (f" ({note})" if note else "")
 
 
@@ -95,7 +119,7 @@ def classify_batch(predictor, lock, config, texts, method="decomposition"):
         for i, reason in zip(valid, reasons):
             outputs[i] = {name.capitalize(): p for name, p in
                           reason.prediction.probabilities.items()}
-            words[i] = highlighted(reason)
+            words[i] = highlighted(reason, texts[i])
             messages[i] = verdict_line(reason.prediction, config)
     return outputs, words, messages
 
@@ -134,6 +158,9 @@ def build_page(config, predictor):
         gr.Markdown(explanation_summary(method, note), elem_id="explain-method")
         status = gr.Markdown(elem_id="status")
         gr.Examples(EXAMPLES, inputs=review)
+        # a new text (typed or an example) clears the result of the one before
+        review.change(lambda: (None, None, ""), outputs=[label, words, status], queue=False,
+                      api_visibility="private")
         batching = {"inputs": review, "outputs": [label, words, status], "batch": True,
                     "max_batch_size": config.batch_size}
         button.click(classify, api_name="classify", **batching)
