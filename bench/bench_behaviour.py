@@ -576,13 +576,16 @@ def model_p(run_dir, texts):
     return softmax(predictor.logits(predictor.encode(texts)))[:, 1].tolist()
 
 
-def peers_p(options, texts, band):
+def peers_p(options, texts, band, train=None):
     """({peer: [p of each text]}, {peer: version and seconds}) from bench/behaviour_peers.py,
-    run by the peers' interpreter; NBSVM is fitted on aclImdb's training reviews only."""
+    run by the peers' interpreter; NBSVM is fitted on train ([text, label] pairs; by default
+    aclImdb's training reviews) only."""
     request = {"systems": options.peers, "texts": texts, "band": list(band)}
     if "nbsvm" in options.peers:
-        from src.data.readers.aclimdb import read_aclimdb
-        request["train"] = [[r.text, r.label] for r in read_aclimdb(options.aclimdb_path)["train"]]
+        if train is None:
+            from src.data.readers.aclimdb import read_aclimdb
+            train = [[r.text, r.label] for r in read_aclimdb(options.aclimdb_path)["train"]]
+        request["train"] = train
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "request.json"
         path.write_text(json.dumps(request))
@@ -592,6 +595,22 @@ def peers_p(options, texts, band):
     if "nbsvm" in options.peers:
         about["nbsvm"]["train_reviews"] = len(request["train"])
     return result["p"], about
+
+
+def systems_p(options, texts, band, train=None):
+    """({system: [p of each text]}, {system: what it is and its seconds}) of every run folder
+    of options.run_dir, then every peer of options.peers (peers_p)."""
+    p_lists, about = {}, {}
+    for name, run_dir in zip(system_names(options.run_dir), options.run_dir):
+        started = time.perf_counter()
+        p_lists[name] = model_p(run_dir, texts)
+        about[name] = {"run_dir": str(run_dir), "backend": "onnxruntime",
+                       "seconds": round(time.perf_counter() - started, 1)}
+    if options.peers:
+        peer_p, peer_about = peers_p(options, texts, band, train)
+        p_lists.update(peer_p)
+        about.update(peer_about)
+    return p_lists, about
 
 
 def system_names(run_dirs):
@@ -640,31 +659,42 @@ def examples(tests, p_by_system, band):
 
 
 # ---------------------------------------------------------------- main
-def parse(argv=None):
-    """The options, checked: peers need --peer_python, nbsvm --aclimdb_path."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_system_options(parser):
+    """--run_dir (repeatable), --peers and --peer_python: the systems scored (systems_p)."""
     parser.add_argument("--run_dir", action="append", type=Path,
                         help="a run folder of the project's model (repeat to compare several; "
                              "default: model, the shipped model)")
     parser.add_argument("--peers", default="nbsvm,vader",
                         help="comma-separated peers among nbsvm,vader, or none")
-    parser.add_argument("--aclimdb_path", type=Path,
-                        help="aclImdb folder or aclImdb_v1.tar.gz: NBSVM's training reviews "
-                             "(its train split only); required for nbsvm")
     parser.add_argument("--peer_python", type=Path,
                         help="the interpreter of the venv `make bench-venv` builds, "
                              ".bench-venv/bin/python; required for the peers")
-    parser.add_argument("--neutral_low", type=float, default=NEUTRAL_BAND[0],
-                        help="p below this is a negative verdict (default 1/3)")
-    parser.add_argument("--neutral_high", type=float, default=NEUTRAL_BAND[1],
-                        help="p above this is a positive verdict (default 2/3)")
-    options = parser.parse_args(argv)
+
+
+def check_systems(parser, options):
+    """Fill in the options of add_system_options (run_dir: model by default; peers: a list)
+    and check them: known peers, --peer_python when there are any."""
     options.run_dir = options.run_dir or [Path("model")]
     options.peers = [] if options.peers == "none" else options.peers.split(",")
     if set(options.peers) - set(PEERS):
         parser.error(f"--peers: choose among {','.join(PEERS)} or none")
     if options.peers and options.peer_python is None:
         parser.error("--peer_python is required for the peers (or pass --peers none)")
+
+
+def parse(argv=None):
+    """The options, checked: peers need --peer_python, nbsvm --aclimdb_path."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_system_options(parser)
+    parser.add_argument("--aclimdb_path", type=Path,
+                        help="aclImdb folder or aclImdb_v1.tar.gz: NBSVM's training reviews "
+                             "(its train split only); required for nbsvm")
+    parser.add_argument("--neutral_low", type=float, default=NEUTRAL_BAND[0],
+                        help="p below this is a negative verdict (default 1/3)")
+    parser.add_argument("--neutral_high", type=float, default=NEUTRAL_BAND[1],
+                        help="p above this is a positive verdict (default 2/3)")
+    options = parser.parse_args(argv)
+    check_systems(parser, options)
     if "nbsvm" in options.peers and options.aclimdb_path is None:
         parser.error("--aclimdb_path is required for nbsvm (or leave it out of --peers)")
     if not 0 <= options.neutral_low <= options.neutral_high <= 1:
@@ -676,17 +706,7 @@ def run(options):
     """(tests, {system: {text: p}}, {system: what it is}) of every system over every text."""
     tests = cases()
     texts = all_texts(tests)
-    band = (options.neutral_low, options.neutral_high)
-    p_lists, about = {}, {}
-    for name, run_dir in zip(system_names(options.run_dir), options.run_dir):
-        started = time.perf_counter()
-        p_lists[name] = model_p(run_dir, texts)
-        about[name] = {"run_dir": str(run_dir), "backend": "onnxruntime",
-                       "seconds": round(time.perf_counter() - started, 1)}
-    if options.peers:
-        peer_p, peer_about = peers_p(options, texts, band)
-        p_lists.update(peer_p)
-        about.update(peer_about)
+    p_lists, about = systems_p(options, texts, (options.neutral_low, options.neutral_high))
     return tests, {name: dict(zip(texts, p)) for name, p in p_lists.items()}, about
 
 

@@ -30,10 +30,7 @@ Peers get the same readings of p. --limit N keeps N evenly spaced items of every
 Writes bench/results/RESULT_NAME.json (sentences.json by default).
 """
 import argparse
-import json
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +38,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_behaviour import NEUTRAL_BAND, PEERS, model_p, system_names  # noqa: E402
-from bench.benchlib import (ROOT, child_json, load_average, machine, print_table,  # noqa: E402
-                            write_result)
+from bench.bench_behaviour import (NEUTRAL_BAND, add_system_options, check_systems,  # noqa: E402
+                                   systems_p)
+from bench.benchlib import load_average, machine, print_table, write_result  # noqa: E402
 
 SST5_CUTS = (0.125, 0.375, 0.625, 0.875)  # nearest of 0, 0.25, 0.5, 0.75, 1
 SST_FILES = {"sst_dev": "dev.txt", "sst_test": "test.txt"}
@@ -152,38 +149,6 @@ def scores(p, splits):
     return found
 
 
-# ---------------------------------------------------------------- systems
-def peers_p(options, texts, train):
-    """({peer: [p of each text]}, {peer: version and seconds}) from bench/behaviour_peers.py
-    run by the peers' interpreter; NBSVM is fitted on train (aclImdb's training reviews)."""
-    request = {"systems": options.peers, "texts": texts, "band": list(NEUTRAL_BAND)}
-    if "nbsvm" in options.peers:
-        request["train"] = train
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "request.json"
-        path.write_text(json.dumps(request))
-        result = child_json([options.peer_python, ROOT / "bench" / "behaviour_peers.py", path])
-    about = {name: {"version": result["versions"][name], "seconds": result["seconds"][name]}
-             for name in options.peers}
-    return result["p"], about
-
-
-def systems_p(options, texts, train):
-    """({system: [p of each text]}, {system: what it is and its seconds}) of every run folder,
-    then every peer."""
-    p_lists, about = {}, {}
-    for name, run_dir in zip(system_names(options.run_dir), options.run_dir):
-        started = time.perf_counter()
-        p_lists[name] = model_p(run_dir, texts)
-        about[name] = {"run_dir": str(run_dir), "backend": "onnxruntime",
-                       "seconds": round(time.perf_counter() - started, 1)}
-    if options.peers:
-        peer_p, peer_about = peers_p(options, texts, train)
-        p_lists.update(peer_p)
-        about.update(peer_about)
-    return p_lists, about
-
-
 # ---------------------------------------------------------------- main
 def parse(argv=None):
     """The options, checked: the peers need --peer_python."""
@@ -194,26 +159,14 @@ def parse(argv=None):
     parser.add_argument("--sst_path", type=Path,
                         help="SST's trees folder or sst_trainDevTestTrees_PTB.tar.gz (dev.txt "
                              "and test.txt are read); without it, no SST numbers")
-    parser.add_argument("--run_dir", action="append", type=Path,
-                        help="a run folder of the project's model (repeat to compare several; "
-                             "default: model, the shipped model)")
-    parser.add_argument("--peers", default="nbsvm,vader",
-                        help="comma-separated peers among nbsvm,vader, or none")
-    parser.add_argument("--peer_python", type=Path,
-                        help="the interpreter of the venv `make bench-venv` builds, "
-                             ".bench-venv/bin/python; required for the peers")
+    add_system_options(parser)
     parser.add_argument("--limit", type=int, default=0,
                         help="keep this many evenly spaced items of each split (0: all)")
     parser.add_argument("--result_name", default="sentences",
                         help="write bench/results/RESULT_NAME.json (use another name for "
                              "sample runs)")
     options = parser.parse_args(argv)
-    options.run_dir = options.run_dir or [Path("model")]
-    options.peers = [] if options.peers == "none" else options.peers.split(",")
-    if set(options.peers) - set(PEERS):
-        parser.error(f"--peers: choose among {','.join(PEERS)} or none")
-    if options.peers and options.peer_python is None:
-        parser.error("--peer_python is required for the peers (or pass --peers none)")
+    check_systems(parser, options)
     if options.limit < 0:
         parser.error("--limit must be 0 (all) or more")
     return options
@@ -232,7 +185,7 @@ def run(options):
     train, test = read_reviews(options.aclimdb_path, options.limit)
     splits = [test] + (read_sst(options.sst_path, options.limit) if options.sst_path else [])
     texts = [text for split in splits for text in split.texts]
-    p_lists, about = systems_p(options, texts, train if "nbsvm" in options.peers else None)
+    p_lists, about = systems_p(options, texts, NEUTRAL_BAND, train)
     return splits, {name: scores(p, splits) for name, p in p_lists.items()}, about, train
 
 
