@@ -125,7 +125,25 @@ def test_train_then_eval_round_trip_through_the_bucket(s3, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     body = client.get_object(Bucket=BUCKET, Key="runs/eval/pretrained/eval.json")["Body"]
     report = json.loads(body.read())
-    assert report["reviews"] == 500 and 0.0 <= report["accuracy"] <= 1.0
+    # the job's figures are those of the uploaded checkpoint on the sample's test reviews:
+    # eval.py's in this process, and the predictor's labels (a path that shares no scoring code)
+    from src.core.config import load_config
+    from src.data.readers.aclimdb import read_aclimdb
+    from src.inference.predictor import load_predictor
+    from src.training.evaluate import evaluate
+    copy = _download(client, "runs/one/", ["lstm-best.ckpt", "vocab.json"], tmp_path / "copy")
+    config = load_config(tiny_args(tmp_path / "local") +
+                         ["--checkpoint_path", str(copy / "lstm-best.ckpt")])
+    local = evaluate(config, log=lambda *_: None)
+    figures = ("reviews", "accuracy", "loss", "confusion_matrix")
+    assert {key: report[key] for key in figures} == {key: local[key] for key in figures}
+    reviews = read_aclimdb(SAMPLE)["test"]
+    predictor = load_predictor(config)
+    predicted = predictor.logits(predictor.encode([r.text for r in reviews])).argmax(axis=1)
+    confusion = [[int(sum(1 for r, p in zip(reviews, predicted) if r.label == truth and p == label))
+                  for label in (0, 1)] for truth in (0, 1)]
+    assert report["reviews"] == 500 and report["confusion_matrix"] == confusion
+    assert report["accuracy"] == pytest.approx((confusion[0][0] + confusion[1][1]) / 500)
 
 
 def _main_exit(args, env, monkeypatch, capsys):
@@ -278,21 +296,34 @@ def _ring(names):
     return sorted((name for name in names if checkpoint_step(name)), key=checkpoint_step)
 
 
+def _stop(job):
+    """SIGSTOP job and wait until the kernel reports it stopped: every thread (training and
+    the background copy alike) halted, so nothing it does can land between a look at its
+    files and a kill. False if it ended instead."""
+    os.kill(job.pid, signal.SIGSTOP)
+    _, status = os.waitpid(job.pid, os.WUNTRACED)
+    if os.WIFSTOPPED(status):
+        return True
+    job.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait
+    return False
+
+
 def _preempt(job, client, prefix, local, timeout=300):
-    """SIGKILL job as the platform would, the moment it is mid-epoch (its newest metrics line
+    """SIGKILL job as the platform would, at a moment it is mid-epoch (its newest metrics line
     is a step that ends no epoch) and train_url holds one of its checkpoints; returns that
-    step."""
+    step. Each look is taken with the job stopped, so the step is the last one it trained."""
     deadline = time.monotonic() + timeout
     while True:
+        assert _stop(job), f"the job ended before it was killed: {job.stderr.read()}"
         last = _records(local / "metrics.jsonl")[-1:]
         step = last[0].get("step", 0) if last else 0
         if step % EPOCH_STEPS and _ring(_keys(client, prefix)):
             os.kill(job.pid, signal.SIGKILL)
             job.communicate()
             return step
-        assert job.poll() is None, f"the job ended before it was killed: {job.stderr.read()}"
+        os.kill(job.pid, signal.SIGCONT)
         assert time.monotonic() < deadline, "the job never uploaded a checkpoint"
-        time.sleep(0.02)
+        time.sleep(0.05)  # how often to look, not a wait for anything
 
 
 @pytest.mark.slow
@@ -321,7 +352,8 @@ def test_a_job_killed_mid_epoch_resumes_from_train_url_like_an_uninterrupted_run
         assert not [name for name in uploaded if "/." in f"/{name}"], "hidden files went up"
         newest = _ring(uploaded)[-1]
         copy = _download(client, prefix, [newest, "metrics.jsonl"], tmp_path / "uploaded")
-        saved_at = int(load_params(copy / newest)["train_step"].asnumpy())
+        saved_at = int(load_params(copy / newest)["steps_done"].asnumpy())
+        # a checkpoint goes up only after a metrics line of its step: none of a later step
         assert saved_at <= killed_at, (newest, killed_at)
         assert max(step for step, _ in _losses(copy / "metrics.jsonl")) >= saved_at
 
