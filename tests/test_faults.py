@@ -110,27 +110,42 @@ def _temp_checkpoint(run):
     return [p for p in run.glob(".lstm-*.tmp-*")] if run.exists() else []
 
 
-def _saving_after_a_first_checkpoint(run):
-    """A temp checkpoint is being written and an earlier one is complete (to resume from)."""
-    return list(run.glob("lstm-*_*.ckpt")) and _temp_checkpoint(run)
+# train.py as `python train.py ARGS` runs it, except that MindSpore's checkpoint writer stops
+# the process inside its SAVE-th call, half of the file written (as a kill mid-write leaves
+# it): the test kills it there, at that moment, on every machine
+STOPPED_IN_A_SAVE = """
+import os, runpy, signal, sys
+import mindspore as ms
+save, calls = ms.save_checkpoint, []
+def stopping_save(cell, path, *args, **kwargs):
+    save(cell, path, *args, **kwargs)
+    calls.append(path)
+    if len(calls) == int(os.environ["STOP_IN_SAVE"]):
+        with open(path, "r+b") as half:
+            half.truncate(os.path.getsize(path) // 2)
+        os.kill(os.getpid(), signal.SIGSTOP)
+ms.save_checkpoint = stopping_save
+sys.argv = ["train.py", *sys.argv[1:]]
+runpy.run_path("train.py", run_name="__main__")
+"""
 
 
 def test_kill_during_checkpoint_save_never_leaves_a_broken_checkpoint(workdir, reference):
     run = Path(workdir) / "during_save"
     args = fault_args(workdir, "during_save", save_steps=1)
-    caught = []
-    for attempt in range(8):  # each try saves every step: plenty of moments to hit one
-        process = start_train(args + (["--resume", "true"] if attempt else []))
-        if not kill_when(process, lambda: _saving_after_a_first_checkpoint(run)):
-            break
-        assert_every_checkpoint_loads(run)
-        left = _temp_checkpoint(run)
-        if left:               # the kill landed inside save_atomic: a temp file stayed behind
-            caught.append(left)
-            break
-    assert caught, "no kill landed while a checkpoint was being written"
+    process = subprocess.Popen([sys.executable, "-c", STOPPED_IN_A_SAVE, *args], cwd=ROOT,
+                               env=dict(os.environ, STOP_IN_SAVE="3"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, status = os.waitpid(process.pid, os.WUNTRACED)  # until it stops inside the third save
+    assert os.WIFSTOPPED(status), process.stderr.read()[-3000:]
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate()
+    left = _temp_checkpoint(run)
+    assert len(left) == 1, "the half-written checkpoint must be a temp file"
+    assert sorted(p.name for p in run.glob("lstm-*_*.ckpt")) == ["lstm-1_1.ckpt", "lstm-1_2.ckpt"]
+    assert_every_checkpoint_loads(run)
     out = finish(start_train(args + ["--resume", "true"]))
-    assert "resuming from" in out
+    assert "resuming from" in out and "lstm-1_2.ckpt" in out
     assert_same_training(run, reference)
 
 
