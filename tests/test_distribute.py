@@ -271,33 +271,42 @@ def test_distribute_script_bad_arguments(args, message):
     assert result.stderr.startswith("error: ") and message in result.stderr
 
 
+# prepare() with each build held at its start until the test lets it go: both processes are
+# then past the check for a finished folder and building before either can rename its own
+BUILD_WHEN_TOLD = """
+import sys
+import mindspore.dataset as ds
+from src.core.config import load_config
+from src.data import mindrecord
+build = mindrecord._build
+def build_when_told(*args, **kwargs):
+    print("building", flush=True)
+    assert sys.stdin.readline() == "go\\n"
+    return build(*args, **kwargs)
+mindrecord._build = build_when_told
+folder = mindrecord.prepare(load_config(sys.argv[1:]), log=print).folder
+rows = ds.MindDataset(str(folder / "train.mindrecord")).get_dataset_size()
+print(folder) if rows else sys.exit("no rows")
+"""
+
+
 @pytest.mark.slow
 def test_two_processes_preparing_the_same_cache_at_once(tmp_path):
-    """Both processes start building at the same instant (released by a go-file once both
-    are past their imports): both build, one renames its folder into place first and the
-    other then uses that one."""
-    go = tmp_path / "go"
-    code = ("import sys, time, pathlib, mindspore.dataset as ds; "
-            "from src.core.config import load_config; from src.data.mindrecord import prepare; "
-            "config = load_config(sys.argv[2:]); go = pathlib.Path(sys.argv[1]); "
-            "(go.parent / f'ready-{os.getpid()}').touch(); "
-            "[time.sleep(0.005) for _ in iter(go.exists, True)]; "
-            "folder = prepare(config, log=print).folder; "
-            "rows = ds.MindDataset(str(folder / 'train.mindrecord')).get_dataset_size(); "
-            "print(folder) if rows else sys.exit('no rows')")
-    procs = [subprocess.Popen([sys.executable, "-c", "import os; " + code, str(go),
-                               *tiny_args(tmp_path)], cwd=ROOT, text=True,
+    """Both processes build the same folder at once (each holds at the start of its build
+    until both are there): one renames its folder into place first and the other then uses
+    that one, whichever finishes first."""
+    procs = [subprocess.Popen([sys.executable, "-c", BUILD_WHEN_TOLD, *tiny_args(tmp_path)],
+                              cwd=ROOT, text=True, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for _ in range(2)]
-    deadline = time.monotonic() + 120
-    while len(list(tmp_path.glob("ready-*"))) < 2:
-        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
-        time.sleep(0.05)
-    go.touch()
+    for proc in procs:  # blocks until each is inside its build
+        assert "building\n" in iter(proc.stdout.readline, ""), proc.communicate()
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     outputs = [proc.communicate(timeout=300) for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], outputs
-    logs = "".join(out for out, _ in outputs)
-    assert "another process prepared" in logs, logs
+    assert sum("another process prepared" in out for out, _ in outputs) == 1, outputs
     folders = {Path(out.strip().splitlines()[-1]) for out, _ in outputs}
     assert len(folders) == 1
     folder = folders.pop()
