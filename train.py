@@ -37,7 +37,7 @@ def main(config, log=print):
     # the wide part's table is fitted now, while its work memory costs nothing at the peak
     fitted = wide_fit.fit_wide(config, prepared, log) if config.wide and rank.is_main else None
 
-    net = network.build_network(config, table)                     # SentimentNet
+    net = network.build_network(config.model, table)               # SentimentNet
     steps_per_epoch = distribute.common_steps(
         lambda shards, shard: mindrecord.batches_per_epoch(config, prepared, shards, shard), rank)
     optimizer, rates = loop.build_optimizer(config, net, steps_per_epoch)

@@ -23,6 +23,7 @@ PyTorch (bench/torch_peer.py train) runs with --peer_python, the interpreter of 
 without it the script stops at once and says so. Writes bench/results/train_speed.json.
 """
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -93,7 +94,7 @@ def _train_step(config, vocab_size, batches, dynamic=False):
     from src.training.loop import build_optimizer
     ms.set_seed(config.seed)
     table = np.random.default_rng(0).normal(0, 0.1, (vocab_size, config.embed_size))
-    network = build_network(config, table.astype(np.float32))
+    network = build_network(config.model, table.astype(np.float32))
     optimizer, _ = build_optimizer(config, network, max(len(batches), 1))
     step = nn.TrainOneStepCell(NetWithLoss(network), optimizer)
     if dynamic:
@@ -213,9 +214,9 @@ def main():
     for measure, values in ratios.items():
         for key, value in values.items():
             print(f"ratio mindspore/pytorch {measure}, {key}: {value}x")
-    shape = {k: getattr(config, k) for k in ("batch_size", "max_len", "bucket_width",
-                                             "embed_size", "num_hiddens", "num_layers",
-                                             "bidirectional", "pooling", "optimizer")}
+    shape = {**dataclasses.asdict(config.model),
+             **{k: getattr(config, k) for k in ("batch_size", "max_len", "bucket_width",
+                                                "optimizer")}}
     path = write_result("train_speed", {
         "rows": rows, "ratios": ratios, "network": {**shape, "vocab": vocab_size},
         "command": " ".join(["bench/bench_train_speed.py", *sys.argv[1:]]),

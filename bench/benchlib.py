@@ -197,7 +197,7 @@ def default_train_step(dynamic, vocab=35000):
     ms.set_device("CPU")
     ms.set_context(mode=ms.GRAPH_MODE)
     config = load_config(["--pretrained_encoder", "none", "--wide", "false"])
-    network = build_network(config, np.zeros((vocab, config.embed_size), np.float32))
+    network = build_network(config.model, np.zeros((vocab, config.embed_size), np.float32))
     return train_step(network, build_optimizer(config, network, 100)[0], 0.0, dynamic)
 
 

@@ -400,7 +400,7 @@ def test_encoder_lr_scale_slows_the_embedding_and_first_layer_only(tiny_config):
     from src.training.loop import build_optimizer
     config = dataclasses.replace(tiny_config, encoder_lr_scale=0.25, lr_schedule="fixed",
                                  num_layers=2)
-    network = build_network(config, np.zeros((30, 16), np.float32))
+    network = build_network(config.model, np.zeros((30, 16), np.float32))
     optimizer, _ = build_optimizer(config, network, steps_per_epoch=4)
     rate = {p.name: float(optimizer.get_lr_parameter(p).asnumpy()[0])
             for p in network.trainable_params()}

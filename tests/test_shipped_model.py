@@ -150,7 +150,7 @@ def test_the_shipped_encoder_fits_the_shipped_classifier_and_is_its_language_mod
     config = load_config(["--config_path", str(SHIPPED / "config.yaml")])
     vocab = Vocab.load(SHIPPED / "vocab.json")
     assert Vocab.load(SHIPPED / "encoder" / "vocab.json").digest() == vocab.digest()
-    network = build_network(config, np.zeros((len(vocab), config.embed_size), np.float32))
+    network = build_network(config.model, np.zeros((len(vocab), config.embed_size), np.float32))
     path = SHIPPED / "encoder" / "encoder.ckpt"
     loaded = load_encoder(network, path, vocab)
     assert "embedding.embedding_table" in loaded and "forward_layers.0.weight_hh_l0" in loaded

@@ -15,7 +15,7 @@ from .config_checks import check_dataset, check_field
 from .config_text import coerce, help_text, parse_command_line, read_yaml, yaml_text
 from .errors import UserError
 
-__all__ = ["Config", "load_config", "save_config", "format_help", "default_yaml", "DEFAULT_CONFIG"]
+__all__ = ["Config", "ModelConfig", "load_config", "save_config", "format_help", "default_yaml", "DEFAULT_CONFIG"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "default_config.yaml"
 MAX_SEED = 2**31 - 1  # MindSpore takes seeds below 2**32; runs add epoch numbers to it
@@ -23,17 +23,42 @@ MIN_VOCAB = 3  # <pad>, <unk> and at least one word
 RENAMED = {"w2v_extra_path": "unlabelled_path"}  # old key -> its name now
 
 
+_GROUP = [""]  # the group the keys declared next belong to (set by group() in Config's body)
+
+
+def group(title):
+    """In Config's body: the keys declared after this belong to the group `title` (--help and
+    default_config.yaml show them under it)."""
+    _GROUP[0] = title
+
+
 def key(default, help, choices=None, check=None):
-    """A Config field: its default, its help text, the values it may take, and its check
-    ("positive", "not_negative" or "fraction", i.e. in [0, 1))."""
-    return field(default=default, metadata={"help": help, "choices": choices, "check": check})
+    """A Config field: its default, its help text, the values it may take, its check
+    ("positive", "not_negative" or "fraction", i.e. in [0, 1)) and its group."""
+    return field(default=default, metadata={"help": help, "choices": choices, "check": check,
+                                            "group": _GROUP[0]})
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network's keys, the part of the Config that model/network.py reads (nanoGPT's
+    GPTConfig): Config.model gives it, and an exported MINDIR records it."""
+    embed_size: int
+    num_hiddens: int
+    num_layers: int
+    bidirectional: bool
+    num_classes: int
+    dropout: float
+    pooling: str
+    wide: bool
+    freeze_embedding: bool
 
 
 @dataclass
 class Config:
     """Every setting of a run. Fields in groups; each entry script's --help prints those it reads
     (config_text.READERS)."""
-    # where it runs
+    group("where it runs")
     device_target: str = key("CPU", "where MindSpore runs", ("CPU", "GPU", "Ascend"))
     device_id: int = key(0, "GPU/Ascend device number (the scripts set it)", check="not_negative")
     keep_freed_memory: bool = key(True, "training on CPU with large batches: keep what the "
@@ -42,7 +67,7 @@ class Config:
                     check="not_negative")
     split_seed: int = key(1, "seed of the validation split (-1: seed); the shipped encoder "
                           "never read split 1's validation reviews")
-    # data
+    group("data")
     dataset: str = key("aclimdb", "aclimdb, or another dataset read from data_path (README: "
                        "Other datasets)", ("aclimdb", "phrases_tsv", "csv", "sst"))
     aclimdb_path: str = key("./data/aclImdb_sample",
@@ -86,7 +111,7 @@ class Config:
                              "epoch)", check="fraction")
     bucket_width: int = key(50, "batch reviews of similar length, padded to a multiple of this "
                             "(0: pad all to max_len)", check="not_negative")
-    # embeddings
+    group("embeddings")
     embedding: str = key("word2vec", "the initial word vectors: glove (glove_path), word2vec "
                          "(trained on the training reviews) or random",
                          ("glove", "word2vec", "random"))
@@ -101,7 +126,7 @@ class Config:
                                "word2vec and pretrain.py learn from too")
     w2v_workers: int = key(0, "word2vec: threads (0: one per core; 1: the same vectors every "
                            "run)", check="not_negative")
-    # model
+    group("model")
     num_classes: int = key(2, "classes of the dataset", check="positive")
     num_hiddens: int = key(256, "LSTM hidden units per direction", check="positive")
     num_layers: int = key(1, "LSTM layers", check="positive")
@@ -113,7 +138,7 @@ class Config:
                        ("first_last", "mean", "max", "mean_max"))
     wide: bool = key(True, "a linear part over word and word-pair counts (src/model/wide.py), "
                      "fitted before training, mixed in on validation after it")
-    # training
+    group("training")
     batch_size: int = key(64, "reviews per step (per worker when data-parallel)", check="positive")
     batch_tokens: int = key(24000, "tokens a training batch holds at most, ~75 KB each on CPU "
                             "(0: batch_size x 10 bucket widths)", check="not_negative")
@@ -141,7 +166,7 @@ class Config:
     pre_trained: str = key("", "start from the weights of this .ckpt")
     resume: bool = key(False, "continue the run in ckpt_path from its newest checkpoint")
     aim_repo: str = key("", "track hyperparameters and metrics to this Aim repo (aim up --repo)")
-    # pretraining (pretrain.py): the encoder as a language model on train + unlabelled text
+    group("pretraining")  # pretrain.py: the encoder as a language model on train + unlabelled text
     pretrain_path: str = key("./pretrain", "pretrain.py's folder: encoder.ckpt, snapshots, "
                              "lm-EPOCH_STEP.ckpt for --resume, metrics.jsonl, run.log")
     pretrain_epochs: float = key(1.0, "passes over the training and unlabelled reviews",
@@ -168,13 +193,13 @@ class Config:
     encoder_lr_scale: float = key(1.0, "train.py: the embedding and first LSTM layer learn at "
                                   "learning_rate x this (below 1: a pretrained encoder moves "
                                   "slower)", check="positive")
-    # evaluation and export
+    group("evaluation and export")
     checkpoint_path: str = key("", "eval/export/predict: the .ckpt (default: "
                                "ckpt_path/lstm-best.ckpt)")
     file_name: str = key("lstm", "export: the file to write, without its suffix")
     file_format: str = key("MINDIR", "export: MINDIR, AIR (Ascend only, deprecated in MindSpore "
                            "2.x) or ONNX", ("MINDIR", "AIR", "ONNX"))
-    # inference
+    group("inference")
     mindir_path: str = key("", "predict.py/app.py/310 flow: an exported .mindir, not the ckpt")
     backend: str = key("mindspore", "predict.py/app.py: mindspore, or onnxruntime (the "
                        "checkpoint as an ONNX graph, faster on CPU)", ("mindspore", "onnxruntime"))
@@ -207,7 +232,7 @@ class Config:
     serve_host: str = key("127.0.0.1", "app.py binds here (0.0.0.0: open to the network)")
     serve_port: int = key(7860, "app.py's port", check="positive")
     max_review_chars: int = key(20000, "app.py refuses longer reviews", check="positive")
-    # data-parallel training and ModelArts-style object-store sync
+    group("data-parallel training and ModelArts-style object-store sync")
     run_distribute: bool = key(False, "one process per device started by msrun (the "
                                "run_distribute_train_*.sh scripts), gradients averaged")
     device_num: int = key(1, "devices in the job (the launcher decides)", check="positive")
@@ -217,15 +242,15 @@ class Config:
     checkpoint_url: str = key("", "ModelArts: a .ckpt for pre_trained/checkpoint_path, or a "
                               "run prefix for resume")
     modelarts_cache: str = key("./modelarts_cache", "ModelArts: the local copy of data, outputs")
+    @property
+    def model(self):
+        """The network's keys (ModelConfig)."""
+        return ModelConfig(**{f.name: getattr(self, f.name)
+                              for f in dataclasses.fields(ModelConfig)})
+
     # the file this config came from (set by load_config)
     config_path: str = field(default=str(DEFAULT_CONFIG), metadata={"help": "", "check": None,
                                                                       "choices": None})
-
-
-GROUPS = {"device_target": "where it runs", "dataset": "data", "embedding": "embeddings",
-          "num_classes": "model", "batch_size": "training", "pretrain_path": "pretraining",
-          "checkpoint_path": "evaluation and export", "mindir_path": "inference",
-          "run_distribute": "data-parallel training and ModelArts-style object-store sync"}
 
 
 def _field_types():
@@ -283,12 +308,12 @@ def validate(config):
 
 def format_help(script):
     """The --help text: usage, then the keys script reads by group, with default and help."""
-    return help_text([f for f, _ in _fields()], GROUPS, script)
+    return help_text([f for f, _ in _fields()], script)
 
 
 def default_yaml():
     """The text of default_config.yaml: every key with its default, its help as a comment."""
-    return yaml_text([f for f, _ in _fields()], GROUPS)
+    return yaml_text([f for f, _ in _fields()])
 
 
 def load_config(argv=()):

@@ -10,7 +10,7 @@ from .errors import UserError
 __all__ = ["coerce", "read_yaml", "parse_command_line", "help_text", "yaml_text", "shown",
            "READERS", "KEY_READERS", "reads"]
 
-# Which entry scripts read each group of keys (the titles of config.GROUPS), and the keys
+# Which entry scripts read each group of keys (the groups of config.Config's keys), and the keys
 # that are read otherwise than their group: --help lists only the keys a script reads.
 TRAIN, EVAL, EXPORT, PRETRAIN = "train.py", "eval.py", "export.py", "pretrain.py"
 PREDICT, APP, PRE, POST = "predict.py", "app.py", "preprocess.py", "postprocess.py"
@@ -130,14 +130,14 @@ def _help_of(f):
     return f.metadata["help"] + (f" [{' | '.join(choices)}]" if choices else "")
 
 
-def help_text(fields, groups, script):
+def help_text(fields, script):
     """The --help text: usage, then the keys script reads by group with their default and help."""
     lines = [f"usage: {script} {SHIPPED.get(script, '')}[--config_path FILE] [--KEY VALUE ...]",
              "Values come from default_config.yaml (or --config_path FILE), then --KEY VALUE "
              "words."]
-    group = shown_group = None
+    shown_group = None
     for f in fields:
-        group = groups.get(f.name, group)
+        group = f.metadata["group"]
         if not reads(script, f.name, group):
             continue
         if group != shown_group:
@@ -150,14 +150,16 @@ def help_text(fields, groups, script):
     return "\n".join(lines)
 
 
-def yaml_text(fields, groups):
+def yaml_text(fields):
     """The text of default_config.yaml: every key with its default, its help as a comment."""
     lines = ["# lstm-sentiment: every config key with its default (CPU/GPU). Generated from the",
              "# fields of src/core/config.py: python -m src.core.config > default_config.yaml",
              "# Other YAML files list only what they change; --KEY VALUE overrides any key."]
+    group = None
     for f in fields:
-        if f.name in groups:
-            lines += ["", f"# --- {groups[f.name]} ---"]
+        if f.metadata["group"] != group:
+            group = f.metadata["group"]
+            lines += ["", f"# --- {group} ---"]
         lines += [f"# {line}" for line in textwrap.wrap(_help_of(f), 88)]
         lines.append(f"{f.name}: {shown(f.default)}")
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ calls `check_fits` first and refuses a file that does not fit, naming the export
 
 prints the record and exits 0 when the file fits that run and device (the 310 script uses it).
 """
+import dataclasses
 import json
 from pathlib import Path
 
@@ -29,9 +30,7 @@ def export_record(config, vocab, checkpoint):
             "vocab_digest": vocab.digest(), "vocab_size": len(vocab),
             "batch_size": config.batch_size, "max_len": config.max_len,
             "truncate": config.truncate, "num_classes": config.num_classes,
-            "network": {"embed_size": config.embed_size, "num_hiddens": config.num_hiddens,
-                        "num_layers": config.num_layers, "bidirectional": config.bidirectional,
-                        "pooling": config.pooling},
+            "network": dataclasses.asdict(config.model),
             "checkpoint": Path(checkpoint).name}
 
 

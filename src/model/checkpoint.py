@@ -86,7 +86,7 @@ def load_network(config, checkpoint_path, vocab=None, vocab_source=""):
     if vocab is not None:
         _check_vocabulary(params, checkpoint_path, vocab, vocab_source)
     table = np.zeros(params["embedding.embedding_table"].shape, np.float32)
-    network = build_network(config, table, wide="wide.table" in params)
+    network = build_network(config.model, table, wide="wide.table" in params)
     load_into(network, params, checkpoint_path)
     network.set_train(False)
     return network

@@ -162,13 +162,14 @@ class SentimentNet(nn.Cell):
         return pooled[0] if len(pooled) == 1 else ops.concat(pooled, axis=1)
 
 
-def build_network(config, embedding_table, wide=None):
-    """SentimentNet shaped by the config; embedding_table is the numpy initial table; wide
-    (default: config.wide) adds the linear part."""
-    return SentimentNet(np.asarray(embedding_table, np.float32), config.num_hiddens,
-                        config.num_layers, config.bidirectional, config.num_classes,
-                        config.freeze_embedding, config.dropout, config.pooling,
-                        config.wide if wide is None else wide)
+def build_network(model, embedding_table, wide=None):
+    """SentimentNet shaped by model (a ModelConfig: Config.model); embedding_table is the
+    numpy initial table (its width wins over model.embed_size); wide (default: model.wide)
+    adds the linear part."""
+    return SentimentNet(np.asarray(embedding_table, np.float32), model.num_hiddens,
+                        model.num_layers, model.bidirectional, model.num_classes,
+                        model.freeze_embedding, model.dropout, model.pooling,
+                        model.wide if wide is None else wide)
 
 
 def any_batch_shape(cell, inputs=3, targets=False):

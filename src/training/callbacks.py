@@ -51,9 +51,10 @@ class DivergenceGuard(Callback):
     is the last finite one.
     """
 
-    def __init__(self, state, run_dir, metrics, config):
+    def __init__(self, state, run_dir, metrics, learning_rate):
         super().__init__()
-        self.state, self.run_dir, self.metrics, self.config = state, Path(run_dir), metrics, config
+        self.state, self.run_dir, self.metrics = state, Path(run_dir), metrics
+        self.learning_rate = learning_rate
         self.last = None  # (step, loss) of the last finite loss
 
     def on_train_step_end(self, run_context):
@@ -74,7 +75,7 @@ class DivergenceGuard(Callback):
     def _advice(self):
         kept = latest_checkpoint(self.run_dir, PREFIX)
         where = f"; {kept.name} holds the last finite weights" if kept else ""
-        return (f"lower --learning_rate (it is {self.config.learning_rate:g}) or raise "
+        return (f"lower --learning_rate (it is {self.learning_rate:g}) or raise "
                 f"--warmup_epochs{where}")
 
 

@@ -154,7 +154,7 @@ def _callbacks(config, run, model, prepared, state, metrics, rank, steps_per_epo
     ring = CheckpointRing(run.dir, PREFIX, config.keep_checkpoint_max) if rank.is_main else None
     stamp = {"vocab_digest": prepared.vocab.digest()}  # eval/predict refuse another vocabulary
     steps = StepCheckpoint(ring, state, config.save_checkpoint_steps, stamp)
-    callbacks = [DivergenceGuard(state, run.dir, metrics, config), steps, metrics]
+    callbacks = [DivergenceGuard(state, run.dir, metrics, config.learning_rate), steps, metrics]
     if interactive():
         callbacks.append(EpochBar(state, steps_per_epoch))
     if prepared.mindrecord("valid").exists():
