@@ -106,8 +106,59 @@ def _wide_words(config, wide):
             f"training reviews {when}, and mixed in at the scale validation chose.")
 
 
-def _card(config, row, check, args, wide, trained_as):
-    """config: the run's own (where its encoder came from, when its wide part was fitted)."""
+def _sst_words(config):
+    if not config.mix_sst_path:
+        return ""
+    swaps = (" Words naming a nationality, religion, ethnicity or sexual orientation were "
+             "swapped at random for others of their kind in the training text "
+             "(`--identity_swaps`)." if config.identity_swaps else "")
+    return (" Beside the reviews, the Stanford Sentiment Treebank's train trees (Socher et al., "
+            f"2013): its 8,544 sentences and {config.mix_sst_phrases:,} of its other phrases, "
+            "each graded 0-4 by people and learned as p(positive) = grade / 4, so that short "
+            "sentences and neutral ones are seen; SST's dev and test sentences were read only "
+            "to report." + swaps)
+
+
+def _sentences_lines(sentences, system):
+    """The card's table of SST and neutral figures, from bench_sentences.py's results."""
+    percent = sentences.get("percent", {})
+    if system not in percent:
+        return []
+    names = [name for name in (system, "nbsvm", "vader") if name in percent]
+    columns = [("SST-2 test", "sst2_test"), ("SST-5 test (5-way reading of p)", "sst5_test"),
+               ("neutral SST-5 test sentences read neutral", "neutral_read_neutral_test"),
+               ("polar SST-5 test sentences not read neutral", "polar_not_neutral_test")]
+    lines = ["", "**Sentences** (`bench/bench_sentences.py`, the same run; %):", "",
+             "| | " + " | ".join("this model" if n == system else n for n in names) + " |",
+             "| --- |" + " ---: |" * len(names)]
+    for title, field in columns:
+        lines.append(f"| {title} | " + " | ".join(f"{percent[n][field]:.1f}" for n in names)
+                     + " |")
+    return lines
+
+
+def _behaviour_lines(behaviour, system):
+    """The card's per-capability failure rates, from bench_behaviour.py's results."""
+    systems = [s for s in behaviour.get("systems", []) if s in (system, "nbsvm", "vader")]
+    if system not in systems:
+        return []
+    lines = ["", "**Behaviour** (`bench/bench_behaviour.py`: the share of short templated "
+             "sentences in movie, product and restaurant language read wrong; lower is better; "
+             "%):", "",
+             "| capability | " + " | ".join("this model" if s == system else s
+                                            for s in systems) + " |",
+             "| --- |" + " ---: |" * len(systems)]
+    for row in behaviour.get("capabilities", []):
+        lines.append(f"| {row['capability']} | " + " | ".join(f"{100 * row[s]:.1f}"
+                                                              for s in systems) + " |")
+    return lines
+
+
+def _card(config, row, check, args, wide, trained_as, sentences=None, behaviour=None,
+          system=""):
+    """config: the run's own (where its encoder came from, when its wide part was fitted);
+    sentences, behaviour: bench_sentences.py's and bench_behaviour.py's results, whose
+    `system` is this run."""
     recipe, seed = trained_as
     quartiles = row.get("test_acc_by_length_quartile", [])
     bounds = row.get("quartile_word_bounds", [])
@@ -116,13 +167,17 @@ def _card(config, row, check, args, wide, trained_as):
         "",
         f"lstm-sentiment {__version__}",
         "",
-        "**What it does.** Labels an English movie review positive or negative, with "
-        "probabilities and each word's share in the decision (`predict.py --explain true`).",
+        "**What it does.** Labels an English movie review or sentence positive or negative, "
+        "with probabilities and each word's share in the decision (`predict.py --explain "
+        "true`), and reads p(positive) as a verdict: negative below 1/3, neutral from 1/3 to "
+        "2/3, positive above (`--neutral_low`, `--neutral_high`), or \"cannot tell\" when "
+        "most of the words are unknown to it (another language, gibberish).",
         "",
         "**Data.** aclImdb v1 (Maas et al., 2011): trained on 22,500 of the 25,000 training "
         "reviews (2,500 held out for validation, which chose the checkpoint) and, for "
         "pretraining the encoder, the unlabelled reviews that are not copies of test reviews "
-        "(49,730 of 50,000); the 25,000 test reviews were read only to report.",
+        "(49,730 of 50,000); the 25,000 test reviews were read only to report."
+        + _sst_words(config),
         "",
         f"**Recipe.** `{recipe}` of `bench/bench_recipes.py`: embedding {config.embed_size}-d, "
         f"one bidirectional LSTM layer of {config.num_hiddens} units, {config.pooling} "
@@ -130,8 +185,9 @@ def _card(config, row, check, args, wide, trained_as):
         "trained as a classifier" + _wide_words(config, wide),
         "",
         "**Rebuild it.** `.venv/bin/python bench/bench_recipes.py --recipes "
-        f"{recipe} --seeds {seed} --source aclImdb_v1.tar.gz --unsup "
-        "aclImdb/train/unsup`, then `.venv/bin/python scripts/ship_model.py RUN_DIR "
+        f"{recipe} --seeds {seed} --source aclImdb_v1.tar.gz "
+        + ("--sst trainDevTestTrees_PTB.tar.gz" if config.mix_sst_path
+           else "--unsup aclImdb/train/unsup") + "`, then `.venv/bin/python scripts/ship_model.py RUN_DIR "
         f"--results bench/results/recipes.json --recipe {recipe} --seed {seed}"
         + (f" --vocab_rows {args.vocab_rows}" if args.vocab_rows else "") + "`" + (
             "; then `.venv/bin/python bench/bench_wide.py --run_dir model --source "
@@ -152,9 +208,13 @@ def _card(config, row, check, args, wide, trained_as):
                       f"{100 * check['shipped_accuracy']:.2f} % against "
                       f"{100 * check['run_accuracy']:.2f} % for the trained run on the same "
                       f"{check['reviews']:,} reviews."]
-    lines += ["", "**Limits.** English movie reviews of the IMDB kind; other domains (products, "
-              "tweets, news) and other languages score lower. Sarcasm and mixed reviews are "
-              "often wrong. Words outside the vocabulary are read as unknown.", ""]
+    lines += _sentences_lines(sentences or {}, system) + _behaviour_lines(behaviour or {}, system)
+    lines += ["", "**Limits.** English movie reviews of the IMDB kind first; other domains "
+              "(products, tweets, news) score lower and other languages are not read. Sarcasm, "
+              "mixed reviews, negated praise or blame (\"not bad\"), contrasts in time (\"used "
+              "to love it, but now\") and other people's opinions are often wrong (the "
+              "Behaviour table). The neutral band is a reading of p (SST's neutral phrases were learned as p = 0.5), not a third class. Words "
+              "outside the vocabulary are read as unknown.", ""]
     return "\n".join(lines)
 
 
@@ -167,6 +227,10 @@ def main():
     parser.add_argument("--vocab_rows", type=int, default=0)
     parser.add_argument("--check", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "model")
+    parser.add_argument("--sentences", type=Path, default=None,
+                        help="bench_sentences.py's results with this run among its systems")
+    parser.add_argument("--behaviour", type=Path, default=None,
+                        help="bench_behaviour.py's results with this run among its systems")
     args = parser.parse_args()
     results = json.loads(args.results.read_text())
     row = next(r for r in results["rows"] if r.get("recipe", r.get("model")) == args.recipe
@@ -186,7 +250,10 @@ def main():
                   "quartile_word_bounds": row["quartile_word_bounds"], "recipe": recipe,
                   "seed": seed, "wide": wide, "shipped_check": check}
     (building / "eval.json").write_text(json.dumps(evaluation, indent=2) + "\n")
-    (building / "MODEL_CARD.md").write_text(_card(trained, row, check, args, wide, (recipe, seed)))
+    benches = [json.loads(path.read_text()) if path else None
+               for path in (args.sentences, args.behaviour)]
+    (building / "MODEL_CARD.md").write_text(_card(trained, row, check, args, wide, (recipe, seed),
+                                                  *benches, system=args.run_dir.name))
     args.out.mkdir(parents=True, exist_ok=True)
     for built in building.iterdir():  # file by file: model/encoder/ and the like stay
         built.replace(args.out / built.name)
