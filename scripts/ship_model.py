@@ -213,8 +213,9 @@ def _card(config, row, check, args, wide, trained_as, sentences=None, behaviour=
               "(products, tweets, news) score lower and other languages are not read. Sarcasm, "
               "mixed reviews, negated praise or blame (\"not bad\"), contrasts in time (\"used "
               "to love it, but now\") and other people's opinions are often wrong (the "
-              "Behaviour table). The neutral band is a reading of p (SST's neutral phrases were learned as p = 0.5), not a third class. Words "
-              "outside the vocabulary are read as unknown.", ""]
+              "Behaviour table). The neutral band is a reading of p (SST's neutral phrases "
+              "were learned as p = 0.5), not a third class. Words outside the vocabulary are "
+              "read as unknown.", ""]
     return "\n".join(lines)
 
 
