@@ -9,7 +9,7 @@ import numpy as np
 
 from ..core.errors import UserError
 
-__all__ = ["tokenize", "Vocab", "PAD", "UNK"]
+__all__ = ["tokenize", "tokenizer_rules", "Vocab", "PAD", "UNK"]
 
 PAD, UNK = "<pad>", "<unk>"
 MAX_CHARS = 100_000  # a review longer than this is cut before tokenizing (bounds time and memory)
@@ -29,6 +29,15 @@ def tokenize(text):
     """
     text = _MARKUP.sub(" ", _VARIATION.sub("", text[:MAX_CHARS].lower()))
     return _TOKEN.findall(_CONTRACTION.sub(r" \1", text))
+
+
+def tokenizer_rules():
+    """tokenize() as data, for a program without this package (export.py writes it beside an
+    ONNX file): cut to max_chars, lower-case, delete `delete`, put a space for `markup`, a
+    space before `contraction` matches, then the tokens are the matches of `token`."""
+    return {"tokenizer": "ptb-lower-v1", "max_chars": MAX_CHARS, "lowercase": True,
+            "delete": _VARIATION.pattern, "markup": _MARKUP.pattern,
+            "contraction": _CONTRACTION.pattern, "token": _TOKEN.pattern, "unknown": UNK}
 
 
 class Vocab:

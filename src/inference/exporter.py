@@ -13,10 +13,11 @@ import numpy as np
 from ..model.checkpoint import load_network
 from ..core.device import init_device
 from ..core.errors import UserError
-from ..core.files import atomic_path
+from ..core.files import atomic_path, write_json
 from .mindir import RECORD_KEY, export_record
-from ..core.run_folder import VOCAB, run_folder
-from ..data.text import Vocab
+from ..core.run_folder import VOCAB, checkpoint_of, run_folder
+from ..data.readers.labelled_text import label_names
+from ..data.text import Vocab, tokenizer_rules
 
 __all__ = ["export_model"]
 
@@ -31,17 +32,38 @@ def export_model(config, log=print):
         raise UserError(f"AIR export needs device_target Ascend (MindSpore writes AIR only on "
                         f"Ascend); use --file_format MINDIR on {config.device_target}")
     init_device(config)
-    if not config.checkpoint_path:
-        raise UserError("no checkpoint to export; pass --checkpoint_path FILE.ckpt, e.g. "
-                        "RUN_DIR/lstm-best.ckpt")
+    checkpoint = checkpoint_of(config)
     vocab = Vocab.load(run_folder(config) / VOCAB)
-    network = load_network(config, config.checkpoint_path, vocab, run_folder(config) / VOCAB)
+    network = load_network(config, checkpoint, vocab, run_folder(config) / VOCAB)
     ids = ms.Tensor(np.zeros((config.batch_size, config.max_len), np.int32))
     length = ms.Tensor(np.full((config.batch_size,), config.max_len, np.int32))
     target = Path(f"{config.file_name}.{config.file_format.lower()}")
-    record = export_record(config, vocab, config.checkpoint_path)
+    if config.file_format == "ONNX":
+        return _export_for_service(network, vocab, config, target, log)
+    record = export_record(config, vocab, checkpoint)
     _export_atomically(network, (ids, length), target, config.file_format, record)
     log(f"exported {target} for {config.device_target}")
+    return target
+
+
+def _export_for_service(network, vocab, config, target, log):
+    """The network as one ONNX graph with free batch and length axes, inputs ids and length,
+    outputs logits and probabilities; beside it FILE.vocab.json and FILE.tokenizer.json, so
+    that a program with onnxruntime alone turns raw text into the same probabilities."""
+    import onnx
+    from ..model.onnx_graph import build_onnx_model
+    model = build_onnx_model(network, for_service=True)
+    beside = {f"{config.file_name}.vocab.json": {"tokens": vocab.tokens},
+              f"{config.file_name}.tokenizer.json": {**tokenizer_rules(),
+                                                     "max_len": config.max_len,
+                                                     "truncate": config.truncate,
+                                                     "labels": list(label_names(config))}}
+    for name, content in beside.items():
+        write_json(Path(name), content, what="--file_name")
+    with atomic_path(target, suffix=target.suffix, what="--file_name") as tmp:
+        onnx.save(model, str(tmp))
+    log(f"exported {target} with {', '.join(beside)} (inputs ids [batch, length] int32 and "
+        f"length [batch] int32; outputs logits and probabilities)")
     return target
 
 

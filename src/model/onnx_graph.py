@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import UserError
-from .wide import pair_rows
+from .wide import BIGRAM_BUCKETS, MULTIPLIER, pair_rows
 
 __all__ = ["OnnxForward", "build_onnx_model"]
 
@@ -155,14 +155,59 @@ def _wide(graph, table):
                                     graph.constant("wide_steps", np.int64([1]))], keepdims=0)
 
 
-def build_onnx_model(network):
+def _masks_in_graph(graph, pooling, wide_vocab):
+    """The inputs OnnxForward._feed computes in numpy, computed by the graph itself from ids
+    [N, T] and length [N] (for a file that needs nothing else: export.py's ONNX)."""
+    from onnx import TensorProto
+    node, constant = graph.node, graph.constant
+    shape = node("Shape", ["ids"])
+    batch = node("Gather", [shape, constant("axis_0", np.int64(0))])
+    steps = node("Gather", [shape, constant("axis_1", np.int64(1))])
+    zero, one = constant("zero", np.int64(0)), constant("one", np.int64(1))
+    positions = node("Unsqueeze", [node("Range", [zero, steps, one]), one])        # [T, 1]
+    lengths = node("Cast", ["length"], to=TensorProto.INT64)
+    row = node("Unsqueeze", [lengths, zero])                                       # [1, N]
+
+    def before(offset):  # [T, N, 1] float: 1 where position + offset < length
+        shifted = node("Add", [positions, constant(f"offset_{offset}", np.int64(offset))])
+        real = node("Cast", [node("Less", [shifted, row])], to=TensorProto.FLOAT)
+        return node("Unsqueeze", [real, constant(f"axis_2_{offset}", np.int64([2]))])
+    real, named = before(0), {}
+    named["mask"] = real
+    named["inverse_length"] = node("Unsqueeze", [node("Reciprocal", [node(
+        "Cast", ["length"], to=TensorProto.FLOAT)]), one])
+    named["max_offset"] = node("Mul", [node("Sub", [real, constant("one_f", np.float32(1))]),
+                                       constant("big", np.float32(1e9))])
+    named["last_row"] = node("Add", [node("Mul", [node("Sub", [lengths, one]), batch]),
+                                     node("Range", [zero, batch, one])])
+    if wide_vocab is not None:
+        named["wide_word"] = node("Transpose", [real], perm=[1, 0, 2])
+        named["wide_pair"] = node("Transpose", [before(1)], perm=[1, 0, 2])
+        following = node("Pad", [node("Slice", ["ids", constant("from_1", np.int64([1])),
+                                                constant("to_end", np.int64([2**62])),
+                                                one]),
+                                 constant("pad_end", np.int64([0, 0, 0, 1]))])
+        pairs = node("Mod", [node("Add", [node("Mul", ["ids", constant(
+            "multiplier", np.int32(MULTIPLIER))]), following]), constant(
+            "buckets", np.int32(BIGRAM_BUCKETS))])
+        named["wide_pairs"] = node("Add", [pairs, constant("wide_vocab", np.int32(wide_vocab))])
+    for name, output in named.items():
+        graph.nodes.append(graph.helper.make_node("Identity", [output], [name]))
+
+
+def build_onnx_model(network, for_service=False):
     """The ONNX ModelProto of a SentimentNet: (ids, length, pooling masks) -> logits, and
-    "states", every LSTM layer's outputs [T, N, layers * C] (SentimentNet.logits_and_states)."""
+    "states", every LSTM layer's outputs [T, N, layers * C] (SentimentNet.logits_and_states).
+    for_service: inputs ids and length alone (the masks computed inside), outputs logits and
+    probabilities."""
     from onnx import TensorProto, checker, helper
     graph = _GraphBuilder()
+    if for_service:
+        _masks_in_graph(graph, network.pooling,
+                        None if network.wide is None else network.wide.vocab_size)
     channels = network.forward_layers[-1].hidden_size * (2 if network.bidirectional else 1)
-    x, outputs = _encode(graph, network)
-    graph.nodes.append(helper.make_node("Concat", outputs, ["states"], axis=2))
+    x, layers = _encode(graph, network)
+    graph.nodes.append(helper.make_node("Concat", layers, ["states"], axis=2))
     pooled = _pool(graph, x, channels, network.pooling)
     decoder = _weights(network.decoder)
     deep = "logits" if network.wide is None else "deep_logits"
@@ -172,15 +217,17 @@ def build_onnx_model(network):
     if network.wide is not None:
         wide = _wide(graph, network.wide.table.asnumpy())
         graph.nodes.append(helper.make_node("Add", ["deep_logits", wide], ["logits"]))
+    inputs = _inputs(helper, TensorProto, network.pooling, network.wide is not None)
+    logits = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "classes"])
+    if for_service:
+        graph.nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1))
+        inputs, outputs = inputs[:2], [logits, helper.make_tensor_value_info(
+            "probabilities", TensorProto.FLOAT, ["batch", "classes"])]
+    else:
+        outputs = [logits, helper.make_tensor_value_info(
+            "states", TensorProto.FLOAT, ["steps", "batch", channels * len(layers)])]
     model = helper.make_model(
-        helper.make_graph(graph.nodes, "SentimentNet",
-                          _inputs(helper, TensorProto, network.pooling, network.wide is not None),
-                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
-                                                         ["batch", None]),
-                           helper.make_tensor_value_info(
-                               "states", TensorProto.FLOAT,
-                               ["steps", "batch", channels * len(outputs)])],
-                          graph.initializers),
+        helper.make_graph(graph.nodes, "SentimentNet", inputs, outputs, graph.initializers),
         opset_imports=[helper.make_opsetid("", OPSET)], producer_name="lstm-sentiment")
     checker.check_model(model)
     return model
