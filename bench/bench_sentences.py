@@ -149,6 +149,48 @@ def scores(p, splits):
     return found
 
 
+def scaled(p, scale):
+    """p(positive) with the logit margin times scale: sigmoid(scale * logit(p))."""
+    p = np.clip(np.asarray(p, np.float64), 1e-12, 1 - 1e-12)
+    return 1 / (1 + np.exp(-scale * np.log(p / (1 - p))))
+
+
+def three_way(p, grades):
+    """Balanced accuracy of the verdict (negative / neutral / positive by NEUTRAL_BAND) against
+    SST's grades read as negative (0-1), neutral (2), positive (3-4): the mean of the three
+    classes' recalls, so that the neutral minority (a fifth of dev) weighs as much as each
+    pole."""
+    low, high = NEUTRAL_BAND
+    read = np.where(p < low, 0, np.where(p > high, 2, 1))
+    truth = np.where(grades < 2, 0, np.where(grades == 2, 1, 2))
+    return float(np.mean([np.mean(read[truth == c] == c) for c in range(3)]))
+
+
+def choose_scale(p, grades, scales):
+    """The logit scale the verdict takes, chosen on SST dev: the smallest whose balanced 3-way
+    accuracy is within one standard error of the best (the one-standard-error rule: no
+    sharper than the validation sentences can tell apart). Returns (chosen, {scale: %})."""
+    accuracy = {scale: three_way(scaled(p, scale), grades) for scale in scales}
+    best = max(accuracy.values())
+    error = np.sqrt(best * (1 - best) / len(grades))
+    chosen = min(scale for scale, value in accuracy.items() if value >= best - error)
+    return chosen, {scale: round(100 * value, 2) for scale, value in accuracy.items()}
+
+
+def calibrations(p_lists, splits, scales, systems):
+    """{system: {"chosen": scale, "dev_3way": {scale: %}}} of the project's models."""
+    dev = next((split for split in splits if split.name == "sst_dev"), None)
+    if dev is None or not scales:
+        return {}
+    start = sum(len(split.texts) for split in splits[:splits.index(dev)])
+    found = {}
+    for name in systems:
+        part = np.asarray(p_lists[name][start:start + len(dev.texts)])
+        chosen, by_scale = choose_scale(part, np.asarray(dev.labels), scales)
+        found[name] = {"chosen": chosen, "dev_3way": by_scale}
+    return found
+
+
 # ---------------------------------------------------------------- main
 def parse(argv=None):
     """The options, checked: the peers need --peer_python."""
@@ -160,6 +202,10 @@ def parse(argv=None):
                         help="SST's trees folder or sst_trainDevTestTrees_PTB.tar.gz (dev.txt "
                              "and test.txt are read); without it, no SST numbers")
     add_system_options(parser)
+    parser.add_argument("--scales", default="",
+                        help="logit scales to weigh for the models' verdicts on SST dev, e.g. "
+                             "1,1.5,2,2.5,3,4,5 (the one-standard-error rule chooses; "
+                             "scripts/ship_model.py --logit_scale folds the choice in)")
     parser.add_argument("--limit", type=int, default=0,
                         help="keep this many evenly spaced items of each split (0: all)")
     parser.add_argument("--result_name", default="sentences",
@@ -186,6 +232,12 @@ def run(options):
     splits = [test] + (read_sst(options.sst_path, options.limit) if options.sst_path else [])
     texts = [text for split in splits for text in split.texts]
     p_lists, about = systems_p(options, texts, NEUTRAL_BAND, train)
+    scales = [float(s) for s in options.scales.split(",") if s]
+    models = [name for name in p_lists if name not in ("nbsvm", "vader")]
+    for name, found in calibrations(p_lists, splits, scales, models).items():
+        about[name]["logit_scale"] = found
+        print(f"{name}: SST dev balanced 3-way accuracy by logit scale {found['dev_3way']}; "
+              f"chosen {found['chosen']}")
     return splits, {name: scores(p, splits) for name, p in p_lists.items()}, about, train
 
 

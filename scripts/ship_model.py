@@ -31,11 +31,14 @@ from src.model.checkpoint import load_params  # noqa: E402
 from src.data.text import Vocab  # noqa: E402
 
 NEUTRAL = ("aclimdb_path", "data_path", "glove_path", "preprocess_path", "unlabelled_path",
-           "pretrain_path", "pretrained_encoder", "checkpoint_path", "ckpt_path", "aim_repo",
-           "config_path")
+           "mix_sst_path", "pretrain_path", "pretrained_encoder", "checkpoint_path", "ckpt_path",
+           "aim_repo", "config_path")
 
 
-def _shrink(run_dir, out, rows):
+LOGITS = ("decoder.weight", "decoder.bias", "wide.table")  # logits = their sum: scaled alike
+
+
+def _shrink(run_dir, out, rows, logit_scale=1.0):
     import mindspore as ms
     params = ms.load_checkpoint(str(run_dir / "lstm-best.ckpt"))
     vocab = Vocab.load(run_dir / "vocab.json")
@@ -49,6 +52,8 @@ def _shrink(run_dir, out, rows):
             array = array[:rows]
         if name == "wide.table" and rows:  # its word rows, then every word-pair row (src/model/wide.py)
             array = np.concatenate([array[:rows], array[len(vocab):]])
+        if name in LOGITS:  # the verdict's sharpness, chosen on SST dev (bench_sentences.py)
+            array = array * np.float32(logit_scale)
         if array.dtype == np.float32:
             array = array.astype(np.float16)
         kept.append({"name": name, "data": ms.Tensor(array)})
@@ -154,6 +159,15 @@ def _behaviour_lines(behaviour, system):
     return lines
 
 
+def _scale_lines(scale):
+    if scale == 1.0:
+        return []
+    return ["", f"**The verdict's sharpness.** The logits are multiplied by {scale:g}: the "
+                "smallest scale whose negative / neutral / positive accuracy on SST's dev "
+                "sentences lies within one standard error of the best "
+                "(`bench/bench_sentences.py --scales`). Labels and accuracy do not change."]
+
+
 def _card(config, row, check, args, wide, trained_as, sentences=None, behaviour=None,
           system=""):
     """config: the run's own (where its encoder came from, when its wide part was fitted);
@@ -196,7 +210,7 @@ def _card(config, row, check, args, wide, trained_as, sentences=None, behaviour=
             if wide and not config.wide else "."),
         "",
         f"**Accuracy** on the 25,000 test reviews: **{100 * row['test_acc']:.2f} %**.",
-    ]
+    ] + _scale_lines(getattr(args, "logit_scale", 1.0))
     if quartiles:
         lines += ["", "| length quartile (words) | accuracy |", "| --- | ---: |"]
         names = [f"up to {bounds[0]}", f"{bounds[0] + 1}-{bounds[1]}",
@@ -228,6 +242,12 @@ def main():
     parser.add_argument("--vocab_rows", type=int, default=0)
     parser.add_argument("--check", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "model")
+    parser.add_argument("--logit_scale", type=float, default=1.0,
+                        help="multiply the logits by this (bench_sentences.py --scales chooses "
+                             "it on SST dev): the verdict's sharpness; labels stay the same")
+    parser.add_argument("--bench_system", default="",
+                        help="this model's name in those results (default: RUN_DIR's name; "
+                             "model after a first shipping)")
     parser.add_argument("--sentences", type=Path, default=None,
                         help="bench_sentences.py's results with this run among its systems")
     parser.add_argument("--behaviour", type=Path, default=None,
@@ -240,7 +260,7 @@ def main():
     building = args.out.with_name(f".{args.out.name}.building")
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
-    _shrink(args.run_dir, building, args.vocab_rows)
+    _shrink(args.run_dir, building, args.vocab_rows, args.logit_scale)
     trained = load_config(["--config_path", str(args.run_dir / "config.yaml")])
     config = _config(trained, building)
     check = _check(args.run_dir, building, args.check, config.vocab_size) if args.check else None
@@ -249,12 +269,14 @@ def main():
     evaluation = {"accuracy": row["test_acc"], "reviews": 25000,
                   "accuracy_by_length_quartile": row.get("test_acc_by_length_quartile"),
                   "quartile_word_bounds": row["quartile_word_bounds"], "recipe": recipe,
-                  "seed": seed, "wide": wide, "shipped_check": check}
+                  "seed": seed, "wide": wide, "logit_scale": args.logit_scale,
+                  "shipped_check": check}
     (building / "eval.json").write_text(json.dumps(evaluation, indent=2) + "\n")
     benches = [json.loads(path.read_text()) if path else None
                for path in (args.sentences, args.behaviour)]
     (building / "MODEL_CARD.md").write_text(_card(trained, row, check, args, wide, (recipe, seed),
-                                                  *benches, system=args.run_dir.name))
+                                                  *benches, system=args.bench_system or
+                                                  args.run_dir.name))
     args.out.mkdir(parents=True, exist_ok=True)
     for built in building.iterdir():  # file by file: model/encoder/ and the like stay
         built.replace(args.out / built.name)
