@@ -1,7 +1,6 @@
 """The Gradio page (src/inference/serve.py, app.py's job, served in this process on the tiny run) in
 headless Debian Chromium and through gradio_client; app.py itself as `make serve` starts it,
 on the shipped model."""
-import concurrent.futures
 import contextlib
 import dataclasses
 import json
@@ -11,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -66,13 +66,18 @@ def _app(command):
 class BatchRecorder:
     """A predictor that records how many reviews each logits_and_states() call (the one
     pass of each batch of requests the page formed: src/inference/serve.py classify_batch explains
-    them together) held; the rest is the real one."""
+    them together) held; the rest is the real one. A test may hold the pass: it then waits
+    for `open` (set: it goes on at once), and `entered` says one is waiting."""
 
     def __init__(self, predictor):
         self.predictor, self.batches = predictor, []
+        self.open, self.entered = threading.Event(), threading.Event()
+        self.open.set()
 
     def logits_and_states(self, encoded):
         self.batches.append(len(encoded))
+        self.entered.set()
+        assert self.open.wait(300), "the test never let the held batch go"
         return self.predictor.logits_and_states(encoded)
 
     def __getattr__(self, name):
@@ -88,7 +93,8 @@ def _app_config(*words):
 @pytest.fixture(scope="module")
 def served(trained_run, tiny_eval):
     """src.inference.serve.serve, app.py's whole job, in this process on the tiny run and a free loopback
-    port, its predictor recording the batches the page hands it: (URL, BatchRecorder)."""
+    port, its predictor recording the batches the page hands it: (URL, BatchRecorder, the
+    page's Blocks)."""
     import src.inference.serve
     port = _free_port()
     config = _app_config("--ckpt_path", str(trained_run), "--serve_port", str(port),
@@ -102,7 +108,7 @@ def served(trained_run, tiny_eval):
         patch.setattr(src.inference.serve, "load_predictor", recording)
         page = src.inference.serve.serve(config, block=False)
     try:
-        yield _wait_until_serving(f"http://127.0.0.1:{port}/", lambda: True), recorders[0]
+        yield _wait_until_serving(f"http://127.0.0.1:{port}/", lambda: True), recorders[0], page
     finally:
         page.close()
 
@@ -196,21 +202,35 @@ def test_api_empty_and_oversized_reviews_get_a_message(client):
     assert f"limit is {MAX_CHARS:,}" in message and not label and not words
 
 
-def test_api_200_concurrent_requests_are_batched_and_all_answered(served, client, predictor):
-    """Gradio's queue hands concurrent requests to the network together, up to batch_size at
-    a time: served one at a time, the 200 requests would make 200 batches of one."""
-    recorder = served[1]
+def test_api_200_concurrent_requests_are_batched_and_all_answered(served, predictor):
+    """Gradio's queue hands waiting requests to the network together, up to batch_size at a
+    time: served one at a time, the 200 requests would make 200 batches of one. The first
+    request's batch is held in the network until the other 199 wait in the queue; they then
+    go in full batches, one batch at a time (the page's concurrency limit is 1)."""
+    from gradio_client import Client
+    url, recorder, page = served
+    client = Client(url, verbose=False, max_workers=200)  # all 200 in flight at once
     recorder.batches.clear()
+    recorder.entered.clear()
+    recorder.open.clear()
     texts = [EXAMPLES[i % len(EXAMPLES)] for i in range(200)]
-    with concurrent.futures.ThreadPoolExecutor(200) as pool:
-        results = list(pool.map(lambda t: client.predict(t, api_name="/classify"), texts))
-    for text, (label, words, message) in zip(texts, results):
-        assert message.startswith("**Verdict: ") and label["label"] == _expected(predictor,
-                                                                                 text)[0]
-        assert "".join(piece["token"] for piece in words) == text
-    batches = recorder.batches
-    assert sum(batches) == 200 and max(batches) <= recorder.config.batch_size, batches
-    assert len(batches) <= 50, batches  # 4 or more requests a batch on average
+    try:
+        jobs = [client.submit(texts[0], api_name="/classify")]
+        assert recorder.entered.wait(120), "the first request never reached the network"
+        jobs += [client.submit(text, api_name="/classify") for text in texts[1:]]
+        deadline = time.monotonic() + 120
+        while len(page._queue) < 199:  # each request joins the queue when it arrives
+            assert time.monotonic() < deadline, f"{len(page._queue)} requests queued"
+            time.sleep(0.01)
+    finally:
+        recorder.open.set()
+    results = [job.result(timeout=300) for job in jobs]
+    client.close()
+    for text, (label, words, _) in zip(texts, results):
+        assert label["label"] == _expected(predictor, text)[0]
+        assert len(words) == len(predictor.encode([text])[0])
+    size = recorder.config.batch_size
+    assert recorder.batches == [1] + [size] * (199 // size) + [199 % size], recorder.batches
 
 
 def _browser(tmp_path):
