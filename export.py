@@ -16,7 +16,7 @@ from src.core.run_folder import run_config_first
 
 @modelarts_synced
 def main(config, log=print):
-    from src.inference.export import export_model
+    from src.inference.exporter import export_model
     return export_model(config, log)
 
 

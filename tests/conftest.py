@@ -154,7 +154,7 @@ def tiny_eval(tiny_config, trained_run):
 def exported_mindir(tiny_config, trained_run, session_dir):
     """The tiny run's best checkpoint exported to MINDIR; returns the file's path."""
     import dataclasses
-    from src.inference.export import export_model
+    from src.inference.exporter import export_model
     config = dataclasses.replace(tiny_config, checkpoint_path=str(trained_run / "lstm-best.ckpt"),
                                  file_name=str(session_dir / "tiny_lstm"))
     return export_model(config, log=lambda *_: None)

@@ -173,7 +173,7 @@ def test_ascend_path_needs_mindspore_lite(exported_mindir, trained_run, tmp_path
 @pytest.mark.parametrize("pooling", ["mean_max", "first_last"])
 def test_onnx_export_runs_in_onnxruntime(pooling, run_config, tmp_path):
     import onnxruntime
-    from src.inference.export import export_model
+    from src.inference.exporter import export_model
     config = dataclasses.replace(run_config, file_format="ONNX", pooling=pooling,
                                  file_name=str(tmp_path / "tiny"))
     path = export_model(config, log=lambda *_: None)

@@ -18,7 +18,7 @@ from src.data.embeddings import build_embedding
 from src.data.glove import check_glove_path, has_word2vec_header, load_glove
 from src.model.checkpoint import load_network
 from src.training.evaluate import evaluate
-from src.inference.export import export_model
+from src.inference.exporter import export_model
 from src.model.network import NetWithLoss, SentimentNet
 from src.training.loop import learning_rates
 from train import main as train

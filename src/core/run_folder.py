@@ -18,7 +18,7 @@ from .config import save_config
 from .errors import UserError
 from .files import remove_temp_files
 
-__all__ = ["FolderLock", "Run", "open_run", "run_folder", "run_config_first", "PREFIX", "BEST", "CONFIG", "VOCAB",
+__all__ = ["FolderLock", "Run", "open_run", "run_folder", "run_config_first", "checkpoint_of", "PREFIX", "BEST", "CONFIG", "VOCAB",
            "METRICS", "RUN_LOG", "CURVES", "AIM_RUN", "EVAL", "SHIPPED"]
 
 PREFIX = "lstm"  # checkpoint names as the zoo's: lstm-EPOCH_STEP.ckpt, lstm-best.ckpt
@@ -151,3 +151,14 @@ def run_folder(config):
     if config.checkpoint_path and not (folder / VOCAB).exists():
         folder = Path(config.checkpoint_path).parent
     return folder
+
+
+def checkpoint_of(config):
+    """The checkpoint a run is used through: --checkpoint_path, else ckpt_path/lstm-best.ckpt."""
+    if config.checkpoint_path:
+        return Path(config.checkpoint_path)
+    best = Path(config.ckpt_path) / BEST
+    if best.exists():
+        return best
+    raise UserError(f"no checkpoint given and no {best}; pass --ckpt_path RUN_DIR (a run of "
+                    f"train.py) or --checkpoint_path FILE.ckpt")

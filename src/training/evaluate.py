@@ -23,22 +23,12 @@ from ..core.files import write_json, write_text
 from ..model.network import scoring_model
 from .report import class_scores, format_scores, plot_confusion
 from ..data.readers.labelled_text import label_names
-from ..core.run_folder import BEST, CONFIG, EVAL, VOCAB, run_folder
+from ..core.run_folder import CONFIG, EVAL, VOCAB, checkpoint_of, run_folder
 from ..data.text import Vocab
 from ..data.test_set import write_test_set
 from .tracking import EvalBar, track_evaluation
 
-__all__ = ["evaluate", "checkpoint_of", "own_data"]
-
-
-def checkpoint_of(config):
-    """The checkpoint to evaluate: --checkpoint_path, else ckpt_path/lstm-best.ckpt."""
-    if config.checkpoint_path:
-        return Path(config.checkpoint_path)
-    best = Path(config.ckpt_path) / BEST
-    if best.exists():
-        return best
-    raise UserError(f"no checkpoint given and no {best}; pass --checkpoint_path FILE.ckpt")
+__all__ = ["evaluate", "own_data"]
 
 
 def evaluate(config, split="test", log=print):
