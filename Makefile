@@ -7,10 +7,12 @@ export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
 export PYTHONDONTWRITEBYTECODE := 1
 
 DEMO_DIR := demo
-# The default flow (from the shipped encoder, with the linear part) on the 1,000-review sample:
+# The shipped model's flow (from the shipped encoder, with the linear part, SST's sentences and
+# phrases mixed in, identity words swapped) on the 1,000-review and 400-sentence samples:
 # reviews cut to 300 tokens, and more, faster epochs than 22,500 reviews need.
 DEMO_ARGS := --ckpt_path $(DEMO_DIR)/run --preprocess_path $(DEMO_DIR)/preprocess \
-	--num_epochs 8 --learning_rate 0.003 --max_len 300 --bucket_width 100 --batch_size 32
+	--num_epochs 8 --learning_rate 0.003 --max_len 300 --bucket_width 100 --batch_size 32 \
+	--mix_sst_path data/sst_sample --mix_sst_phrases 2000 --identity_swaps true
 
 .PHONY: demo test venv clean serve browser bench-venv
 

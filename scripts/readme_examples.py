@@ -181,6 +181,8 @@ def performance_table():
     nbsvm, tfidf = (_row(recipes["rows"], name, 0) for name in ("nbsvm", "tfidf"))
     original = next(r for r in _json(RESULTS / "accuracy.json")["rows"] if r["run"] == "original")
     behaviour = _json(RESULTS / "behaviour.json")
+    sst = _json(RESULTS / "sentences.json")["percent"]
+    trained = _row(recipes["rows"], shipped.get("recipe", "default"), shipped.get("seed", 0))
     overall = next(c for c in behaviour["capabilities"] if c["capability"] == "overall")
     machine = recipes["machine"]
     bounds = recipes["quartile_word_bounds"]
@@ -211,9 +213,15 @@ def performance_table():
                                                for r in default))]) + " (mean)",
          "-", _quartiles(nbsvm["test_acc_by_length_quartile"]),
          _quartiles(tfidf["test_acc_by_length_quartile"]), "-"],
-        ["training time, 2 cores", "-", both("train_s", minutes), minutes(original["train_s"]),
+        ["SST-2 / SST-5 test (sentences; SST-5: p read as the nearest of 0, .25, ... 1)",
+         f"{sst['model']['sst2_test']:.1f} % / {sst['model']['sst5_test']:.1f} %", "-", "-",
+         f"{sst['nbsvm']['sst2_test']:.1f} % / {sst['nbsvm']['sst5_test']:.1f} %", "-",
+         f"{sst['vader']['sst2_test']:.1f} % / {sst['vader']['sst5_test']:.1f} %"],
+        ["training time, 2 cores", minutes(trained["train_s"]), both("train_s", minutes),
+         minutes(original["train_s"]),
          seconds(nbsvm["train_s"]), seconds(tfidf["train_s"]), "-"],
-        ["training peak memory", "-", both("train_peak_rss_gb", lambda gb: f"{gb:.2f} GB"),
+        ["training peak memory", f"{trained['train_peak_rss_gb']:.2f} GB",
+         both("train_peak_rss_gb", lambda gb: f"{gb:.2f} GB"),
          "-", "-", "-", "-"],
         [f"behavioural tests failed ({overall['tests']} tests, {overall['cases']:,} cases, mean)",
          _percent(overall["model"], 1), "-", "-", _percent(overall["nbsvm"], 1), "-",
@@ -224,7 +232,7 @@ def performance_table():
     lines.append("")
     lines.append(f"{machine['cpus']}-core x86 CPU, MindSpore {machine['mindspore']}, Python "
                  f"{machine['python']}; from `model/eval.json` and `bench/results/`")
-    lines.append("(`recipes.json`, `accuracy.json`, `behaviour.json`).")
+    lines.append("(`recipes.json`, `accuracy.json`, `behaviour.json`, `sentences.json`).")
     return "\n".join(lines) + "\n"
 
 

@@ -267,10 +267,10 @@ def test_deleting_the_5_top_scored_tokens_hurts_more_than_5_random_ones(shipped)
     """On >= 90 % of 50 bundled reviews the predicted label's probability falls more when
     the explanation's 5 top tokens go than when 5 random ones do; random scores (the same
     check, scores drawn at random) fail it. And token by token the scores agree with
-    occlusion's on the first 40 tokens of 30 of them (mean correlation 0.83; 0.67 with the
-    shares left at their positions, 0.56-0.61 with the max part's share at another position,
-    0.63 with half of each score moved to the next token, 0.78 with half of each wide score
-    moved)."""
+    occlusion's on the first 40 tokens of 30 of them: mean correlation 0.78 for the model
+    shipped with SST sentences (0.26 with the shares left at their positions); the model
+    before it read 0.83, and 0.56-0.67 with the shares left in place, the max part's share at
+    another position or half of each score moved to the next token."""
     from src.data.text import tokenize
     from src.inference.explanations import explain
     texts = [review.text for review in _sample_reviews()]
@@ -279,9 +279,9 @@ def test_deleting_the_5_top_scored_tokens_hurts_more_than_5_random_ones(shipped)
     assert [len(reason.tokens) for reason in decomposed] == [40] * 30
     occluded = [reason.scores for reason in explain(shipped, openings, method="occlusion")]
     agreement = _agreement([reason.scores for reason in decomposed], occluded)
-    assert agreement >= 0.8, agreement
+    assert agreement >= 0.75, agreement
     positions = _position_shares(shipped, shipped.encode(openings))
-    assert _agreement(positions, occluded) < 0.75  # the check can fail
+    assert _agreement(positions, occluded) < 0.7  # the check can fail
     reasons = explain(shipped, texts)
     encoded = shipped.encode(texts)
     labels = [shipped.labels.index(reason.label) for reason in reasons]

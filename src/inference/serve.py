@@ -145,7 +145,8 @@ def build_page(config, predictor):
         return classify_batch(predictor, lock, config, texts, method)
 
     with gr.Blocks(title="LSTM sentiment") as page:
-        gr.Markdown("# Movie review sentiment\nA BiLSTM trained on IMDB reviews (MindSpore).")
+        gr.Markdown("# Review sentiment\nA BiLSTM trained on IMDB reviews and SST sentences "
+                    "(MindSpore): positive, negative, neutral or cannot tell.")
         gr.Markdown(model_summary(config, predictor), elem_id="model-info")
         review = gr.Textbox(label="Review", lines=6, max_length=config.max_review_chars,
                             placeholder="Type or paste an English movie review",
