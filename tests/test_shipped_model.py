@@ -80,7 +80,10 @@ def test_the_box_holds_a_trained_model_under_15_mb_with_its_card(shipped):
     assert shipped[0].vocab_size == words  # the encoder's 35,000, not the 50,000 asked for
     assert shipped[2] >= 0.85, shipped[2]  # 94 % of these 100; chance is 50 %
     scores = json.loads(files["eval.json"].read_text())
-    assert scores["reviews"] == 25000 and scores["accuracy"] > 0.9
+    # the card's figure (92.1 % of 25,000) is the model's: within 3 standard errors of what
+    # it scores here on 100 reviews it never saw
+    margin = 3 * (scores["accuracy"] * (1 - scores["accuracy"]) / 100) ** 0.5
+    assert scores["reviews"] == 25000 and abs(scores["accuracy"] - shipped[2]) < margin
     assert len(scores["accuracy_by_length_quartile"]) == 4
     check = scores["shipped_check"]
     assert check["run_accuracy"] - check["shipped_accuracy"] <= 0.001  # within 0.1 point
@@ -158,4 +161,30 @@ def test_the_shipped_encoder_fits_the_shipped_classifier_and_is_its_language_mod
     np.testing.assert_array_equal(network.embedding.embedding_table.asnumpy()[:100],
                                   params["embedding.embedding_table"].asnumpy()[:100])
     loss = float(params["heldout_loss"].asnumpy())
-    assert loss < 5.5 and f"**{loss:.3f}**" in (SHIPPED / "encoder" / "CARD.md").read_text()
+    assert f"**{loss:.3f}**" in (SHIPPED / "encoder" / "CARD.md").read_text()
+    # the file's language model scores that loss on reviews pretraining never read: 4.54 on
+    # the first 2 x 64 windows of the sample's test reviews against the card's 4.565
+    heldout = _language_model_loss(SHIPPED / "encoder", batches=2)
+    assert abs(heldout - loss) < 0.25, (heldout, loss)
+
+
+def _language_model_loss(folder, batches):
+    """The held-out loss (src/training/pretraining.HeldOut) of the language model in
+    folder/encoder.ckpt on the first `batches` batches of windows of the bundled sample's
+    test reviews."""
+    from src.core.config import load_config
+    from src.data.readers.aclimdb import read_aclimdb
+    from src.data.text import Vocab, tokenize
+    from src.model.checkpoint import load_params
+    from src.model.language_model import load_encoder_params
+    from src.training.pretraining import HeldOut, Windows, _joined, build_language_model
+    config = load_config(["--config_path", str(folder / "config.yaml")])
+    vocab = Vocab.load(folder / "vocab.json")
+    stream = _joined(vocab.encode(tokenize(review.text), 10 ** 6)
+                     for review in read_aclimdb(SAMPLE)["test"])
+    stream = stream[:batches * config.pretrain_batch_size * (config.pretrain_window + 1) + 1]
+    windows = Windows(stream, config.pretrain_window, config.pretrain_batch_size, config.seed)
+    model, sampler = build_language_model(
+        config, np.zeros((len(vocab), config.embed_size), np.float32), len(vocab))
+    assert load_encoder_params(model, load_params(folder / "encoder.ckpt")) == []
+    return HeldOut(stream, windows, sampler).loss(model)
