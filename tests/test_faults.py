@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -136,7 +137,10 @@ def test_kill_during_checkpoint_save_never_leaves_a_broken_checkpoint(workdir, r
     process = subprocess.Popen([sys.executable, "-c", STOPPED_IN_A_SAVE, *args], cwd=ROOT,
                                env=dict(os.environ, STOP_IN_SAVE="3"),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    guard = threading.Timer(600, process.kill)  # a run that never gets there fails the test
+    guard.start()
     _, status = os.waitpid(process.pid, os.WUNTRACED)  # until it stops inside the third save
+    guard.cancel()
     assert os.WIFSTOPPED(status), process.stderr.read()[-3000:]
     os.kill(process.pid, signal.SIGKILL)
     process.communicate()
