@@ -68,6 +68,9 @@ def _config(config, out):
     neutral = {name: getattr(Config(), name) for name in NEUTRAL}
     # the words shipped: a run started from an encoder read the encoder's, whatever vocab_size
     neutral.update(ckpt_path=".", vocab_size=len(Vocab.load(out / "vocab.json").tokens))
+    # the data's name, not the bundled sample's path: eval.py on other reviews (the sample
+    # among them) then writes eval-NAME.json and never replaces the card's figures
+    neutral["aclimdb_path"] = Path(config.aclimdb_path).name
     shipped = dataclasses.replace(config, **neutral)
     save_config(shipped, out / "config.yaml")
     listed = yaml.safe_load((out / "config.yaml").read_text())

@@ -21,9 +21,10 @@ DATA_FOR = {"config_phrases.yaml": ["--data_path", str(ROOT / "data" / "phrases_
                                 "--glove_path", str(ROOT / "data" / "glove_sample.50d.txt.gz")]}
 
 
-def test_six_yaml_files_ship():
+def test_seven_yaml_files_ship():
     assert SHIPPED == ["config_ascend.yaml", "config_ascend_8p.yaml", "config_original.yaml",
-                       "config_phrases.yaml", "config_sst.yaml", "default_config.yaml"]
+                       "config_phrases.yaml", "config_small.yaml", "config_sst.yaml",
+                       "default_config.yaml"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)

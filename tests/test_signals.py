@@ -46,7 +46,7 @@ def test_sigterm_after_a_checkpoint_ends_with_130_and_one_line_and_resume_finish
     # stopped mid-epoch: no epoch-end checkpoint, no best one; what was saved loads
     assert not (run / "lstm-best.ckpt").exists() and not list(run.glob(".*.tmp-*"))
     newest = latest_checkpoint(run, "lstm")
-    saved = int(load_params(newest)["train_step"].asnumpy())
+    saved = int(load_params(newest)["steps_done"].asnumpy())
     assert 5 <= saved < 28 and _logged_steps(run) >= 7, newest
 
     lines = []  # --resume true, in this process (no second start-up)

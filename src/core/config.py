@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from .config_checks import check_dataset, check_field
-from .config_text import coerce, help_text, parse_command_line, read_yaml, yaml_text
+from .config_text import coerce, group, help_text, key, parse_command_line, read_yaml, yaml_text
 from .errors import UserError
 
 __all__ = ["Config", "ModelConfig", "load_config", "save_config", "format_help", "default_yaml", "DEFAULT_CONFIG"]
@@ -21,22 +21,6 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "default_config.yaml"
 MAX_SEED = 2**31 - 1  # MindSpore takes seeds below 2**32; runs add epoch numbers to it
 MIN_VOCAB = 3  # <pad>, <unk> and at least one word
 RENAMED = {"w2v_extra_path": "unlabelled_path"}  # old key -> its name now
-
-
-_GROUP = [""]  # the group the keys declared next belong to (set by group() in Config's body)
-
-
-def group(title):
-    """In Config's body: the keys declared after this belong to the group `title` (--help and
-    default_config.yaml show them under it)."""
-    _GROUP[0] = title
-
-
-def key(default, help, choices=None, check=None):
-    """A Config field: its default, its help text, the values it may take, its check
-    ("positive", "not_negative" or "fraction", i.e. in [0, 1)) and its group."""
-    return field(default=default, metadata={"help": help, "choices": choices, "check": check,
-                                            "group": _GROUP[0]})
 
 
 @dataclass(frozen=True)

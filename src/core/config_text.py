@@ -2,12 +2,13 @@
 type, and the two texts made from the fields: --help and default_config.yaml."""
 import math
 import textwrap
+from dataclasses import field
 
 import yaml
 
 from .errors import UserError
 
-__all__ = ["coerce", "read_yaml", "parse_command_line", "help_text", "yaml_text", "shown",
+__all__ = ["key", "group", "coerce", "read_yaml", "parse_command_line", "help_text", "yaml_text", "shown",
            "READERS", "KEY_READERS", "reads"]
 
 # Which entry scripts read each group of keys (the groups of config.Config's keys), and the keys
@@ -38,6 +39,22 @@ KEY_READERS = {
 SCRIPTS = RUNS + (PREDICT, APP, PRE, POST)
 SHIPPED = {APP: "[--ckpt_path RUN_DIR (default: model/, the shipped model)] "}  # usage
 
+
+
+_GROUP = [""]  # the group the keys declared next belong to (set by group() in Config's body)
+
+
+def group(title):
+    """In Config's body: the keys declared after this belong to the group `title` (--help and
+    default_config.yaml show them under it)."""
+    _GROUP[0] = title
+
+
+def key(default, help, choices=None, check=None):
+    """A Config field: its default, its help text, the values it may take, its check
+    ("positive", "not_negative" or "fraction", i.e. in [0, 1)) and its group."""
+    return field(default=default, metadata={"help": help, "choices": choices, "check": check,
+                                            "group": _GROUP[0]})
 
 def reads(script, name, group):
     """Whether script reads key name of group (a script that is none of the entry scripts
