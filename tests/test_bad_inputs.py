@@ -279,6 +279,13 @@ CASES = [
      lambda i: i.args(checkpoint_path=i.checkpoint(),
                       file_name=i.file("afile", "x").joinpath("lstm")),
      ["cannot write", "--file_name"]),
+    ("SST mixed into five classes", "train.py",
+     lambda i: i.args(mix_sst_path=ROOT / "data" / "sst_sample", num_classes=5),
+     ["--mix_sst_path grades SST phrases", "num_classes is 5"]),
+    ("SST trees folder without train.txt", "train.py",
+     lambda i: i.args(mix_sst_path=_empty_folder(i)), ["has no train.txt", "--mix_sst_path"]),
+    ("ModelArts sync asked of predict.py", "predict.py",
+     lambda i: ["--enable_modelarts", "true", "good"], ["does not run on ModelArts"]),
     # predict.py (its own table of in-process cases is tests/test_predict.py)
     ("predict: table without its text column", "predict.py",
      lambda i: ["--ckpt_path", i.run(), "--input_file", i.file("r.csv", b"id,review\n1,good\n")],

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import UserError
+from ..data.readers.tables import delimiter_by_name
 from .predict_io import check_reviews
 
 __all__ = ["InputRow", "read_rows", "RowWriter"]
@@ -71,7 +72,8 @@ def _line_row(raw, number, source):
 
 
 def _table_rows(text, source, config):
-    reader = csv.reader(text.splitlines(), delimiter=_delimiter(source))
+    # the delimiter by the name of the user's file, not by the run's training data
+    reader = csv.reader(text.splitlines(), delimiter=delimiter_by_name(source))
     header = [cell.strip() for cell in next(reader)]
     # a run's config.yaml names its training data's columns; the user's table may differ
     wanted = next((name for name in (config.text_column, "text") if name in header), None)
@@ -108,7 +110,8 @@ class RowWriter:
         self.out, self.format, self.columns = out, config.output_format, columns
         self.labels = labels
         if self.format == "csv":
-            self.table = csv.writer(out, delimiter=_delimiter(source or ".csv"),
+            self.table = csv.writer(out, delimiter=delimiter_by_name(
+                source if str(source).lower().endswith(TABLE_SUFFIXES) else ".csv"),
                                     lineterminator="\n")
             self.table.writerow(columns + self.prediction_columns())
 
@@ -159,11 +162,6 @@ def _text_line(row, prediction, explanation):
         fields.append(", ".join(f"{token} {score:+.3f}" for token, score in
                                 explanation.strongest()) or "(no single word decides)")
     return "\t".join(fields + [snippet])
-
-
-def _delimiter(source):
-    """A table's delimiter by its name: tab for .tsv, comma for anything else."""
-    return "\t" if str(source).lower().endswith(".tsv") else ","
 
 
 def _printable(cell):

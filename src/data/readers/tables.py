@@ -11,7 +11,8 @@ from ...core.errors import UserError
 from .labelled_text import (Review, decode, label_names, read_named_files, require_data_path,
                         unescape_ptb)
 
-__all__ = ["read_tables", "read_table", "table_rows", "column_name", "delimiter_for"]
+__all__ = ["read_tables", "read_table", "table_rows", "column_name", "delimiter_for",
+           "delimiter_by_name"]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
 PHRASE_FILES = {"train": "train.tsv", "test": "test.tsv"}
@@ -31,6 +32,11 @@ def delimiter_for(config, source):
     'tab' mean a tab), or by the name: comma for .csv, tab for anything else."""
     if config.delimiter:
         return "\t" if config.delimiter in ("\\t", "tab") else config.delimiter
+    return delimiter_by_name(source)
+
+
+def delimiter_by_name(source):
+    """A table's delimiter by its file name: comma for .csv, tab for anything else."""
     return "," if str(source).lower().endswith(".csv") else "\t"
 
 
