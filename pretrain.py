@@ -19,12 +19,14 @@ def main(config, log=print):
     from src.training import pretraining
     from src.core.device import init_device
     from src.core.distribute import Rank
-    from src.core.run_folder import open_run
+    from src.core.run_folder import guard_run_folder, open_run
     from src.training.tracking import RunLog
 
     log = RunLog(log)
     # pretrained_encoder is train.py's: a language model starts from pretrain_start or afresh
     config = dataclasses.replace(config, pretrained_encoder="")
+    written = (f"{pretraining.LM_PREFIX}-*.ckpt", "encoder*.ckpt")  # by a pretraining run
+    guard_run_folder(config, "pretrain_path", pretraining.LM_PREFIX, written)
     init_device(config)                                         # CPU/GPU/Ascend, seeds
     prepared = mindrecord.prepare(config, log)                        # the classifier's vocabulary
     stream, heldout = pretraining.corpus(config, prepared, log)    # train + unlabelled token ids
@@ -34,7 +36,7 @@ def main(config, log=print):
     model, sampler = pretraining.build_language_model(config, table, len(prepared.vocab))
     heldout = pretraining.HeldOut(heldout, windows, sampler)       # loss on reviews never seen
     with open_run(config, prepared.vocab_file, Rank(), log, key="pretrain_path",
-                  checkpoints=(f"{pretraining.LM_PREFIX}-*.ckpt", "encoder*.ckpt")) as run:
+                  checkpoints=written) as run:
         path = pretraining.pretrain(config, model, sampler, windows, prepared.vocab, run,
                                  heldout)
     log.close()

@@ -5,10 +5,12 @@
 The run folder (--ckpt_path) receives config.yaml, vocab.json, metrics.jsonl, run.log,
 curves.png, lstm-EPOCH_STEP.ckpt checkpoints and lstm-best.ckpt (best validation accuracy).
 """
+import sys
 from dataclasses import replace
 
 from src.cloud.modelarts import modelarts_synced
 from src.core.cli import run_main
+from src.core.run_folder import resume_config_first
 
 
 @modelarts_synced
@@ -17,7 +19,7 @@ def main(config, log=print):
     # MindSpore is imported only now, so a bad config has already failed in a fraction of a second
     from src.core import distribute
     from src.core.device import init_allocator, init_device
-    from src.core.run_folder import open_run
+    from src.core.run_folder import guard_run_folder, open_run
     from src.data import embeddings, mindrecord
     from src.model import network
     from src.training import loop, wide_fit
@@ -26,6 +28,7 @@ def main(config, log=print):
     log = RunLog(log)                                   # console lines, later also run.log
     config = distribute.for_worker(config)              # DEVICE_ID of this worker
     loop.check_inputs(config)                           # missing files fail before preprocessing
+    guard_run_folder(config)                            # never model/, nor a run by mistake
     init_device(config)                                 # CPU/GPU/Ascend, GRAPH_MODE, seeds
     init_allocator(config)                              # large batches: freed buffers kept
     rank = distribute.init_distribute(config)           # rank 0 of 1 unless run_distribute
@@ -54,4 +57,4 @@ def main(config, log=print):
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, resume_config_first(sys.argv[1:]))   # --resume: the run's own settings

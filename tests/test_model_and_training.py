@@ -12,7 +12,7 @@ from mindspore import nn
 
 from conftest import GLOVE_SAMPLE, SAMPLE, run_script, tiny_args
 from src.model.checkpoint import latest_checkpoint, load_params
-from src.core.config import load_config
+from src.core.config import Config, load_config
 from src.core.errors import UserError
 from src.data.embeddings import build_embedding
 from src.data.glove import check_glove_path, has_word2vec_header, load_glove
@@ -179,6 +179,34 @@ def test_resume_continues_exactly_where_the_run_stopped(tiny_config, tmp_path):
 
 def _metrics(run_dir):
     return [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").open()]
+
+
+def test_resume_at_the_default_dropout_replays_the_steps_with_new_dropout_masks(tiny_config,
+                                                                                tmp_path):
+    """What the README says --resume reproduces at the default dropout: the steps after the
+    checkpoint, from its weights, with the same batches and learning rates, and no metric
+    doubled; only the dropout masks after it are new (MindSpore's CPU dropout keeps its random
+    state in the kernel, outside any checkpoint), so the losses move a little."""
+    base = dataclasses.replace(tiny_config, ckpt_path=str(tmp_path / "full"), num_epochs=2,
+                               batch_size=64, save_checkpoint_steps=10, keep_checkpoint_max=10)
+    assert base.dropout == Config().dropout > 0
+    train(base, log=lambda *_: None)
+    cut = dataclasses.replace(base, ckpt_path=str(tmp_path / "cut"))
+    shutil.copytree(base.ckpt_path, cut.ckpt_path)
+    for later in Path(cut.ckpt_path).glob("lstm-*.ckpt"):   # as if killed after step 10
+        if later.name != "lstm-1_10.ckpt":
+            later.unlink()
+    train(dataclasses.replace(cut, resume=True), log=lambda *_: None)
+    full = [(r["step"], r["loss"]) for r in _metrics(base.ckpt_path) if "loss" in r]
+    resumed = [(r["step"], r["loss"]) for r in _metrics(cut.ckpt_path) if "loss" in r]
+    assert [step for step, _ in resumed] == [step for step, _ in full] == list(range(1, 29))
+    assert resumed[:10] == full[:10]
+    after, reference = [loss for _, loss in resumed[10:]], [loss for _, loss in full[10:]]
+    assert after != reference, "dropout masks are restored now: say so in the README"
+    assert abs(np.mean(after) - np.mean(reference)) < 0.02
+    ends = load_params(Path(cut.ckpt_path) / "lstm-2_14.ckpt"), \
+        load_params(Path(base.ckpt_path) / "lstm-2_14.ckpt")
+    assert ends[0]["global_step"].asnumpy().item() == ends[1]["global_step"].asnumpy().item() == 28
 
 
 def test_the_epoch_end_checkpoint_is_written_after_validation_with_the_early_stop_count(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from .config_checks import check_dataset, check_field
+from .config_checks import check_combinations, check_dataset, check_field
 from .config_text import coerce, group, help_text, key, parse_command_line, read_yaml, yaml_text
 from .errors import UserError
 
@@ -148,7 +148,10 @@ class Config:
                                    check="positive")
     ckpt_path: str = key("./ckpt", "the run folder (checkpoints, config.yaml, vocab.json, logs)")
     pre_trained: str = key("", "start from the weights of this .ckpt")
-    resume: bool = key(False, "continue the run in ckpt_path from its newest checkpoint")
+    resume: bool = key(False, "continue the run in ckpt_path from its newest checkpoint, with "
+                       "the run's config.yaml under the --KEY words given")
+    overwrite_run: bool = key(False, "start afresh in a ckpt_path that holds a run, deleting its "
+                              "checkpoints (without it, such a folder is refused)")
     aim_repo: str = key("", "track hyperparameters and metrics to this Aim repo (aim up --repo)")
     group("pretraining")  # pretrain.py: the encoder as a language model on train + unlabelled text
     pretrain_path: str = key("./pretrain", "pretrain.py's folder: encoder.ckpt, snapshots, "
@@ -214,7 +217,7 @@ class Config:
                            "01_length/ 02_label/ .bin here")
     result_dir: str = key("./result_Files", "310 flow: each batch's logits, for postprocess.py")
     serve_host: str = key("127.0.0.1", "app.py binds here (0.0.0.0: open to the network)")
-    serve_port: int = key(7860, "app.py's port", check="positive")
+    serve_port: int = key(7860, "app.py's port", check="port")
     max_review_chars: int = key(20000, "app.py refuses longer reviews", check="positive")
     group("data-parallel training and ModelArts-style object-store sync")
     run_distribute: bool = key(False, "one process per device started by msrun (the "
@@ -274,19 +277,7 @@ def validate(config):
         raise UserError("embedding is 'glove' but glove_path is empty; pass --glove_path FILE "
                         "or use --embedding word2vec")
     check_dataset(config)
-    if not config.neutral_low <= config.neutral_high:
-        raise UserError(f"the neutral band runs from neutral_low to neutral_high, but "
-                        f"{config.neutral_low} > {config.neutral_high}; pass e.g. "
-                        f"--neutral_low 0.4 --neutral_high 0.6")
-    if config.mix_sst_path and config.num_classes != 2:
-        raise UserError(f"--mix_sst_path grades SST phrases as p(positive), for two classes; "
-                        f"num_classes is {config.num_classes}: pass --mix_sst_path \"\"")
-    if config.pre_trained and config.pretrained_encoder:
-        raise UserError("--pre_trained loads a whole network and --pretrained_encoder its "
-                        "encoder; pass one of them")
-    if config.resume and config.pre_trained:
-        raise UserError("--resume continues a run from its own checkpoints; do not combine it "
-                        "with --pre_trained")
+    check_combinations(config)
     return config
 
 

@@ -1,11 +1,13 @@
-"""The checks of single config values and of the dataset keys, for config.validate."""
+"""The checks of single config values, of the dataset keys and of keys that must fit together,
+for config.validate."""
 from .errors import UserError
 
-__all__ = ["CHECKS", "check_field", "check_dataset"]
+__all__ = ["CHECKS", "check_field", "check_dataset", "check_combinations"]
 
 CHECKS = {"positive": ("be positive", lambda value: value > 0),
           "not_negative": ("not be negative", lambda value: value >= 0),
-          "fraction": ("be in [0, 1)", lambda value: 0 <= value < 1)}
+          "fraction": ("be in [0, 1)", lambda value: 0 <= value < 1),
+          "port": ("be a TCP port, 1 to 65535", lambda value: 0 < value < 65536)}
 
 
 def check_field(config, f):
@@ -39,3 +41,20 @@ def check_dataset(config):
     if config.delimiter not in ("", "\\t", "tab") and len(config.delimiter) != 1:
         raise UserError(f"config key 'delimiter' must be one character (or '\\t' for a tab), "
                         f"got {config.delimiter!r}; pass e.g. --delimiter ,")
+
+
+def check_combinations(config):
+    """Keys that each make sense alone but not together."""
+    if not config.neutral_low <= config.neutral_high:
+        raise UserError(f"the neutral band runs from neutral_low to neutral_high, but "
+                        f"{config.neutral_low} > {config.neutral_high}; pass e.g. "
+                        f"--neutral_low 0.4 --neutral_high 0.6")
+    if config.mix_sst_path and config.num_classes != 2:
+        raise UserError(f"--mix_sst_path grades SST phrases as p(positive), for two classes; "
+                        f"num_classes is {config.num_classes}: pass --mix_sst_path \"\"")
+    if config.pre_trained and config.pretrained_encoder:
+        raise UserError("--pre_trained loads a whole network and --pretrained_encoder its "
+                        "encoder; pass one of them")
+    if config.resume and (config.pre_trained or config.overwrite_run):
+        raise UserError(f"--resume continues a run from its own checkpoints; do not combine it "
+                        f"with --{'pre_trained' if config.pre_trained else 'overwrite_run true'}")

@@ -28,7 +28,8 @@ KEY_READERS = {
                     READERS["data"] + (PREDICT,)),  # a table to read, a submission
     "max_len": READERS["data"] + (EXPORT,), "num_hiddens": NETWORK + (PRETRAIN,),
     "batch_size": NETWORK + (PRE,), "ckpt_path": NETWORK, "checkpoint_path": NETWORK[1:],
-    **dict.fromkeys(["save_checkpoint_steps", "keep_checkpoint_max", "resume", "aim_repo"],
+    **dict.fromkeys(["save_checkpoint_steps", "keep_checkpoint_max", "resume", "overwrite_run",
+                     "aim_repo"],
                     (TRAIN, PRETRAIN)),
     **dict.fromkeys(["pretrained_encoder", "encoder_lr_scale", "run_distribute",
                      "device_num"], (TRAIN,)),
@@ -95,10 +96,29 @@ def coerce(name, value, kind, example):
                         f"--{name} {example}") from None
 
 
+class _TwiceSet(Exception):
+    def __init__(self, name, line):
+        super().__init__(name)
+        self.name, self.line = name, line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.safe_load that refuses a key set twice in one mapping (YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            name = self.construct_object(key_node, deep=deep)
+            if isinstance(name, str) and name in seen:
+                raise _TwiceSet(name, key_node.start_mark.line + 1)
+            seen.add(name if isinstance(name, str) else id(key_node))
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path):
     try:
         with open(path, encoding="utf-8") as stream:
-            content = yaml.safe_load(stream)
+            content = yaml.load(stream, Loader=_StrictLoader)
     except FileNotFoundError:
         raise UserError(f"config file {path} not found; pass --config_path to an existing "
                         f"YAML file such as default_config.yaml") from None
@@ -108,6 +128,9 @@ def read_yaml(path):
     except PermissionError:
         raise UserError(f"config file {path} cannot be read (permission denied); pass "
                         f"--config_path to a readable YAML file") from None
+    except _TwiceSet as twice:
+        raise UserError(f"config file {path} sets '{twice.name}' twice (again at line "
+                        f"{twice.line}); keep one of the two lines") from None
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         where = getattr(err, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""

@@ -14,11 +14,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import save_config
+from .config import load_config, save_config
 from .errors import UserError
 from .files import remove_temp_files
 
-__all__ = ["FolderLock", "Run", "open_run", "run_folder", "run_config_first", "checkpoint_of", "PREFIX", "BEST", "CONFIG", "VOCAB",
+__all__ = ["FolderLock", "Run", "guard_run_folder", "open_run", "run_folder", "run_config_first",
+           "resume_config_first", "checkpoint_of", "PREFIX", "BEST", "CONFIG", "VOCAB",
            "METRICS", "RUN_LOG", "CURVES", "AIM_RUN", "EVAL", "SHIPPED"]
 
 PREFIX = "lstm"  # checkpoint names as the zoo's: lstm-EPOCH_STEP.ckpt, lstm-best.ckpt
@@ -27,6 +28,12 @@ CONFIG, VOCAB, METRICS, RUN_LOG = "config.yaml", "vocab.json", "metrics.jsonl", 
 CURVES, AIM_RUN, EVAL = "curves.png", "aim_run.txt", "eval.json"
 LOCK = ".lock"
 SHIPPED = Path(__file__).resolve().parents[2] / "model"  # the trained model in the box
+# What a checkpoint and its vocabulary depend on: a resumed run must not change them.
+RESUME_KEEPS = ("dataset", "max_len", "truncate", "min_freq", "vocab_size", "vocab_from_glove",
+                "valid_split", "split_seed", "seed", "sst_classes", "sst_phrases",
+                "mix_sst_phrases", "identity_swaps", "embedding", "embed_size", "num_classes",
+                "num_hiddens", "num_layers", "bidirectional", "pooling", "wide", "batch_size",
+                "batch_tokens", "bucket_width")
 
 
 def _holder(path, wait=1.0):
@@ -90,17 +97,76 @@ def _start_fresh(run_dir, checkpoints):
         stale.unlink(missing_ok=True)
 
 
+def _run_files(folder, checkpoints):
+    """The files in folder that show a run started there: config.yaml, metrics, checkpoints."""
+    return sorted({path.name for pattern in (CONFIG, METRICS, *checkpoints)
+                   for path in folder.glob(pattern)})
+
+
+def _changed_settings(config, run_config_file):
+    """The RESUME_KEEPS keys whose value in config differs from the run's config.yaml."""
+    trained = load_config(["--config_path", str(run_config_file)])
+    return [(name, getattr(trained, name), getattr(config, name)) for name in RESUME_KEEPS
+            if getattr(trained, name) != getattr(config, name)
+            and not (name == "embed_size" and config.embedding == "glove")]  # the file's width
+
+
+def _check_resumable(config, folder, key, prefix):
+    if not list(folder.glob(f"{prefix}-*_*.ckpt")):
+        raise UserError(f"--resume: no {prefix}-EPOCH_STEP.ckpt in --{key} {folder}; start the "
+                        f"run without --resume, or pass the run's --{key}")
+    if (folder / CONFIG).exists():
+        changed = _changed_settings(config, folder / CONFIG)
+        if changed:
+            said = ", ".join(f"{name} {new} (the run's: {old})" for name, old, new in changed)
+            raise UserError(f"--resume: {said} would not fit the run's checkpoints; resume with "
+                            f"the run's own settings (drop those --KEY words) or start a new run "
+                            f"in another --{key}")
+
+
+def guard_run_folder(config, key="ckpt_path", prefix=PREFIX, checkpoints=(f"{PREFIX}-*.ckpt",)):
+    """Refuse, before anything is read or written, a run folder where training would destroy a
+    run: model/ (the shipped model), a folder holding a started or finished run (unless
+    --resume continues it or --overwrite_run replaces it), or --resume with nothing to resume
+    or with settings its checkpoints cannot take."""
+    folder = Path(getattr(config, key))
+    if folder.exists() and SHIPPED in (folder.resolve(), *folder.resolve().parents):
+        raise UserError(f"--{key} {folder} holds the shipped model, which training never "
+                        f"replaces; pass --{key} to a folder of your own, e.g. runs/first")
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--{key} {folder} is a file, not a run folder; pass --{key} FOLDER "
+                        f"(a new one, or a run's to --resume)")
+    if config.resume:
+        return _check_resumable(config, folder, key, prefix)
+    found = _run_files(folder, checkpoints) if folder.is_dir() else []
+    if found and not config.overwrite_run:
+        raise UserError(f"--{key} {folder} holds a run ({', '.join(found[:3])}); pass --resume "
+                        f"true to continue it, --overwrite_run true to replace it, or another "
+                        f"--{key}")
+
+
+def _same_vocabulary(config, vocab_file, run_dir):
+    """A resumed run's vocabulary is the one its checkpoints were trained with."""
+    kept = run_dir / VOCAB
+    if config.resume and kept.exists() and kept.read_bytes() != Path(vocab_file).read_bytes():
+        raise UserError(f"--resume: the data gives another vocabulary than {kept}, which the "
+                        f"run's checkpoints were trained with; resume with the run's own data "
+                        f"and settings, or start a new run in another folder")
+
+
 @contextlib.contextmanager
 def open_run(config, vocab_file, rank, log, key="ckpt_path", checkpoints=(f"{PREFIX}-*.ckpt",)):
     """The run folder config.<key>, locked for this process, with config.yaml and vocab.json
     written and log attached to run.log; yields a Run and unlocks when the block ends.
 
     A new run (not --resume) first removes the metrics, curves and the checkpoints matching
-    the `checkpoints` patterns that an earlier run left there.
+    the `checkpoints` patterns that an earlier run left there (guard_run_folder has checked
+    that --overwrite_run allows it).
     """
     run_dir = Path(getattr(config, key))
     if not rank.is_main:
         run_dir = run_dir / f"rank_{rank.id}"
+    _same_vocabulary(config, vocab_file, run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         lock = FolderLock(run_dir, key).acquire()
@@ -120,7 +186,8 @@ def open_run(config, vocab_file, rank, log, key="ckpt_path", checkpoints=(f"{PRE
 
 
 # How the training process ran, not what it learned: never carried over to a reader of the run.
-HOW_IT_RAN = ["--resume", "false", "--run_distribute", "false", "--enable_modelarts", "false"]
+HOW_IT_RAN = ["--resume", "false", "--overwrite_run", "false", "--run_distribute", "false",
+              "--enable_modelarts", "false"]
 
 
 def run_config_first(flags, fallback=None):
@@ -145,8 +212,29 @@ def run_config_first(flags, fallback=None):
     return flags
 
 
+def resume_config_first(flags):
+    """train.py's flags: with --resume true, the run folder's config.yaml first
+    (run_config_first), so the resumed run keeps its own settings under the --KEY words given."""
+    try:
+        config = load_config(flags)
+    except UserError:
+        return flags  # run_main reports it
+    return run_config_first(["--ckpt_path", config.ckpt_path, *flags]) if config.resume else flags
+
+
+def _check_reader_paths(config):
+    """A run folder and a checkpoint file given to eval/export/predict are what they say."""
+    if config.checkpoint_path and Path(config.checkpoint_path).is_dir():
+        raise UserError(f"--checkpoint_path {config.checkpoint_path} is a folder; pass a .ckpt "
+                        f"file, or the run folder as --ckpt_path")
+    if Path(config.ckpt_path).is_file():
+        raise UserError(f"--ckpt_path {config.ckpt_path} is a file; pass the run folder (a "
+                        f".ckpt file goes to --checkpoint_path)")
+
+
 def run_folder(config):
     """The training run folder that holds vocab.json (config.ckpt_path, or the checkpoint's)."""
+    _check_reader_paths(config)
     folder = Path(config.ckpt_path)
     if config.checkpoint_path and not (folder / VOCAB).exists():
         folder = Path(config.checkpoint_path).parent
@@ -155,6 +243,7 @@ def run_folder(config):
 
 def checkpoint_of(config):
     """The checkpoint a run is used through: --checkpoint_path, else ckpt_path/lstm-best.ckpt."""
+    _check_reader_paths(config)
     if config.checkpoint_path:
         return Path(config.checkpoint_path)
     best = Path(config.ckpt_path) / BEST

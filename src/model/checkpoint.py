@@ -162,7 +162,9 @@ def resume_latest(cell, folder, prefix, script, folder_flag):
         raise UserError(f"--resume: no {prefix}-EPOCH_STEP.ckpt in {folder}; {script} "
                         f"without --resume first, or pass the run's {folder_flag}")
     params = load_params(path)
-    load_into(cell, params, path)
+    # the learning rates are the config's: a resumed run may be given more epochs to decay over
+    load_into(cell, {name: value for name, value in params.items()
+                     if not name.startswith("learning_rate")}, path)
     return path, params
 
 
