@@ -4,10 +4,15 @@ that decided (src/inference/explanations.py, by config.explain_method; the page 
 Shows the model's name and its test accuracy (eval.json of the run, when eval.py wrote one),
 binds config.serve_host (127.0.0.1 unless told otherwise), refuses reviews longer than
 config.max_review_chars, and runs every request through Gradio's queue, which batches
-concurrent requests into one forward pass of the network.
+concurrent requests into one forward pass of the network. Gradio sets no size limits of its
+own: RequestLimits refuses a request body longer than a review needs (413, before it is read)
+and the upload routes (the page takes no files).
 """
+import errno
 import json
+import logging
 import os
+import socket
 import sys
 import threading
 
@@ -18,7 +23,7 @@ from .predictor import load_predictor
 from ..core.run_folder import EVAL, run_folder
 
 __all__ = ["build_page", "model_summary", "explanation_summary", "classify_batch", "highlighted",
-           "serve", "EXAMPLES"]
+           "serve", "max_request_bytes", "RequestLimits", "EXAMPLES"]
 
 EXAMPLES = [
     "One of the best films I have seen in years. The acting is superb, the story moving and "
@@ -169,6 +174,113 @@ def build_page(config, predictor):
     return page
 
 
+# Gradio's routes that take files (multipart uploads); the page has no file input.
+UPLOAD_ROUTES = ("/gradio_api/upload", "/gradio_api/process_recording")
+
+
+def max_request_bytes(config):
+    """The longest request body the page takes: a review of max_review_chars characters,
+    each at most 12 bytes of JSON (a character outside the BMP escaped as two \\uXXXX, as
+    json.dumps writes it), and 64 KiB for the rest of the request."""
+    return 12 * config.max_review_chars + 64 * 1024
+
+
+class RequestLimits:
+    """ASGI middleware for the page's app: a request body over max_bytes is refused with 413,
+    by its Content-Length before a byte of it is read, or (chunked) once max_bytes have
+    arrived; the upload routes are refused with 403. Without it Gradio reads any body whole
+    (twelve 50 MB bodies kept ~800 MB of the server's memory for good) and stores any upload."""
+
+    def __init__(self, app, max_bytes, max_chars):
+        self.app, self.max_bytes, self.max_chars = app, max_bytes, max_chars
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if scope["path"].rstrip("/").endswith(UPLOAD_ROUTES):
+            return await _refuse(send, 403, "this page takes no files")
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                return await _refuse(send, 400, "Content-Length is not a number")
+            if int(length) > self.max_bytes:
+                return await _refuse(send, 413, self._over(f"of {int(length):,} bytes "))
+            return await self.app(scope, receive, send)
+        if b"transfer-encoding" not in headers:  # no body
+            return await self.app(scope, receive, send)
+        body = bytearray()  # chunked: read up to the limit, then hand the body on whole
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None  # the client went away
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                return await _refuse(send, 413, self._over(""))
+            if not message.get("more_body"):
+                break
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+        return await self.app(scope, replay, send)
+
+    def _over(self, size):
+        return (f"request body {size}over this page's limit of {self.max_bytes:,} bytes (a "
+                f"review of at most {self.max_chars:,} characters)")
+
+
+async def _refuse(send, status, text):
+    """Answer status with text and close the connection (its body is never read)."""
+    body = (text + "\n").encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def resolve_address(host, port):
+    """getaddrinfo's first address for binding host:port, or UserError: the host cannot be
+    resolved (checked before the model loads; Gradio blamed the port)."""
+    host = host or "127.0.0.1"  # as Gradio reads an empty server_name
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host  # [::1]
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                  flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as err:
+        reason = err.strerror if isinstance(err, socket.gaierror) else str(err)
+        raise UserError(f"cannot serve on {host}:{port}: the host '{host}' cannot be resolved "
+                        f"({reason}); pass --serve_host with a name or address of this "
+                        f"machine, e.g. --serve_host 127.0.0.1") from None
+
+
+def launch_error(host, port, err):
+    """The UserError for a launch that failed with OSError err (Gradio says "Cannot find
+    empty port" whatever the cause): binding host:port again tells whether the port is taken
+    or the host is no address of this machine."""
+    family, kind, proto, _, address = resolve_address(host, port)
+    where = f"cannot serve on {host}:{port}"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+            reason = str(err).splitlines()[0][:120]
+        except OSError as bind_err:
+            if bind_err.errno == errno.EADDRNOTAVAIL:
+                return UserError(f"{where}: {address[0]} is not an address of this machine; "
+                                 f"pass --serve_host with one of its addresses, e.g. "
+                                 f"--serve_host 127.0.0.1")
+            reason = bind_err.strerror
+            if bind_err.errno == errno.EADDRINUSE:
+                reason = f"port {port} is in use"
+    return UserError(f"{where} ({reason}); pass --serve_port with a free port")
+
+
 def serve(config, block=True):
     """Load the model (see src.infer.load_predictor) and serve the page.
 
@@ -177,6 +289,7 @@ def serve(config, block=True):
         block: keep serving until interrupted (False: return the launched page).
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    resolve_address(config.serve_host, config.serve_port)
     predictor = load_predictor(config)
     method, note = method_for(predictor, config.explain_method)
     if note:
@@ -184,13 +297,21 @@ def serve(config, block=True):
     explain(predictor, [EXAMPLES[0]], config.explain_tokens, method)  # compile before visitors
     page = build_page(config, predictor)
     page.queue(max_size=1024, default_concurrency_limit=1)
-    try:
+    from starlette.middleware import Middleware
+    limits = Middleware(RequestLimits, max_bytes=max_request_bytes(config),
+                        max_chars=config.max_review_chars)
+    # a failed bind is launch_error's one line, not uvicorn's too (a filter: uvicorn sets the
+    # logger's level as it starts)
+    uvicorn_log, quiet = logging.getLogger("uvicorn.error"), (lambda record: False)
+    uvicorn_log.addFilter(quiet)
+    try:  # max_file_size=0: Gradio's other multipart routes refuse files too
         page.launch(server_name=config.serve_host, server_port=config.serve_port,
-                    prevent_thread_lock=True, quiet=True, ssr_mode=False)
+                    prevent_thread_lock=True, quiet=True, ssr_mode=False,
+                    app_kwargs={"middleware": [limits]}, max_file_size=0)
     except OSError as err:
-        raise UserError(f"cannot serve on {config.serve_host}:{config.serve_port} "
-                        f"({str(err).splitlines()[0][:120]}); pass --serve_port with a free "
-                        f"port") from None
+        raise launch_error(config.serve_host, config.serve_port, err) from None
+    finally:
+        uvicorn_log.removeFilter(quiet)
     print(f"serving {predictor.name} on http://{config.serve_host}:{config.serve_port}",
           flush=True)
     if block:
