@@ -28,7 +28,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-cloud.txt
 	touch $@
 
 demo: venv
-	$(PY) train.py $(DEMO_ARGS)
+	$(PY) train.py $(DEMO_ARGS) --overwrite_run true   # a second `make demo` starts afresh
 	$(PY) eval.py $(DEMO_ARGS)
 	$(PY) export.py $(DEMO_ARGS) --checkpoint_path $(DEMO_DIR)/run/lstm-best.ckpt \
 		--file_name $(DEMO_DIR)/lstm

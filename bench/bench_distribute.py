@@ -64,7 +64,7 @@ def steady_throughput(run_dir):
 
 def train_and_eval(workers, seed, common, workdir, batch):
     run_dir = workdir / f"w{workers}-seed{seed}"
-    args = common + ["--seed", str(seed), "--ckpt_path", str(run_dir),
+    args = common + ["--seed", str(seed), "--ckpt_path", str(run_dir), "--overwrite_run", "true",
                      "--batch_size", str(batch // workers)]
     if workers == 1:
         seconds = run([str(PYTHON), "train.py", *args])

@@ -72,7 +72,7 @@ def _training(name, args, workdir):
     run = workdir / name.replace(" ", "_").replace(",", "")
     row = {"row": name, **_child("train.py", [
         "--aclimdb_path", SAMPLE, "--preprocess_path", workdir / "preprocess",
-        "--ckpt_path", run, *args])}
+        "--ckpt_path", run, "--overwrite_run", "true", *args])}
     records = [json.loads(line) for line in (run / "metrics.jsonl").open()]
     speeds = [r["samples_per_s"] for r in records if "samples_per_s" in r]
     row["samples_per_s"] = round(statistics.median(speeds), 1) if speeds else None
