@@ -49,3 +49,16 @@ def test_other_reviews_of_the_same_kind_get_their_own_name(trained_run, tiny_eva
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((run / "eval-fewer_reviews.json").read_text())["reviews"] == 40
     assert (run / "eval.json").read_text() == own
+
+
+def test_the_shipped_models_card_figures_are_never_replaced_even_on_its_own_data():
+    """model/config.yaml names the data the shipped model was scored on (aclImdb_v1.tar.gz):
+    eval.py on that same data names its results after it, so model/eval.json, written with the
+    card, stays."""
+    from src.core.config import load_config
+    from src.core.run_folder import SHIPPED, run_config_first
+    from src.training.evaluate import own_data, results_name
+    config = load_config(run_config_first(["--ckpt_path", str(SHIPPED)]))
+    checkpoint = SHIPPED / "lstm-best.ckpt"
+    assert own_data(config, checkpoint)
+    assert results_name(config, checkpoint, own=True) == "eval-aclImdb_v1"

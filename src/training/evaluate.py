@@ -23,12 +23,12 @@ from ..core.files import write_json, write_text
 from ..model.network import scoring_model
 from .report import class_scores, format_scores, plot_confusion
 from ..data.readers.labelled_text import label_names
-from ..core.run_folder import CONFIG, EVAL, VOCAB, checkpoint_of, run_folder
+from ..core.run_folder import CONFIG, EVAL, SHIPPED, VOCAB, checkpoint_of, run_folder
 from ..data.text import Vocab
 from ..data.test_set import write_test_set
 from .tracking import EvalBar, track_evaluation
 
-__all__ = ["evaluate", "own_data"]
+__all__ = ["evaluate", "own_data", "results_name"]
 
 
 def evaluate(config, split="test", log=print):
@@ -61,7 +61,7 @@ def evaluate(config, split="test", log=print):
     table = format_scores(result, matrix, names)
     for line in table:
         log(line)
-    stem = Path(EVAL).stem if own else f"eval-{_data_name(vars(config)).name.split('.')[0]}"
+    stem = results_name(config, checkpoint, own)
     write_json(checkpoint.parent / f"{stem}.json", result, what="--checkpoint_path", indent=2)
     write_text(checkpoint.parent / f"{stem}.txt", "\n".join(table) + "\n",
                what="--checkpoint_path")
@@ -90,6 +90,14 @@ def _data_name(values):
     table = str(values.get("data_path") or "").lower().endswith((".csv", ".tsv"))
     own = values.get("dataset", "aclimdb") == "aclimdb" and not table
     return Path((values.get("aclimdb_path") if own else values.get("data_path")) or "").resolve()
+
+
+def results_name(config, checkpoint, own):
+    """The stem of the files written beside the checkpoint: eval for the run's own data,
+    eval-NAME for other data, and always for the shipped model, whose eval.json is its card's."""
+    if own and checkpoint.parent.resolve() != SHIPPED:
+        return Path(EVAL).stem
+    return f"eval-{_data_name(vars(config)).name.split('.')[0]}"
 
 
 def own_data(config, checkpoint):
