@@ -11,7 +11,7 @@ from src.cloud.modelarts import modelarts_synced
 from src.core.cli import run_main
 
 
-@modelarts_synced
+@modelarts_synced(new_run=True)
 def main(config, log=print):
     """The pretraining flow. Returns the path of encoder.ckpt."""
     import dataclasses

@@ -13,7 +13,7 @@ from src.core.cli import run_main
 from src.core.run_folder import resume_config_first
 
 
-@modelarts_synced
+@modelarts_synced(new_run=True)
 def main(config, log=print):
     """The training flow, step by step. Returns the run folder."""
     # MindSpore is imported only now, so a bad config has already failed in a fraction of a second

@@ -380,3 +380,20 @@ def test_a_job_killed_mid_epoch_resumes_from_train_url_like_an_uninterrupted_run
         assert (mine[name].asnumpy() == theirs[name].asnumpy()).all(), name
     kept = {path.name for path in (second / "cache" / "train").glob("lstm-*.ckpt")}
     assert {name for name in _keys(client, prefix) if name.endswith(".ckpt")} == kept
+
+
+def test_a_new_job_refuses_a_train_url_that_holds_a_run(s3, tmp_path, monkeypatch, capsys):
+    """As train.py with a local folder: a job with neither --resume nor --overwrite_run never
+    writes over the run a train_url holds, and refuses before downloading anything."""
+    client, env = s3
+    client.put_object(Bucket=BUCKET, Key="runs/done/lstm-best.ckpt", Body=b"the run's weights")
+    code, stderr = _main_exit(_modelarts_args(
+        tmp_path, data_url=f"s3://{BUCKET}/aclImdb", train_url=f"s3://{BUCKET}/runs/done"),
+        env, monkeypatch, capsys)
+    assert code == 2 and stderr.count("\n") == 1, stderr
+    assert stderr.startswith(f"error: train_url s3://{BUCKET}/runs/done holds a run "
+                             f"(lstm-best.ckpt); pass --resume true to continue it, "
+                             f"--overwrite_run true to replace it")
+    assert not (tmp_path / "cache" / "data").exists()
+    kept = client.get_object(Bucket=BUCKET, Key="runs/done/lstm-best.ckpt")["Body"].read()
+    assert kept == b"the run's weights"

@@ -10,19 +10,9 @@ With `--enable_modelarts True`, run_main hands the job to `run_synced`:
   modelarts_cache/train (ckpt_path and pretrain_path: checkpoints, metrics, run.log,
                      SCRIPT.log) -> train_url, while the job runs and once more at its end
 
-While the job runs, `RunMirror` (a daemon thread of rank 0) copies the files of
-modelarts_cache/train that are new or changed to train_url every MODELARTS_SYNC_SECONDS
-seconds (default 5; 0: only at the end), so a job the platform kills (SIGKILL, preemption)
-leaves its checkpoints, metrics.jsonl and logs behind. Training never waits for it: the steps
-run in the main thread and only the thread copies. Its rules:
-  - hidden files (.lock, the `.NAME.tmp-PID` files of atomic saves) are never copied;
-  - a checkpoint goes up only after a metrics.jsonl written after it has gone up, so
-    train_url's metrics.jsonl always holds the steps up to its newest checkpoint, as --resume
-    needs;
-  - checkpoints deleted locally are deleted in train_url too, once the folder is a run folder
-    (it holds config.yaml): the ring's old lstm-EPOCH_STEP.ckpt files, and the checkpoints of
-    an earlier run that a new run without --resume replaces, as it does in a local folder.
-    Nothing else in train_url is ever deleted.
+While the job runs, `RunMirror` (src/cloud/run_mirror.py) copies the run to train_url, so a job the
+platform kills leaves its checkpoints, metrics.jsonl and logs behind. A new job (neither --resume
+nor --overwrite_run) refuses a train_url that holds a run.
 
 The copies use Huawei's `moxing` when it is importable (as on ModelArts), otherwise boto3
 (src/cloud/object_store.py: endpoint and credentials from S3_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...).
@@ -32,11 +22,8 @@ import functools
 import json
 import math
 import os
-import posixpath
 import shutil
-import stat
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -44,7 +31,7 @@ from ..core.errors import UserError
 from ..core.files import write_json
 from ..core.distribute import worker_env
 from .object_store import open_store, parse_url
-from ..core.run_folder import CONFIG, METRICS
+from .run_mirror import RunMirror
 
 __all__ = ["modelarts_synced", "run_synced", "RunMirror"]
 
@@ -71,110 +58,6 @@ class _Tee:
         return getattr(self.stream, name)
 
 
-class RunMirror:
-    """Keeps train_url a copy of the local folder: `start` a daemon thread that copies every
-    `seconds`, `finish` stops it and copies what is left (see the module's docstring).
-
-    Only the thread (or, after it stopped, `finish`) calls `sync`; a failed background copy
-    prints one warning and is tried again at the next one.
-    """
-
-    def __init__(self, store, folder, url, seconds):
-        self.store, self.folder, self.url, self.seconds = store, Path(folder), url, seconds
-        self.sent = {}        # name -> (size, mtime_ns) of the local file last copied
-        self.remote = set()   # the names in train_url, as listed at start and changed since
-        self.stopping, self.thread, self.failing = threading.Event(), None, False
-
-    def start(self, pulled=False):
-        """List train_url, then copy in the background. pulled: the local folder was just
-        copied from train_url, so what is in both need not go up again."""
-        self.remote = self.store.names(self.url)
-        if pulled:
-            self.sent = {name: stamp for name, stamp in self._scan().items()
-                         if name in self.remote}
-        if self.seconds > 0:
-            self.thread = threading.Thread(target=self._loop, name="train_url-copy",
-                                           daemon=True)
-            self.thread.start()
-        return self
-
-    def finish(self):
-        """Stop the thread (after the copy it is in), then copy everything not yet copied."""
-        self.stopping.set()
-        if self.thread is not None:
-            self.thread.join()
-        self.sync(final=True)
-
-    def _loop(self):
-        while not self.stopping.wait(self.seconds):
-            try:
-                self.sync()
-            except Exception as err:  # a network hiccup must never end the training
-                if not self.failing:
-                    print(f"warning: copying to {self.url} failed ({err}); trying again "
-                          f"every {self.seconds:g} s", file=sys.stderr)
-                self.failing = True
-            else:
-                self.failing = False
-
-    def _scan(self):
-        """name -> (size, mtime_ns) of every file under folder, hidden ones left out."""
-        stamps = {}
-        for root, folders, files in os.walk(self.folder):
-            folders[:] = [name for name in folders if not name.startswith(".")]
-            for name in files:
-                if name.startswith("."):
-                    continue
-                path = Path(root) / name
-                try:
-                    info = path.stat()
-                except FileNotFoundError:  # deleted since the listing
-                    continue
-                if stat.S_ISREG(info.st_mode):
-                    stamps[path.relative_to(self.folder).as_posix()] = (info.st_size,
-                                                                         info.st_mtime_ns)
-        return stamps
-
-    def sync(self, final=False):
-        """Copy the files that are new or changed: the others first, then the checkpoints
-        (each once its folder's metrics.jsonl has gone up with a newer write, unless final),
-        then delete the checkpoints of train_url that are gone here."""
-        stamps = self._scan()
-        due = sorted(name for name, stamp in stamps.items() if self.sent.get(name) != stamp)
-        checkpoints = [name for name in due if name.endswith(".ckpt")]
-        for name in [name for name in due if not name.endswith(".ckpt")]:
-            self._put(name, stamps[name])
-        for name in checkpoints:
-            if final or self._covered(name, stamps):
-                self._put(name, stamps[name])
-        self._delete_gone(stamps)
-
-    def _put(self, name, stamp):
-        # the stamp is from before the read: a file changed meanwhile goes up again next time
-        if self.store.put(self.folder / name, self.url, name):
-            self.sent[name] = stamp
-            self.remote.add(name)
-
-    def _covered(self, name, stamps):
-        """Whether train_url's metrics.jsonl beside checkpoint name was written after it."""
-        metrics = posixpath.join(posixpath.dirname(name), METRICS)
-        if metrics not in stamps:
-            return True
-        sent = self.sent.get(metrics)
-        return sent is not None and sent[1] > stamps[name][1]
-
-    def _delete_gone(self, stamps):
-        if CONFIG not in stamps:  # not a run folder: eval.py's outputs, for one
-            return
-        gone = sorted(name for name in self.remote
-                      if "/" not in name and name.endswith(".ckpt") and name not in stamps)
-        if gone:
-            self.store.delete(self.url, gone)
-            self.remote.difference_update(gone)
-            for name in gone:
-                self.sent.pop(name, None)
-
-
 def _dataset_root(folder):
     """The copied folder, or the one aclImdb-like folder inside it (data_url = its parent)."""
     if (folder / "train").is_dir() or not folder.is_dir():
@@ -183,11 +66,23 @@ def _dataset_root(folder):
     return inner[0] if len(inner) == 1 else folder
 
 
-def _copy_in(config, store, cache):
+def _refuse_a_run_in(store, url):
+    """A new job never writes over the run a train_url holds."""
+    found = sorted(name for name in store.names(url)
+                   if name.endswith((".ckpt", "config.yaml", "metrics.jsonl")))
+    if found:
+        raise UserError(f"train_url {url} holds a run ({', '.join(found[:3])}); pass --resume "
+                        f"true to continue it, --overwrite_run true to replace it, or another "
+                        f"--train_url")
+
+
+def _copy_in(config, store, cache, new_run):
     """Download data (and checkpoint, or the run to resume) into cache; returns the config keys
     that change."""
     outputs = cache / "train"
     outputs.mkdir(parents=True, exist_ok=True)
+    if new_run and not (config.resume or config.overwrite_run):  # as with a local folder
+        _refuse_a_run_in(store, config.train_url)
     if config.resume and not config.checkpoint_url:  # first: an empty train_url fails at once
         store.download(config.train_url, outputs, missing=(
             f"--resume: train_url {config.train_url} holds no run to continue; start the "
@@ -264,24 +159,30 @@ def _run_logged(job, config, log_path):
             sys.stdout, sys.stderr = streams
 
 
-def modelarts_synced(main):
-    """main(config, ...) between a copy-in and a copy-out on ModelArts (the zoo's moxing_wrapper)."""
+def modelarts_synced(main=None, *, new_run=False):
+    """main(config, ...) between a copy-in and a copy-out on ModelArts (the zoo's moxing_wrapper).
+    new_run: main trains a run into train_url (train.py, pretrain.py), so a train_url that
+    holds one is refused unless --resume or --overwrite_run says what to do with it."""
+    if main is None:
+        return functools.partial(modelarts_synced, new_run=new_run)
+
     @functools.wraps(main)
     def synced(config, *args, **kwargs):
         if not config.enable_modelarts:
             return main(config, *args, **kwargs)
-        return run_synced(lambda local: main(local, *args, **kwargs), config)
+        return run_synced(lambda local: main(local, *args, **kwargs), config, new_run)
     synced.modelarts_synced = True
     return synced
 
 
-def run_synced(job, config):
+def run_synced(job, config, new_run=False):
     """Copy in, run job on the local copy while RunMirror copies its outputs to train_url, and
     copy the rest at the end (also after a failure).
 
     Args:
         job: train, evaluate or export_model: a function taking the Config.
         config: a Config with enable_modelarts set.
+        new_run: job trains into train_url (see modelarts_synced).
 
     In a data-parallel job, rank 0 copies in and out; the other ranks wait for its copy.
     """
@@ -298,7 +199,7 @@ def run_synced(job, config):
     store = open_store(config.data_url)
     if main:
         store.check(config.train_url)
-        changes = _copy_in(config, store, cache)
+        changes = _copy_in(config, store, cache, new_run)
         write_json(marker, changes, what="--modelarts_cache")
     else:
         _wait_for_copy(marker)
