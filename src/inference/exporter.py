@@ -4,7 +4,12 @@ A MINDIR runs on the device it was exported on (nn.LSTM builds a kernel per devi
 vocabulary of the run it came from: both, with the input shape and the network's shape, are
 written into the file (src/inference/mindir.py) and checked by everything that loads it.
 """
+import contextlib
 import json
+import os
+import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import mindspore as ms
@@ -13,13 +18,17 @@ import numpy as np
 from ..model.checkpoint import load_network
 from ..core.device import init_device
 from ..core.errors import UserError
-from ..core.files import atomic_path, write_json
+from ..core.files import TEMP_MARK, atomic_path, write_json
 from .mindir import RECORD_KEY, export_record
 from ..core.run_folder import VOCAB, checkpoint_of, run_folder
 from ..data.readers.labelled_text import label_names
 from ..data.text import Vocab, tokenizer_rules
 
 __all__ = ["export_model"]
+
+# the file names ms.export takes (its Validator.check_file_name_by_regular): no spaces, no
+# letters beyond ASCII
+_EXPORTABLE = re.compile(r"[0-9a-zA-Z@_\-.:/\\]+")
 
 
 def export_model(config, log=print):
@@ -69,14 +78,37 @@ def _export_for_service(network, vocab, config, target, log):
 
 def _export_atomically(cell, inputs, target, file_format, record):
     """ms.export cell to target (its suffix is the format's) under a temporary name, then
-    rename: a killed or failed export never leaves a partial target. A MINDIR gets record in
-    its user_info."""
+    rename: a killed or failed export never leaves a partial target. The temporary name is
+    one ms.export takes (_exportable_folder), whatever target's. A MINDIR gets record in its
+    user_info."""
     extra = {}
     if file_format == "MINDIR":
         def write_record(model):
             model.user_info[RECORD_KEY] = json.dumps(record)
         extra["custom_func"] = write_record
-    with atomic_path(target, suffix=target.suffix, what="--file_name") as tmp:
+    with atomic_path(target, suffix=target.suffix, what="--file_name") as tmp, \
+            _exportable_folder(target) as folder:
         # ms.export adds the format's suffix to file_name itself
-        ms.export(cell, *inputs, file_name=str(tmp.with_suffix("")), file_format=file_format,
+        ms.export(cell, *inputs, file_name=str(folder / "network"), file_format=file_format,
                   **extra)
+        shutil.move(folder / f"network{target.suffix}", tmp)
+
+
+@contextlib.contextmanager
+def _exportable_folder(target):
+    """A new empty folder whose path ms.export takes, removed after: in target's folder if
+    that path is plain ASCII (the move to target is then a rename), else in the system's
+    temporary folder (the move may copy). Named .export-XXXX.tmp-PID, like every temporary
+    name of src/core/files.py, which remove_temp_files knows."""
+    places = [target.parent.resolve(), Path(tempfile.gettempdir()).resolve()]
+    place = next((p for p in places if _EXPORTABLE.fullmatch(str(p))), None)
+    if place is None:
+        raise UserError(f"MindSpore exports only to paths of ASCII letters, digits and "
+                        f"-_.@:/, and neither the folder of --file_name {target} nor the "
+                        f"temporary folder {places[1]} is one; set TMPDIR to such a folder")
+    folder = Path(tempfile.mkdtemp(prefix=".export-", suffix=f"{TEMP_MARK}{os.getpid()}",
+                                   dir=place))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
