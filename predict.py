@@ -13,6 +13,7 @@ words that pushed hardest toward the label (JSON: every token with its score), b
 --explain_method decomposition (default) or occlusion. The run's config.yaml is the base
 config; any --KEY VALUE applies.
 """
+import os
 import sys
 
 from src.core.cli import run_main
@@ -68,8 +69,25 @@ def main(argv, out=None):
         print(f"lstm-sentiment {__version__}", file=out or sys.stdout)
         return 0
     flags, texts = split_arguments(argv)
-    return run_main(lambda config: predict(config, texts, out or sys.stdout),
-                    with_run_config(flags))
+    out = out or sys.stdout
+    return run_main(lambda config: _until_the_reader_leaves(
+        lambda: predict(config, texts, out), out), with_run_config(flags))
+
+
+def _until_the_reader_leaves(job, out):
+    """job()'s exit code, with out flushed; 0 when the reader of out goes away first
+    (`predict.py ... | head -1`): the rows left are not written, and no traceback, as for
+    --help (src/core/cli.print_help)."""
+    try:
+        code = job()
+        out.flush()
+        return code
+    except BrokenPipeError:
+        try:  # the interpreter flushes out once more at exit: to nowhere, not the closed pipe
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+        except (AttributeError, OSError, ValueError):
+            pass
+        return 0
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ the margin over the tokens (decomposition, src/inference/relevance.py) or by del
 (occlusion)."""
 import dataclasses
 import json
+import warnings
 
 import mindspore as ms
 import numpy as np
@@ -76,10 +77,12 @@ def test_token_shares_sum_to_the_margin_on_both_backends(pooling, layers, bidire
             assert check < 1e-5
 
 
-def _reference_relevance(x, h, weight_ih, weight_hh, bias, relevance, eps):
+def _reference_relevance(x, h, weight_ih, weight_hh, bias, relevance, eps, bounded=True):
     """src/inference/relevance.py's rule for one direction, step by step and unit by unit, in float64:
-    x [L, in], h [L, H] its outputs, relevance [L, H] -> relevance of x [L, in]."""
-    hidden = h.shape[1]
+    x [L, in], h [L, H] its outputs, relevance [L, H] -> relevance of x [L, in]. bounded: what
+    a step hands to the steps before it is at most, in absolute value, all the relevance put
+    in (scaled down to it, the excess no token's)."""
+    hidden, held = h.shape[1], np.abs(relevance).sum()
     sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
     stable = lambda v: v + eps * np.where(v >= 0, 1.0, -1.0)  # noqa: E731
     cells, cell, zs = [], np.zeros(hidden), []
@@ -98,10 +101,16 @@ def _reference_relevance(x, h, weight_ih, weight_hh, bias, relevance, eps):
         total = into_h[t] + carry
         carry = total * f * earlier / stable(cell)
         per_unit = (total - carry) / stable(zs[t])  # relevance of z_g over z_g, unit by unit
+        back = np.zeros(hidden)
         for j in range(hidden):
             into_x[t] += per_unit[j] * weight_ih[2 * hidden + j] * x[t]
             if t:
-                into_h[t - 1] += per_unit[j] * weight_hh[2 * hidden + j] * h[t - 1]
+                back += per_unit[j] * weight_hh[2 * hidden + j] * h[t - 1]
+        handed = np.abs(carry).sum() + np.abs(back).sum()
+        if bounded and handed > held:
+            carry, back = carry * held / handed, back * held / handed
+        if t:
+            into_h[t - 1] += back
     return into_x
 
 
@@ -154,28 +163,57 @@ def _reference_shares(readout, ids, states, direction):
     return scores
 
 
+def _rule_step_by_step(readout, ids, held, relevance, bounded=True):
+    """The token scores of a one-layer bidirectional network by _reference_relevance, each
+    direction on its own (the backward one reads the review reversed)."""
+    from src.inference.relevance import EPS
+    x = readout["embedding"][ids].astype(np.float64)
+    hidden = held.shape[1] // 2
+    expected = np.zeros(len(x))
+    for d in range(2):
+        order = slice(None) if d == 0 else slice(None, None, -1)
+        part = slice(d * hidden, (d + 1) * hidden)
+        weights = [w[d].astype(np.float64) for w in readout["lstm"][0]]
+        into_x = _reference_relevance(x[order], held[order, part], *weights,
+                                      relevance[order, part], EPS, bounded)
+        expected += into_x.sum(axis=1)[order]
+    return expected
+
+
 def test_relevance_follows_its_rule_step_by_step():
     """token_relevance against a plain loop over steps and units on random weights, each
     direction of a bidirectional layer (the backward one reads the review reversed)."""
     from src.model.onnx_graph import OnnxForward
-    from src.inference.relevance import EPS, token_relevance
+    from src.inference.relevance import token_relevance
     network = _random_network("mean_max", 1, True, False, seed=3)
     ids, length = _random_batch(seed=4, batch=1, steps=9)
     _, states = OnnxForward(network).logits_and_states(ids, length)
     readout, held = network.readout(), states[:, 0].astype(np.float64)
     relevance = np.random.default_rng(5).normal(0, 1, held.shape)
     scores, rest, _ = token_relevance(readout, ids[0], held, relevance)
-    x = readout["embedding"][ids[0]].astype(np.float64)
-    expected = np.zeros(len(x))
-    for d in range(2):
-        order = slice(None) if d == 0 else slice(None, None, -1)
-        part = slice(d * 16, (d + 1) * 16)
-        weights = [w[d].astype(np.float64) for w in readout["lstm"][0]]
-        into_x = _reference_relevance(x[order], held[order, part], *weights,
-                                      relevance[order, part], EPS)
-        expected += into_x.sum(axis=1)[order]
+    expected = _rule_step_by_step(readout, ids[0], held, relevance)
     np.testing.assert_allclose(scores, expected, rtol=1e-3, atol=1e-4)
     assert scores.sum() + rest == pytest.approx(relevance.sum(), abs=1e-4)
+
+
+def test_a_step_back_hands_on_at_most_the_relevance_put_in(shipped):
+    """In a run of the same words the shipped model's LSTM sits at a fixed point, where the
+    rule's step back hands on more than it gets: within 20 tokens the bound binds, and
+    token_relevance is the rule with the bound, step by step; without it the scores differ."""
+    from src.inference.explanations import state_shares
+    from src.inference.relevance import token_relevance
+    ids = shipped.encode(["good movie " * 10])[0]
+    logits, states = shipped.logits_and_states([ids])
+    direction = np.zeros(2)
+    direction[np.argsort(-logits[0], kind="stable")[:2]] = 1.0, -1.0
+    readout, held = shipped.forward.readout, np.asarray(states[0], np.float64)
+    relevance = state_shares(readout, held, direction).astype(np.float64)
+    scores, rest, _ = token_relevance(readout, ids, held, relevance)
+    expected = _rule_step_by_step(readout, ids, held, relevance)
+    np.testing.assert_allclose(scores, expected, rtol=1e-6, atol=1e-9)
+    unbounded = _rule_step_by_step(readout, ids, held, relevance, bounded=False)
+    assert np.abs(unbounded - expected).max() > 0.01 * np.abs(expected).max()
+    assert scores.sum() + rest == pytest.approx(relevance.sum(), abs=1e-9)
 
 
 def test_the_explanation_holds_the_prediction_of_its_pass(shipped):
@@ -291,6 +329,51 @@ def test_deleting_the_5_top_scored_tokens_hurts_more_than_5_random_ones(shipped)
     assert wins >= 0.9, wins
     guesses = [rng.random(len(ids)) for ids in encoded]
     assert _wins(shipped, encoded, labels, guesses, rng) < 0.9  # the check can fail
+
+
+# --- a long run of the same words: the relevance must not compound ------------------------
+# 3,000 tokens, the shipped model's max_len, in 16,500 characters (the page takes 20,000). In a
+# run of the same words the LSTM sits at a fixed point, where the rule's step back through
+# the recurrence has a gain a little above 1: carried back 3,000 steps, relevance reached
+# 1e38 and NaN (src/inference/relevance.py).
+LONG_REPETITIVE = "good movie " * 1500
+
+
+def _strict_json(line):
+    """json.loads refusing NaN and infinity, which are not JSON (Python's reader takes them)."""
+    def refuse(constant):
+        raise ValueError(f"{constant} in {line[:80]}...")
+    return json.loads(line, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "mindspore"])
+def test_a_long_repetitive_review_gets_finite_scores_that_sum_to_the_margin(backend, capsys):
+    """predict.py --explain on the shipped model: strict JSON, no warnings, finite scores of
+    the size a review's scores have (a few units at most); explain() on the same predictor:
+    the scores plus the baseline are the margin."""
+    from predict import main as predict
+    from src.core.config import load_config
+    from src.inference.explanations import explain
+    from src.inference.predict_io import with_run_config
+    from src.inference.predictor import load_predictor
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = predict(["--backend", backend, "--explain", "true", "--output_format", "json",
+                        LONG_REPETITIVE])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert not [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert "Warning" not in captured.err, captured.err
+    record = _strict_json(captured.out)
+    scores = np.array([score for _, score in record["explanation"]])
+    assert len(scores) == 3000 and np.isfinite(scores).all()
+    assert np.abs(scores).max() < 5, np.abs(scores).max()
+    predictor = load_predictor(load_config(with_run_config(["--backend", backend])))
+    reason = explain(predictor, [LONG_REPETITIVE])[0]
+    logits = np.sort(predictor.logits(predictor.encode([LONG_REPETITIVE]))[0])[::-1]
+    assert np.isfinite(reason.scores).all()
+    assert sum(reason.scores) + reason.baseline == pytest.approx(logits[0] - logits[1],
+                                                                 rel=1e-4, abs=1e-4)
 
 
 # --- occlusion, on a model trained in the session ---------------------------------------

@@ -1,4 +1,6 @@
 """predict.py: reviews from arguments, a file or stdin; text or JSON lines; bad input."""
+import csv
+import dataclasses
 import io
 import json
 import subprocess
@@ -155,7 +157,6 @@ def test_missing_vocabulary_is_a_clear_error(tmp_path, capsys):
 
 
 def test_read_reviews_from_a_pipe(tiny_config):
-    import dataclasses
     piped = dataclasses.replace(tiny_config, input_file="-")
     rows, _ = read_rows([], piped, io.BytesIO("één\r\ntwo\n".encode()))
     assert [row.text for row in rows] == ["één", "two"]
@@ -167,7 +168,6 @@ def test_long_reviews_are_classified_in_smaller_batches(tiny_config):
     """A serving batch holds at most buckets.EVAL_BATCH (16) reviews and EVAL_TOKENS (4,000)
     padded tokens, whatever the run trained with: 64 x 3,000 tokens ran the shipped model out
     of memory, 64 x 500 needed 1.8 GB on MindSpore, 16 x 500 up to 1.0 GB."""
-    import dataclasses
     import numpy as np
     from src.inference.predictor import Predictor
     from src.data.text import Vocab
@@ -182,3 +182,74 @@ def test_long_reviews_are_classified_in_smaller_batches(tiny_config):
     assert predictor.logits(encoded).shape == (95, 2)
     assert seen[0] == (16, 100) and (1, 3000) in seen and (4, 1000) in seen
     assert all(batch * steps <= 4000 for batch, steps in seen), seen
+
+
+# --- the output's reader and the output's bytes --------------------------------------------
+def test_a_reader_that_stops_after_the_first_line_ends_it_quietly(trained_run, tmp_path):
+    """`predict.py ... | head -1`: the reader closes the pipe after one line while predict.py
+    still has rows to write (3,000 rows, ~200 KB, more than a pipe and both buffers hold, so
+    a write fails whatever the timing): exit 0, nothing on stderr, as --help | head."""
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("A moving, beautifully acted film.\n" * 3000, encoding="utf-8")
+    with open(tmp_path / "stderr", "wb") as stderr:
+        process = subprocess.Popen([sys.executable, str(ROOT / "predict.py"), "--ckpt_path",
+                                    str(trained_run), "--input_file", str(reviews)],
+                                   cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr)
+        first = process.stdout.readline().decode()
+        process.stdout.close()
+        code = process.wait(timeout=300)
+    assert first.endswith("\tA moving, beautifully acted film.\n"), first
+    err = (tmp_path / "stderr").read_text(encoding="utf-8", errors="replace")
+    assert code == 0 and err == "", err[-2000:]
+
+
+CONTROLS = "good\x00film \x1b[31mred\x07 end\x7f \x9b"
+SHOWN = "good\\x00film \\x1b[31mred\\x07 end\\x7f \\x9b"
+
+
+def test_control_characters_of_a_review_are_echoed_escaped(trained_run, tmp_path, capsys):
+    """NUL, ESC (a terminal's colours and cursor), BEL, DEL and C1 codes in a review reach
+    the model as read, but the text line and the table echo them as \\xNN, never raw; JSON
+    writes none (its strings escape them); a table keeps its tabs."""
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_bytes((CONTROLS + "\nfine\n").encode("utf-8"))
+    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--input_file", reviews,
+                              "--explain", "true")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].split("\t")[-1] == SHOWN
+    assert not [c for c in out if c not in "\t\n" and (c < " " or "\x7f" <= c <= "\x9f")]
+    table = tmp_path / "reviews.csv"
+    table.write_bytes(f'id,text\n1,"{CONTROLS}\tand more"\n'.encode("utf-8"))
+    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--input_file", table,
+                              "--output_format", "csv")
+    assert code == 0, err
+    assert not [c for c in out if c not in "\t\n" and (c < " " or "\x7f" <= c <= "\x9f")]
+    import csv
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows[0]["text"] == SHOWN + "\tand more" and rows[0]["label"]
+
+
+@pytest.mark.parametrize("broken", ["probability", "score"])
+def test_json_output_never_holds_nan_or_infinity(broken, tiny_config):
+    """Python's json writes NaN and Infinity, which are not JSON: a row whose numbers are
+    not finite is one clear error, and nothing of it is written."""
+    from src.core.errors import UserError
+    from src.inference.explanations import Explanation
+    from src.inference.predictor import Prediction
+    from src.inference.rows import InputRow, RowWriter
+    out = io.StringIO()
+    writer = RowWriter(out, dataclasses.replace(tiny_config, output_format="json"), ["text"],
+                       ["negative", "positive"])
+    row = InputRow(1, "fine", {"text": "fine"})
+    prediction = Prediction("positive", {"negative": 0.2, "positive": 0.8})
+    explanation = Explanation(["fine"], [0.1], "positive", 0.8, "decomposition", prediction)
+    writer.write(row, prediction, explanation)
+    assert json.loads(out.getvalue())["explanation"] == [["fine", 0.1]]
+    if broken == "probability":
+        prediction.probabilities["negative"] = float("nan")
+    else:
+        explanation.scores = [float("inf")]
+    with pytest.raises(UserError, match="row 2: .*not a finite number.*JSON") as raised:
+        writer.write(dataclasses.replace(row, number=2), prediction, explanation)
+    assert "\n" not in str(raised.value) and len(out.getvalue().splitlines()) == 1

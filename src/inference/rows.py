@@ -3,9 +3,12 @@ or stdin; predictions out as text lines, JSON lines or a table.
 
 A blank or unreadable row never stops the batch: it gets an empty prediction, in its place,
 and a note on stderr. A table keeps every input column, in order, then the prediction's.
+Text echoed (a line's review, a table's cells) shows control characters as \\xNN, never raw;
+JSON lines are strict JSON (no NaN or infinity).
 """
 import csv
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +20,9 @@ from .predict_io import check_reviews
 __all__ = ["InputRow", "read_rows", "RowWriter"]
 
 TABLE_SUFFIXES = (".csv", ".tsv")
+# control characters (C0 but tab and line breaks, DEL, C1): echoed as \xNN, never raw (a NUL
+# ends many readers' strings, an ESC moves a terminal's cursor); JSON escapes them itself
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -124,8 +130,7 @@ class RowWriter:
             self.table.writerow([_printable(row.cells.get(c, "")) for c in self.columns]
                                 + self._prediction_cells(row, prediction))
         elif self.format == "json":
-            self.out.write(json.dumps(self._record(row, prediction, explanation),
-                                      ensure_ascii=False) + "\n")
+            self.out.write(_json_line(row, self._record(row, prediction, explanation)))
         else:
             self.out.write(_text_line(row, prediction, explanation) + "\n")
 
@@ -147,6 +152,17 @@ class RowWriter:
         return record
 
 
+def _json_line(row, record):
+    """record as one line of strict JSON: NaN and infinity, which Python's json would write
+    and no JSON reader takes, are one clear error."""
+    try:
+        return json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
+    except ValueError:
+        raise UserError(f"row {row.number}: its prediction or explanation is not a finite "
+                        f"number (NaN or infinity), which JSON cannot hold; the rows before "
+                        f"it are written") from None
+
+
 def _text_line(row, prediction, explanation):
     """'verdict  p(name)=0.1234 ...  [strongest words]  review start'."""
     if prediction is None:
@@ -154,15 +170,21 @@ def _text_line(row, prediction, explanation):
     probabilities = " ".join(f"p({name})={p:.4f}" for name, p in
                              prediction.probabilities.items())
     snippet = " ".join(row.text.split())
-    snippet = snippet if len(snippet) <= 60 else snippet[:57] + "..."
+    snippet = _escaped(snippet if len(snippet) <= 60 else snippet[:57] + "...")
     verdict = prediction.verdict or prediction.label
     fields = [f"{verdict} ({prediction.reason})" if prediction.reason else verdict,
               probabilities]
     if explanation is not None:
-        fields.append(", ".join(f"{token} {score:+.3f}" for token, score in
-                                explanation.strongest()) or "(no single word decides)")
+        fields.append(_escaped(", ".join(f"{token} {score:+.3f}" for token, score in
+                                         explanation.strongest()))
+                      or "(no single word decides)")
     return "\t".join(fields + [snippet])
 
 
 def _printable(cell):
-    return cell.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _escaped(cell.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+
+
+def _escaped(text):
+    """text with each control character (_CONTROL) written as \\xNN."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
