@@ -60,3 +60,18 @@ def test_plain_reviews_as_a_table(tmp_path):
     out = list(csv.reader(io.StringIO(done.stdout)))
     assert [row[0] for row in out] == ["text", "A wonderful, moving film.", "xqzv blorf"]
     assert out[1][2] == "positive" and out[2][2] == "cannot tell" and "2 of 2" in out[2][-1]
+
+
+def test_a_quoted_cell_may_hold_line_breaks_and_an_unclosed_quote_is_one_error(tmp_path):
+    from src.core.config import load_config
+    from src.core.errors import UserError
+    from src.inference.rows import read_rows
+    path = _table(tmp_path / "reviews.csv", ",",
+                  [["id", "text"], ["a1", "Slow start,\nand a break,\r\nthen superb."], ["a2", "Dull."]])
+    rows, header = read_rows([], load_config(["--input_file", str(path)]))
+    assert header == ["id", "text"]
+    assert [(row.id, row.text) for row in rows] == \
+        [("a1", "Slow start,\nand a break,\r\nthen superb."), ("a2", "Dull.")]
+    path.write_text('id,text\na1,"never closed\na2,Dull.\n', encoding="utf-8")
+    with pytest.raises(UserError, match="reviews.csv:.*quot"):
+        read_rows([], load_config(["--input_file", str(path)]))
