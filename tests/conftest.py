@@ -187,3 +187,27 @@ def learned_run(tmp_path_factory):
             result = run_script("train.py", *learning_args(workdir))
             assert result.returncode == 0, result.stderr[-3000:]
     return workdir / "run", learning_args(workdir)
+
+
+def uninterrupted_args(workdir):
+    """The tiny run for 2 epochs (56 steps) with dropout 0 (so a resumed run can match it bit
+    for bit) and a checkpoint every 5 steps, all of them kept."""
+    return tiny_args(workdir) + ["--num_epochs", "2", "--dropout", "0",
+                                 "--save_checkpoint_steps", "5", "--keep_checkpoint_max", "100"]
+
+
+@pytest.fixture(scope="session")
+def uninterrupted_run(tmp_path_factory):
+    """The run that runs killed and resumed (test_faults, test_modelarts) must reproduce loss
+    for loss and weight for weight: uninterrupted_args in a process of its own, trained once
+    for all pytest-xdist workers as learned_run is. Returns its run folder."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    workdir = shared / "uninterrupted"
+    with open(shared / "uninterrupted.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (workdir / "run" / "lstm-best.ckpt").exists():
+            result = run_script("train.py", *uninterrupted_args(workdir))
+            assert result.returncode == 0, result.stderr[-3000:]
+    return workdir / "run"
