@@ -1,13 +1,14 @@
 """kill -9 at the worst moments, for real: the next run must never read a broken file and
 --resume must continue from the last saved step with the same data order and results.
 
-An uninterrupted run is the reference: a run killed (once or several times) and resumed must
-log the same loss at every step and end with the same weights. Dropout is 0 because dropout
-masks are random draws that a checkpoint does not hold.
+An uninterrupted run is the reference (conftest's uninterrupted_run): a run killed (once or
+several times) and resumed must log the same loss at every step and end with the same weights.
+Dropout is 0 because dropout masks are random draws that a checkpoint does not hold. The
+killed runs are processes of their own; the resumed ones run in the test's process (what they
+do is the test, not how the process ends).
 """
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, SAMPLE, tiny_args
+from conftest import ROOT, run_script, uninterrupted_args
 from src.model.checkpoint import latest_checkpoint, load_params
 
 pytestmark = pytest.mark.slow
@@ -27,10 +28,9 @@ STEPS = 56  # 2 epochs of 28 batches of 32 from the sample's 900 training review
 
 
 def fault_args(workdir, run_name, save_steps):
-    args = tiny_args(workdir) + ["--num_epochs", "2", "--dropout", "0", "--keep_checkpoint_max",
-                                 "100", "--save_checkpoint_steps", str(save_steps)]
-    args[args.index("--ckpt_path") + 1] = str(Path(workdir) / run_name)
-    return args
+    """uninterrupted_run's settings, with a checkpoint every save_steps, in workdir/run_name."""
+    return uninterrupted_args(workdir) + ["--save_checkpoint_steps", str(save_steps),
+                                          "--ckpt_path", str(Path(workdir) / run_name)]
 
 
 def start_train(args):
@@ -42,6 +42,13 @@ def finish(process, timeout=900):
     out, err = process.communicate(timeout=timeout)
     assert process.returncode == 0, err[-3000:]
     return out
+
+
+def resume(args, capfd):
+    """train.py ARGS --resume true, run in this process; returns what it printed."""
+    result = run_script("train.py", *args, "--resume", "true", capfd=capfd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
 
 
 def kill_when(process, condition, poll=0.001, timeout=600):
@@ -85,14 +92,12 @@ def workdir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def reference(workdir):
+def reference(uninterrupted_run):
     """The uninterrupted 2-epoch run every killed run is compared with."""
-    args = fault_args(workdir, "reference", save_steps=5)
-    finish(start_train(args))
-    return Path(workdir) / "reference"
+    return uninterrupted_run
 
 
-def test_kill_mid_epoch_then_resume_replays_the_same_steps(workdir, reference):
+def test_kill_mid_epoch_then_resume_replays_the_same_steps(workdir, reference, capfd):
     run = Path(workdir) / "mid_epoch"
     args = fault_args(workdir, "mid_epoch", save_steps=10)
     process = start_train(args)
@@ -102,8 +107,7 @@ def test_kill_mid_epoch_then_resume_replays_the_same_steps(workdir, reference):
     assert killed, "the run ended before it could be killed"
     assert not (run / f"lstm-2_{STEPS // 2}.ckpt").exists()
     assert_every_checkpoint_loads(run)
-    out = finish(start_train(args + ["--resume", "true"]))
-    assert "resuming from" in out
+    assert "resuming from" in resume(args, capfd)
     assert_same_training(run, reference)
 
 
@@ -131,53 +135,65 @@ runpy.run_path("train.py", run_name="__main__")
 """
 
 
-def test_kill_during_checkpoint_save_never_leaves_a_broken_checkpoint(workdir, reference):
-    run = Path(workdir) / "during_save"
-    args = fault_args(workdir, "during_save", save_steps=1)
-    process = subprocess.Popen([sys.executable, "-c", STOPPED_IN_A_SAVE, *args], cwd=ROOT,
-                               env=dict(os.environ, STOP_IN_SAVE="3"),
+def kill_where_it_stops(script, args, env=None):
+    """Run script (one of the STOPPED_... above) with args, wait until it stops itself
+    (SIGSTOP), then SIGKILL it there."""
+    process = subprocess.Popen([sys.executable, "-c", script, *args], cwd=ROOT,
+                               env=dict(os.environ, **(env or {})),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     guard = threading.Timer(600, process.kill)  # a run that never gets there fails the test
     guard.start()
-    _, status = os.waitpid(process.pid, os.WUNTRACED)  # until it stops inside the third save
+    _, status = os.waitpid(process.pid, os.WUNTRACED)  # until it stops where it was told
     guard.cancel()
     assert os.WIFSTOPPED(status), process.stderr.read()[-3000:]
     os.kill(process.pid, signal.SIGKILL)
     process.communicate()
+
+
+def test_kill_during_checkpoint_save_never_leaves_a_broken_checkpoint(workdir, reference,
+                                                                       capfd):
+    run = Path(workdir) / "during_save"
+    args = fault_args(workdir, "during_save", save_steps=1)
+    kill_where_it_stops(STOPPED_IN_A_SAVE, args, {"STOP_IN_SAVE": "3"})  # in the third save
     left = _temp_checkpoint(run)
     assert len(left) == 1, "the half-written checkpoint must be a temp file"
     assert sorted(p.name for p in run.glob("lstm-*_*.ckpt")) == ["lstm-1_1.ckpt", "lstm-1_2.ckpt"]
     assert_every_checkpoint_loads(run)
-    out = finish(start_train(args + ["--resume", "true"]))
+    out = resume(args, capfd)
     assert "resuming from" in out and "lstm-1_2.ckpt" in out
     assert_same_training(run, reference)
 
 
-def _big_copy_of_the_sample(root, copies):
-    """The sample with its training reviews repeated, so preprocessing takes seconds."""
-    shutil.copytree(SAMPLE, root)
-    for label in ("pos", "neg"):
-        folder = root / "train" / label
-        originals = sorted(folder.glob("*.txt"))
-        for copy in range(1, copies):
-            for review in originals:
-                stem, rating = review.stem.split("_")
-                shutil.copyfile(review, folder / f"{int(stem) + 100000 * copy}_{rating}.txt")
-    return root
+# train.py as `python train.py ARGS` runs it, except that preprocessing stops the process inside
+# its second MindRecord file (the first split written whole), half of that file written
+STOPPED_IN_PREPROCESSING = """
+import os, runpy, signal, sys
+from src.data import mindrecord
+write, calls = mindrecord.write_mindrecord, []
+def stopping_write(path, *args, **kwargs):
+    write(path, *args, **kwargs)
+    calls.append(path)
+    if len(calls) == 2:
+        with open(path, "r+b") as half:
+            half.truncate(os.path.getsize(path) // 2)
+        os.kill(os.getpid(), signal.SIGSTOP)
+mindrecord.write_mindrecord = stopping_write
+sys.argv = ["train.py", *sys.argv[1:]]
+runpy.run_path("train.py", run_name="__main__")
+"""
 
 
 def test_kill_during_preprocessing_then_rerun_rebuilds_the_same_cache(workdir):
     from src.core.config import load_config
     from src.data.mindrecord import prepare
-    data = _big_copy_of_the_sample(Path(workdir) / "aclImdb_big", copies=8)
-    args = fault_args(workdir, "preprocess_kill", save_steps=10)
-    args[args.index("--aclimdb_path") + 1] = str(data)
-    cache = Path(workdir) / "preprocess"
-    process = start_train(args)
-    building = kill_when(process, lambda: list(cache.glob(".*.tmp-*")), poll=0.005)
-    assert building, "preprocessing ended before it could be killed"
-    complete = [p for p in cache.iterdir() if p.is_dir() and (p / "meta.json").exists()]
-    assert not [p for p in complete if p.name in building[0].name], "a cache appeared anyway"
+    cache = Path(workdir) / "killed_cache"  # a cache of its own: the module's may be built
+    args = fault_args(workdir, "preprocess_kill", save_steps=10) + ["--preprocess_path",
+                                                                    str(cache)]
+    kill_where_it_stops(STOPPED_IN_PREPROCESSING, args)
+    building = list(cache.glob(".*.tmp-*"))
+    assert building, "preprocessing must build under a temporary name"
+    assert not [p for p in cache.iterdir() if not p.name.startswith(".")], \
+        "a cache appeared anyway"
     logs = []
     again = prepare(load_config(args), log=logs.append)
     assert logs[-1].startswith("preprocessed"), logs
@@ -203,15 +219,13 @@ def _strict_json_lines(path):
     return [json.loads(line, parse_constant=refuse) for line in Path(path).open()]
 
 
-def test_a_diverging_run_stops_with_one_line_and_keeps_its_finite_checkpoints(workdir):
-    trained = Path(workdir) / "before_diverging"
-    finish(start_train(fault_args(workdir, "before_diverging", save_steps=10)
-                       + ["--num_epochs", "1"]))
+def test_a_diverging_run_stops_with_one_line_and_keeps_its_finite_checkpoints(workdir,
+                                                                             reference):
     run = Path(workdir) / "diverging"
     # from trained weights at a learning rate that overflows float32 weights within a step (the
     # loss itself is stable: at 1e30 it stays a finite ~1e30)
     args = fault_args(workdir, "diverging", save_steps=1) + [
-        "--pre_trained", str(trained / "lstm-best.ckpt"), "--learning_rate", "1e38"]
+        "--pre_trained", str(reference / "lstm-best.ckpt"), "--learning_rate", "1e38"]
     result = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 2, result.stderr[-3000:]
@@ -234,9 +248,12 @@ def test_a_diverging_run_stops_with_one_line_and_keeps_its_finite_checkpoints(wo
 
 
 def test_a_second_run_in_the_same_folder_is_refused_and_a_killed_ones_lock_never_blocks(
-        workdir):
+        workdir, capfd):
     run = Path(workdir) / "one_writer"
-    args = fault_args(workdir, "one_writer", save_steps=10) + ["--num_epochs", "50"]
+    # --overwrite_run true: the folder holds the first run's files, and only its lock may stop
+    # the second run and let the third
+    args = fault_args(workdir, "one_writer", save_steps=10) + ["--overwrite_run", "true",
+                                                               "--num_epochs", "50"]
     first = start_train(args)
     deadline = time.monotonic() + 300
     while not (run / "metrics.jsonl").exists():
@@ -251,7 +268,8 @@ def test_a_second_run_in_the_same_folder_is_refused_and_a_killed_ones_lock_never
     assert first.poll() is None, "the first run must go on"
     os.kill(first.pid, signal.SIGKILL)
     first.communicate()
-    third = start_train(args[:-2] + ["--num_epochs", "1"])  # the killed run's lock is gone
-    finish(third)
+    # the killed run's lock is gone (in this process: its flock died with the first)
+    third = run_script("train.py", *args[:-2], "--num_epochs", "1", capfd=capfd)
+    assert third.returncode == 0, third.stderr[-3000:]
     steps = [r["step"] for r in _strict_json_lines(run / "metrics.jsonl") if "loss" in r]
     assert steps == list(range(1, STEPS // 2 + 1)), "lines of two runs were mixed"
