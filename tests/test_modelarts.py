@@ -11,13 +11,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SAMPLE, tiny_args
+from conftest import ROOT, SAMPLE, run_script, tiny_args
 from src.core.cli import run_main
 from src.cloud.modelarts import RunMirror
 from src.cloud.object_store import BotoStore
@@ -28,6 +29,9 @@ else:
     boto3 = pytest.importorskip("boto3", reason="pip install -r requirements-cloud.txt")
 
 BUCKET = "lstm-data"
+# the sample's labelled reviews as one object: the data of the jobs that are not about copying
+# a folder in (a folder is 1,500 requests to the server, this one)
+ARCHIVE = f"s3://{BUCKET}/aclImdb_v1.tar.gz"
 POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
 
@@ -51,13 +55,28 @@ def _wait_listening(port, process, timeout=30):
     raise RuntimeError("moto_server did not start listening")
 
 
+def _labelled_files():
+    """The sample's labelled reviews (train/unsup is never read without --unlabelled_path)."""
+    return [path for path in sorted(SAMPLE.rglob("*"))
+            if path.is_file() and "unsup" not in path.parts]
+
+
+def _archive(path):
+    """The labelled reviews as aclImdb_v1.tar.gz holds them (aclImdb/train/pos/...)."""
+    with tarfile.open(path, "w:gz") as tar:
+        for file in _labelled_files():
+            tar.add(file, arcname=f"aclImdb/{file.relative_to(SAMPLE).as_posix()}")
+    return path
+
+
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
     """A moto S3 server with one user, one bucket holding the bundled sample's labelled
-    reviews under aclImdb/ (train/unsup is never read without --unlabelled_path)."""
+    reviews under aclImdb/, and at ARCHIVE."""
     port = _free_port()
     server = Path(sys.executable).parent / "moto_server"
-    log = open(tmp_path_factory.mktemp("moto") / "server.log", "w")
+    scratch = tmp_path_factory.mktemp("moto")
+    log = open(scratch / "server.log", "w")
     process = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)],
                                env=dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3"),
                                stdout=log, stderr=subprocess.STDOUT)
@@ -75,11 +94,12 @@ def s3(tmp_path_factory):
                               aws_access_key_id=key["AccessKeyId"],
                               aws_secret_access_key=key["SecretAccessKey"])
         client.create_bucket(Bucket=BUCKET)
-        files = [path for path in sorted(SAMPLE.rglob("*"))
-                 if path.is_file() and "unsup" not in path.parts]
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda path: client.upload_file(
-                str(path), BUCKET, f"aclImdb/{path.relative_to(SAMPLE).as_posix()}"), files))
+                str(path), BUCKET, f"aclImdb/{path.relative_to(SAMPLE).as_posix()}"),
+                _labelled_files()))
+        client.upload_file(str(_archive(scratch / "aclImdb_v1.tar.gz")), BUCKET,
+                           ARCHIVE.split("/", 3)[3])
         yield client, env
     finally:
         process.terminate()
@@ -90,6 +110,15 @@ def s3(tmp_path_factory):
 def _run(script, args, env):
     return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=600)
+
+
+def _run_here(script, args, env, monkeypatch, capfd):
+    """_run's result, the script run in this process (conftest.run_in_process) with env's
+    object-store and ModelArts variables set: for jobs whose process is not what is tested."""
+    for key, value in env.items():
+        if key.startswith(("AWS_", "S3_", "MODELARTS_")):
+            monkeypatch.setenv(key, value)
+    return run_script(script, *args, capfd=capfd)
 
 
 def _keys(client, prefix):
@@ -106,10 +135,11 @@ def _modelarts_args(workdir, **urls):
 
 
 @pytest.mark.slow
-def test_train_then_eval_round_trip_through_the_bucket(s3, tmp_path):
+def test_train_then_eval_round_trip_through_the_bucket(s3, tmp_path, monkeypatch, capfd):
     client, env = s3
-    result = _run("train.py", _modelarts_args(
-        tmp_path, data_url=f"s3://{BUCKET}/aclImdb", train_url=f"s3://{BUCKET}/runs/one"), env)
+    result = _run_here("train.py", _modelarts_args(
+        tmp_path, data_url=f"s3://{BUCKET}/aclImdb", train_url=f"s3://{BUCKET}/runs/one"), env,
+        monkeypatch, capfd)
     assert result.returncode == 0, result.stderr[-2000:]
     uploaded = _keys(client, "runs/one/")
     assert {"lstm-best.ckpt", "metrics.jsonl", "config.yaml", "vocab.json",
@@ -118,10 +148,10 @@ def test_train_then_eval_round_trip_through_the_bucket(s3, tmp_path):
     log = client.get_object(Bucket=BUCKET, Key="runs/one/train.log")["Body"].read().decode()
     assert "training done" in log
 
-    result = _run("eval.py", _modelarts_args(
-        tmp_path / "eval", data_url=f"s3://{BUCKET}/aclImdb",
+    result = _run_here("eval.py", _modelarts_args(
+        tmp_path / "eval", data_url=ARCHIVE,
         train_url=f"s3://{BUCKET}/runs/eval",
-        checkpoint_url=f"s3://{BUCKET}/runs/one/lstm-best.ckpt"), env)
+        checkpoint_url=f"s3://{BUCKET}/runs/one/lstm-best.ckpt"), env, monkeypatch, capfd)
     assert result.returncode == 0, result.stderr[-2000:]
     body = client.get_object(Bucket=BUCKET, Key="runs/eval/pretrained/eval.json")["Body"]
     report = json.loads(body.read())
@@ -263,6 +293,8 @@ def test_the_mirror_copies_finished_files_never_temp_ones_and_checkpoints_after_
     assert not [name for name in _keys(client, "runs/mirror/") if "/." in f"/{name}"]
 
 
+# uninterrupted_run's training (conftest.uninterrupted_args), with tiny_args' ring of 3
+# checkpoints, so that train_url sees old ones deleted
 KILL_ARGS = ["--num_epochs", "2", "--dropout", "0", "--save_checkpoint_steps", "5"]
 STEPS, EPOCH_STEPS = 56, 28  # 2 epochs of 28 batches of 32 from the sample's 900 reviews
 
@@ -327,26 +359,19 @@ def _preempt(job, client, prefix, local, timeout=300):
 
 
 @pytest.mark.slow
-def test_a_job_killed_mid_epoch_resumes_from_train_url_like_an_uninterrupted_run(s3,
-                                                                                tmp_path):
+def test_a_job_killed_mid_epoch_resumes_from_train_url_like_an_uninterrupted_run(
+        s3, tmp_path, uninterrupted_run, monkeypatch, capfd):
     from src.model.checkpoint import load_params
     client, env = s3
     prefix = "runs/preempted/"
-    urls = {"data_url": f"s3://{BUCKET}/aclImdb", "train_url": f"s3://{BUCKET}/runs/preempted"}
+    urls = {"data_url": ARCHIVE, "train_url": f"s3://{BUCKET}/runs/preempted"}
     env = dict(env, MODELARTS_SYNC_SECONDS="0.2")
     first = tmp_path / "first"  # one ModelArts container, preempted mid-epoch
-    started = []
+    job = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *_modelarts_args(first, **urls), *KILL_ARGS],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        # the uninterrupted run, alongside, in a local folder
-        started.append(subprocess.Popen(
-            [sys.executable, str(ROOT / "train.py"), *tiny_args(tmp_path / "reference"),
-             *KILL_ARGS], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True))
-        started.append(subprocess.Popen(
-            [sys.executable, str(ROOT / "train.py"), *_modelarts_args(first, **urls),
-             *KILL_ARGS], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True))
-        killed_at = _preempt(started[1], client, prefix, first / "cache" / "train")
+        killed_at = _preempt(job, client, prefix, first / "cache" / "train")
         uploaded = _keys(client, prefix)
         assert {"metrics.jsonl", "run.log", "train.log", "config.yaml", "vocab.json"} <= uploaded
         assert not [name for name in uploaded if "/." in f"/{name}"], "hidden files went up"
@@ -356,21 +381,17 @@ def test_a_job_killed_mid_epoch_resumes_from_train_url_like_an_uninterrupted_run
         # a checkpoint goes up only after a metrics line of its step: none of a later step
         assert saved_at <= killed_at, (newest, killed_at)
         assert max(step for step, _ in _losses(copy / "metrics.jsonl")) >= saved_at
-
-        second = tmp_path / "second"  # a new container: nothing local, --resume true
-        result = _run("train.py", [*_modelarts_args(second, **urls), *KILL_ARGS,
-                                   "--resume", "true"], env)
-        assert result.returncode == 0, result.stderr[-3000:]
-        assert f"resuming from {second / 'cache' / 'train' / newest}" in result.stdout
-        _, err = started[0].communicate(timeout=600)
-        assert started[0].returncode == 0, err[-3000:]
     finally:
-        for process in started:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+        if job.poll() is None:
+            job.kill()
+            job.communicate()
 
-    final, reference = f"lstm-2_{EPOCH_STEPS}.ckpt", tmp_path / "reference" / "run"
+    second = tmp_path / "second"  # a new container: nothing local, --resume true
+    result = _run_here("train.py", [*_modelarts_args(second, **urls), *KILL_ARGS,
+                                    "--resume", "true"], env, monkeypatch, capfd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"resuming from {second / 'cache' / 'train' / newest}" in result.stdout
+    final, reference = f"lstm-2_{EPOCH_STEPS}.ckpt", uninterrupted_run
     done = _download(client, prefix, [final, "metrics.jsonl"], tmp_path / "done")
     ours = _losses(done / "metrics.jsonl")
     assert [step for step, _ in ours] == list(range(1, STEPS + 1))
