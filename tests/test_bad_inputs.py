@@ -25,6 +25,18 @@ from src.model.checkpoint import load_params
 ARTIFACTS = (".ckpt", ".mindrecord", ".db", ".npy", ".mindir", ".air")
 
 
+def with_values(words, **values):
+    """Command-line words with some --KEY values replaced or added: with_values(w, seed=2)."""
+    words = list(words)
+    for key, value in values.items():
+        flag = f"--{key}"
+        if flag in words:
+            words[words.index(flag) + 1] = str(value)
+        else:
+            words += [flag, str(value)]
+    return words
+
+
 class Inputs:
     """What a case may build its bad input from: tmp_path and the shared session fixtures."""
 
@@ -33,14 +45,7 @@ class Inputs:
 
     def args(self, **overrides):
         """tiny_args(tmp) with some values replaced or added: args(num_hiddens=32)."""
-        words = tiny_args(self.tmp)
-        for key, value in overrides.items():
-            flag = f"--{key}"
-            if flag in words:
-                words[words.index(flag) + 1] = str(value)
-            else:
-                words += [flag, str(value)]
-        return words
+        return with_values(tiny_args(self.tmp), **overrides)
 
     def shared_cache(self):
         """The session's preprocessed folder's parent, so a case need not preprocess again."""

@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT, SAMPLE, run_in_process, tiny_args
 from src.core.config import load_config
 from src.core.errors import UserError
-from test_bad_inputs import assert_one_clean_error
+from test_bad_inputs import assert_one_clean_error, with_values
 
 
 def _copy_of(run, tmp_path):
@@ -22,17 +22,6 @@ def _copy_of(run, tmp_path):
 def _snapshot(folder):
     return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in Path(folder).rglob("*") if p.is_file() and p.name != ".lock"}
-
-
-def _with(args, **values):
-    words = list(args)
-    for key, value in values.items():
-        flag = f"--{key}"
-        if flag in words:
-            words[words.index(flag) + 1] = str(value)
-        else:
-            words += [flag, str(value)]
-    return words
 
 
 def test_resume_takes_the_runs_own_settings_and_leaves_the_run_usable(trained_run, tmp_path,
@@ -66,7 +55,7 @@ def test_resume_with_settings_its_checkpoints_cannot_take_is_refused_before_any_
 def test_resume_of_a_folder_without_checkpoints_is_refused_before_any_work(tmp_path, capfd):
     empty = tmp_path / "empty"
     empty.mkdir()
-    refused = run_in_process("train.py", *_with(tiny_args(tmp_path), ckpt_path=empty,
+    refused = run_in_process("train.py", *with_values(tiny_args(tmp_path), ckpt_path=empty,
                                                 resume="true"), capfd=capfd)
     assert refused.returncode == 2
     assert_one_clean_error(refused, ["--resume: no lstm-EPOCH_STEP.ckpt", "without --resume"])
@@ -77,7 +66,7 @@ def test_a_new_run_refuses_a_folder_holding_a_run_unless_told_to_replace_it(
         trained_run, prepared, tmp_path, capfd):
     run = _copy_of(trained_run, tmp_path)
     before = _snapshot(run)
-    args = _with(tiny_args(tmp_path), ckpt_path=run,
+    args = with_values(tiny_args(tmp_path), ckpt_path=run,
                  preprocess_path=prepared.folder.parent)  # the session's cache
     refused = run_in_process("train.py", *args, capfd=capfd)
     assert refused.returncode == 2
@@ -92,7 +81,7 @@ def test_a_new_run_refuses_a_folder_holding_a_run_unless_told_to_replace_it(
 @pytest.mark.parametrize("more", [[], ["--overwrite_run", "true"], ["--resume", "true"]])
 def test_the_shipped_model_is_never_a_training_target(more, tmp_path, capfd):
     before = _snapshot(ROOT / "model")
-    refused = run_in_process("train.py", *_with(tiny_args(tmp_path), ckpt_path="model"),
+    refused = run_in_process("train.py", *with_values(tiny_args(tmp_path), ckpt_path="model"),
                              *more, capfd=capfd)
     assert refused.returncode == 2
     assert_one_clean_error(refused, ["shipped model", "--ckpt_path"])
@@ -101,7 +90,7 @@ def test_the_shipped_model_is_never_a_training_target(more, tmp_path, capfd):
 
 def test_the_shipped_encoder_folder_is_never_a_pretraining_target(tmp_path, capfd):
     before = _snapshot(ROOT / "model")
-    refused = run_in_process("pretrain.py", *_with(tiny_args(tmp_path), overwrite_run="true",
+    refused = run_in_process("pretrain.py", *with_values(tiny_args(tmp_path), overwrite_run="true",
                                                    pretrain_path="model/encoder"), capfd=capfd)
     assert refused.returncode == 2
     assert_one_clean_error(refused, ["--pretrain_path", "shipped model"])
