@@ -1,13 +1,18 @@
 """Shared fixtures: tiny, fast settings on the bundled real sample, trained once per session."""
+import contextlib
 import fcntl
 import os
 import pty
 import runpy
 import signal
+import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -211,3 +216,39 @@ def uninterrupted_run(tmp_path_factory):
             result = run_script("train.py", *uninterrupted_args(workdir))
             assert result.returncode == 0, result.stderr[-3000:]
     return workdir / "run"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving(command, seconds=240, **env):
+    """A server started as `command` (its words after the interpreter, e.g. app.py and its
+    flags) with --serve_port on a free loopback port and env added; yields (port, process)
+    once it answers HTTP, and stops it afterwards."""
+    port, log = free_port(), tempfile.TemporaryFile()
+    server = subprocess.Popen([sys.executable, *command, "--serve_port", str(port)], cwd=ROOT,
+                              stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", **env})
+    try:
+        deadline = time.monotonic() + seconds
+        while True:
+            assert server.poll() is None, \
+                f"the server stopped: {(log.seek(0) or log.read()).decode(errors='replace')[-2000:]}"
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not start serving in time"
+                time.sleep(0.3)
+        yield port, server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()

@@ -8,8 +8,6 @@ import os
 import shlex
 import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -18,16 +16,10 @@ import pytest
 
 from src.inference.predictor import load_predictor
 from src.inference.serve import EXAMPLES
-from conftest import ROOT
+from conftest import ROOT, free_port, serving
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 MAX_CHARS = 3000
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_serving(url, alive, output=lambda: "", seconds=240):
@@ -46,21 +38,8 @@ def _wait_until_serving(url, alive, output=lambda: "", seconds=240):
 def _app(command):
     """app.py started as `command` (its words after the interpreter) on a free loopback port;
     yields the page's URL, stops the process afterwards."""
-    port = _free_port()
-    log = tempfile.TemporaryFile()
-    server = subprocess.Popen([sys.executable, *command, "--serve_port", str(port)], cwd=ROOT,
-                              stdout=log, stderr=subprocess.STDOUT,
-                              env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
-    try:
-        yield _wait_until_serving(f"http://127.0.0.1:{port}/", lambda: server.poll() is None,
-                                  lambda: log.seek(0) or log.read().decode(errors="replace"))
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+    with serving(command) as (port, _):
+        yield f"http://127.0.0.1:{port}/"
 
 
 class BatchRecorder:
@@ -96,7 +75,7 @@ def served(trained_run, tiny_eval):
     port, its predictor recording the batches the page hands it: (URL, BatchRecorder, the
     page's Blocks)."""
     import src.inference.serve
-    port = _free_port()
+    port = free_port()
     config = _app_config("--ckpt_path", str(trained_run), "--serve_port", str(port),
                          "--max_review_chars", str(MAX_CHARS))
     recorders = []

@@ -5,27 +5,17 @@ max_review_chars needs and refused with 413 before it is read, uploads are off, 
 they talk to it over plain HTTP."""
 import http.client
 import json
-import os
 import select
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import free_port, serving
 
 MiB = 1 << 20
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _rss_mib(pid):
@@ -43,31 +33,10 @@ def page(tmp_path_factory):
     folder, the review limit from model/config.yaml)."""
     from src.core.config import load_config
     from src.inference.predict_io import with_run_config
-    port, uploads = _free_port(), tmp_path_factory.mktemp("gradio-uploads")
-    log = tempfile.TemporaryFile()
-    server = subprocess.Popen(
-        [sys.executable, "app.py", "--backend", "onnxruntime", "--serve_port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(uploads)})
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert server.poll() is None, \
-                f"app.py stopped: {log.seek(0) or log.read().decode(errors='replace')[-2000:]}"
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "app.py did not start serving in time"
-                time.sleep(0.3)
+    uploads = tmp_path_factory.mktemp("gradio-uploads")
+    with serving(["app.py", "--backend", "onnxruntime"], GRADIO_TEMP_DIR=str(uploads)) as \
+            (port, server):
         yield port, server, uploads, load_config(with_run_config([])).max_review_chars
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 def _post(port, path, body, content_type="application/json", timeout=60):
@@ -203,7 +172,7 @@ def test_a_port_outside_1_to_65535_is_one_line(capsys, port):
 
 def test_an_unresolvable_host_is_blamed_on_the_host(capsys):
     code, errors, err = _app_error(capsys, "--serve_host", "no-such-host.invalid",
-                                   "--serve_port", str(_free_port()))
+                                   "--serve_port", str(free_port()))
     assert code == 2 and err.strip().splitlines() == errors and len(errors) == 1, err
     assert "no-such-host.invalid" in errors[0] and "cannot be resolved" in errors[0], errors
     assert "--serve_port" not in errors[0], errors
@@ -212,7 +181,7 @@ def test_an_unresolvable_host_is_blamed_on_the_host(capsys):
 def test_an_address_of_another_machine_is_blamed_on_the_host(capsys):
     """192.0.2.1 (TEST-NET-1, RFC 5737) resolves but is no address of this machine."""
     code, errors, err = _app_error(capsys, "--backend", "onnxruntime", "--serve_host",
-                                   "192.0.2.1", "--serve_port", str(_free_port()))
+                                   "192.0.2.1", "--serve_port", str(free_port()))
     assert code == 2 and err.strip().splitlines() == errors and len(errors) == 1, err
     assert "192.0.2.1" in errors[0] and "not an address of this machine" in errors[0], errors
     assert "--serve_port" not in errors[0], errors
