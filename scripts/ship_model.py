@@ -40,7 +40,7 @@ LOGITS = ("decoder.weight", "decoder.bias", "wide.table")  # logits = their sum:
 
 def _shrink(run_dir, out, rows, logit_scale=1.0):
     import mindspore as ms
-    params = ms.load_checkpoint(str(run_dir / "lstm-best.ckpt"))
+    params = load_params(run_dir / "lstm-best.ckpt")  # its CRC32 checked
     vocab = Vocab.load(run_dir / "vocab.json")
     kept = []
     for name, value in params.items():
@@ -59,7 +59,8 @@ def _shrink(run_dir, out, rows, logit_scale=1.0):
         kept.append({"name": name, "data": ms.Tensor(array)})
     shipped = Vocab(vocab.tokens[:rows] if rows else vocab.tokens)
     ms.save_checkpoint(kept, str(out / "lstm-best.ckpt"),
-                       append_dict={"vocab_digest": shipped.digest()})
+                       append_dict={"vocab_digest": shipped.digest()},
+                       crc_check=True)  # checked at every load (src/model/checkpoint.py)
     shipped.save(out / "vocab.json")
 
 

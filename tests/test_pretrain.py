@@ -10,7 +10,7 @@ import yaml
 import pytest
 
 from conftest import ROOT, SAMPLE, run_script, tiny_args
-from src.model.checkpoint import load_params
+from src.model.checkpoint import check_crc, load_params
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +56,7 @@ def test_the_held_out_reviews_are_never_trained_on_and_their_loss_is_recorded(pr
     trained_text = text(stream)
     assert len(reviews) >= 5 and not [r for r in reviews if r in trained_text]
     encoder = load_params(folder / "encoder.ckpt")
+    assert check_crc(folder / "encoder.ckpt")  # MindSpore's CRC32 trailer, checked at load
     losses = [json.loads(line) for line in (folder / "metrics.jsonl").open()]
     recorded = [record["heldout_loss"] for record in losses if "heldout_loss" in record]
     assert recorded and float(encoder["heldout_loss"].asnumpy()) == pytest.approx(recorded[-1])

@@ -22,6 +22,7 @@ def _bench_row(tmp_path):
 
 def test_ship_model_writes_a_small_float16_model_with_its_card(trained_run, tmp_path, capfd):
     import mindspore as ms
+    from src.model.checkpoint import check_crc
     out = tmp_path / "model"
     result = run_script("scripts/ship_model.py", trained_run, "--results", _bench_row(tmp_path),
                         "--recipe", "tiny", "--seed", "1", "--vocab_rows", "2000",
@@ -30,6 +31,7 @@ def test_ship_model_writes_a_small_float16_model_with_its_card(trained_run, tmp_
     assert sorted(p.name for p in out.iterdir()) == [
         "MODEL_CARD.md", "config.yaml", "eval.json", "lstm-best.ckpt", "vocab.json"]
     params = ms.load_checkpoint(str(out / "lstm-best.ckpt"))
+    assert check_crc(out / "lstm-best.ckpt")  # MindSpore's CRC32 trailer, checked at load
     assert params["embedding.embedding_table"].shape[0] == 2000
     weights = [value for name, value in params.items() if "." in name]  # not epoch, valid_acc
     assert len(weights) > 10 and all(w.asnumpy().dtype == np.float16 for w in weights)

@@ -3,11 +3,12 @@ and the batches MindSpore trains on.
 
 `prepare(config)` returns the Prepared folder (train/valid/test MindRecord files, vocab.json,
 the training reviews' token ids, the embedding tables built later); it rebuilds only when the
-reviews or the data settings change. `create_dataset(...)` reads one split back as batches.
+reviews or the data settings change, or when a file no longer matches the SHA-256 digest its
+meta.json recorded (a damaged cache is rebuilt, never read). `create_dataset(...)` reads one
+split back as batches.
 """
 import hashlib
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import mindspore.dataset as ds
 import numpy as np
 from mindspore.mindrecord import FileWriter
 
+from . import cache_check
+from .cache_check import dataset_files, require_split
 from .readers.aclimdb import LABELS, SPLITS
 from .buckets import EVAL_TOKENS, bucket_batch_sizes, bucket_boundaries, eval_batch_size
 from .token_corpus import fingerprint, read_tokens, text_hash, write_tokens
@@ -27,7 +30,8 @@ from .identity import swap_identities
 from .text import Vocab, tokenize
 
 __all__ = ["prepare", "Prepared", "create_dataset", "train_batches", "eval_batches", "data_key",
-           "batches_per_epoch", "write_mindrecord"]
+           "batches_per_epoch", "write_mindrecord", "check_folder", "require_split",
+           "dataset_files"]
 
 SCHEMA = {"ids": {"type": "int32", "shape": [-1]}, "length": {"type": "int32"},
           "label": {"type": "int32"}, "target": {"type": "float32", "shape": [-1]}}
@@ -66,7 +70,10 @@ class Prepared:
 
     def token_lists(self, split):
         """The ids of each review of split, full length, unknown words as <unk>."""
-        return read_tokens(self.token_file(split))
+        try:
+            return read_tokens(self.token_file(split))
+        except FileNotFoundError:
+            raise UserError(cache_check.vanished(self.token_file(split))) from None
 
 
 def encoder_vocab(config):
@@ -164,36 +171,30 @@ def _build(config, folder, key):
     write_tokens(names.token_file("train"), tokens["train"], vocab)
     names.test_hash_file.write_text("".join(f"{text_hash(r.text)}\n" for r in parts["test"]))
     counts = {name: len(reviews) for name, reviews in parts.items()}
-    meta = {"key": key, "counts": counts, "vocab": len(vocab)}
+    digests = cache_check.folder_digests(folder)
+    meta = {"key": key, "counts": counts, "vocab": len(vocab), "digests": digests}
     (folder / "meta.json").write_text(json.dumps(meta))  # last: it marks the folder complete
     return counts
 
 
-def _is_complete(folder):
-    """A cache folder is read only if its meta.json (written last) names this folder's key
-    and every file it lists is there; anything else is rebuilt."""
-    try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        counts = meta["counts"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    names = Prepared(folder, None)
+def check_folder(folder):
+    """None if folder is a complete cache whose files all match the digests its meta.json
+    records; else why not, for a log line (see cache_check.check_folder)."""
+    return cache_check.check_folder(folder, _required_files)
+
+
+def _required_files(counts):
+    """The names of the files a cache of these review counts must hold."""
+    names = Prepared(Path(), None)
     files = [names.vocab_file, names.token_file("train"), names.test_hash_file]
-    for split, count in counts.items():
-        if count:
-            files += [names.mindrecord(split), Path(f"{names.mindrecord(split)}.db")]
-    return meta.get("key") == folder.name and all(f.is_file() for f in files)
+    files += [path for split, count in counts.items() if count
+              for path in (names.mindrecord(split), Path(f"{names.mindrecord(split)}.db"))]
+    return [path.name for path in files]
 
 
-def _wait_for(folder, log, timeout):
-    """For ranks other than 0: wait until rank 0 has prepared folder."""
-    log(f"waiting for rank 0 to write the preprocessed data ({folder})")
-    started = time.monotonic()
-    while not _is_complete(folder):
-        if time.monotonic() - started > timeout:
-            raise UserError(f"rank 0 did not write {folder} within {timeout:.0f} s; see rank "
-                            f"0's log (worker_0.log) for its error")
-        time.sleep(0.5)
+def _is_complete(folder):
+    """A cache folder is read only if check_folder finds nothing wrong with it."""
+    return check_folder(folder) is None
 
 
 def _build_into(config, root, folder, log):
@@ -217,21 +218,35 @@ def prepare(config, log=print, build=True, timeout=7200.0):
 
     Returns:
         Prepared. A folder is reused only if its meta.json, written last, names the folder's
-        key and every file it lists exists; folders are built under a temporary name and
-        renamed, so a killed run never leaves a half-written cache that a later run would read.
-        preprocess_path may also be a prepared folder itself (the zoo's PREPROCESS_DIR).
+        key and every file matches the size and SHA-256 digest meta.json records (see
+        check_folder); any other is rebuilt, with a log line saying why. Folders are built
+        under a temporary name and renamed, so a killed run never leaves a half-written cache
+        that a later run would read. preprocess_path may also be a prepared folder itself (the
+        zoo's PREPROCESS_DIR): a damaged one is refused (UserError), as it cannot be rebuilt
+        in place; one written before digests is read unchecked.
     """
     root = Path(config.preprocess_path)
-    if _is_complete(root):
-        log(f"reading preprocessed data in {root}")
+    if cache_check.names_itself(root):
+        damage = check_folder(root)
+        if damage not in (None, cache_check.NO_DIGESTS):
+            raise UserError(f"preprocessed data in {root} is damaged ({damage}); preprocess "
+                            f"again: pass --preprocess_path to another folder (or delete "
+                            f"{root}) with the dataset's path")
+        unchecked = " (written by an older version: no digests to check)" if damage else ""
+        log(f"reading preprocessed data in {root}{unchecked}")
         return _load(root)
     folder = root / data_key(config)
-    if _is_complete(folder):
+    damage = check_folder(folder)
+    if damage is None:
         log(f"reusing preprocessed data in {folder}")
     elif build:
+        if damage == cache_check.NO_DIGESTS:
+            log(f"preprocessed data in {folder}: {damage}; rebuilding it")
+        elif damage != cache_check.ABSENT:
+            log(f"preprocessed data in {folder} is damaged ({damage}); rebuilding it")
         _build_into(config, root, folder, log)
     else:
-        _wait_for(folder, log, timeout)
+        cache_check.wait_for(folder, _is_complete, log, timeout)
     return _load(folder)
 
 
@@ -264,6 +279,7 @@ def create_dataset(path, batch_size, max_len, bucket_width=0, shuffle=False, see
         A mindspore.dataset.Dataset with columns ids [B, T] int32, length [B] int32,
         label [B] int32 (or target [B, classes] float32).
     """
+    require_split(path)
     if shuffle:
         ds.config.set_seed(seed)
     dataset = ds.MindDataset(str(path), columns_list=["ids", "length", labels],

@@ -1,10 +1,17 @@
 """Checkpoint files: atomic saves, the last K kept, loading with clear errors, and the
-network a checkpoint holds."""
+network a checkpoint holds.
+
+Every checkpoint written here ends in MindSpore's CRC32 trailer (save_checkpoint(crc_check=
+True): the bytes b"crc_num" and the CRC32 of every byte before them, 10 bytes big-endian),
+checked before any load: a damaged file is one UserError. Files without the trailer (written
+before it was added) load as they always did, unchecked.
+"""
 import contextlib
 import hashlib
 import logging
 import os
 import re
+import zlib
 from pathlib import Path
 
 import mindspore as ms
@@ -15,9 +22,12 @@ from ..core.files import atomic_path
 from .network import build_network
 
 __all__ = ["save_atomic", "load_params", "load_into", "resume_latest", "load_network",
-           "load_encoder", "latest_checkpoint", "CheckpointRing", "weights_finite", "weights_digest"]
+           "load_encoder", "latest_checkpoint", "CheckpointRing", "weights_finite",
+           "weights_digest", "check_crc", "CRC_MARK"]
 
 _NAME = re.compile(r"^(?P<prefix>.+)-(?P<epoch>\d+)_(?P<step>\d+)\.ckpt$")
+CRC_MARK = b"crc_num"  # MindSpore's trailer: CRC_MARK, then the CRC32 in 10 bytes big-endian
+_TRAILER = len(CRC_MARK) + 10
 
 
 @contextlib.contextmanager
@@ -40,15 +50,45 @@ def save_atomic(cell, path, state=None):
     """
     with atomic_path(path, suffix=".ckpt", kind="checkpoint") as tmp:  # MindSpore wants the .ckpt suffix
         with _mindspore_quiet():
-            ms.save_checkpoint(cell, str(tmp), append_dict=dict(state or {}))
+            ms.save_checkpoint(cell, str(tmp), append_dict=dict(state or {}), crc_check=True)
+
+
+def check_crc(path):
+    """True if the checkpoint at path ends in MindSpore's CRC32 trailer and its bytes match it;
+    False if it has no trailer (written before checkpoints carried one); a UserError if they
+    do not match (a damaged file)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            if size < _TRAILER:
+                return False
+            stream.seek(size - _TRAILER)
+            trailer = stream.read(_TRAILER)
+            if trailer[:len(CRC_MARK)] != CRC_MARK:
+                return False
+            stream.seek(0)
+            crc, left = 0, size - _TRAILER
+            while left > 0 and (chunk := stream.read(min(left, 1 << 22))):
+                crc, left = zlib.crc32(chunk, crc), left - len(chunk)
+    except OSError as err:
+        raise UserError(f"cannot read checkpoint {path} ({err.strerror}); check its "
+                        f"permissions or use another .ckpt file") from None
+    if left or crc != int.from_bytes(trailer[len(CRC_MARK):], "big"):
+        raise UserError(f"checkpoint {path} is damaged: its bytes do not match the CRC32 saved "
+                        f"in it; use another .ckpt file (an earlier lstm-EPOCH_STEP.ckpt of its "
+                        f"run, or a fresh copy)")
+    return True
 
 
 def load_params(path):
-    """{name: Parameter} from a checkpoint file, or UserError if missing or unreadable."""
+    """{name: Parameter} from a checkpoint file, or UserError if missing, unreadable or
+    damaged (its CRC32 trailer does not match; see check_crc)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"checkpoint {path} not found; pass --checkpoint_path to a .ckpt file "
                         f"written by train.py")
+    check_crc(path)
     try:
         with _mindspore_quiet():
             return ms.load_checkpoint(str(path))

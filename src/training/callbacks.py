@@ -10,6 +10,7 @@ from pathlib import Path
 from mindspore.train import Callback
 
 from ..model.checkpoint import latest_checkpoint, load_params, save_atomic, weights_finite
+from ..data.cache_check import dataset_files, require_split
 from ..core.errors import UserError
 from ..core.run_folder import BEST, PREFIX
 
@@ -171,7 +172,12 @@ class ValidationWatch(Callback):
         self.best, self.stopped = best_so_far(self.run_dir), False
 
     def on_train_epoch_end(self, run_context):
-        scores = self.model.eval(self.dataset, dataset_sink_mode=False)
+        self._require_files()  # deleted during the epoch: one line, not MindSpore's traceback
+        try:
+            scores = self.model.eval(self.dataset, dataset_sink_mode=False)
+        except RuntimeError:
+            self._require_files()  # ... or during the validation itself
+            raise
         accuracy = scores["acc"]
         epoch = run_context.original_args().cur_epoch_num
         self.metrics.write({"epoch": epoch, "valid_acc": round(accuracy, 5),
@@ -189,6 +195,10 @@ class ValidationWatch(Callback):
                 self.log(f"early stop: no better validation accuracy for {self.patience} epochs")
                 self.stopped = True
                 run_context.request_stop()
+
+    def _require_files(self):
+        for path in dataset_files(self.dataset):
+            require_split(path)
 
 
 

@@ -102,7 +102,8 @@ def _save_encoder(model, path, vocab, record):
               for name, value in encoder_params(model).items()]
     with atomic_path(path, suffix=".ckpt", what="--pretrain_path", kind="encoder") as tmp:
         ms.save_checkpoint(params, str(tmp), append_dict={"vocab_digest": vocab.digest(),
-                                                          **record})
+                                                          **record},
+                           crc_check=True)  # checked at load (model/checkpoint.py)
 
 
 class HeldOut:

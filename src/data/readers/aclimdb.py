@@ -1,10 +1,12 @@
 """The IMDB Large Movie Review Dataset (aclImdb v1): its labelled train and test reviews, from
-the unpacked folder or straight from aclImdb_v1.tar.gz, and folders of unlabelled reviews."""
+the unpacked folder or straight from aclImdb_v1.tar.gz, and folders of unlabelled reviews.
+Of each review only its first READ_LIMIT bytes are read: all that tokenizing keeps."""
+import codecs
 import tarfile
 from pathlib import Path
 
 from ...core.errors import UserError, first_line
-from .labelled_text import Review, decode
+from .labelled_text import READ_LIMIT, Review, decode, read_head, require_file_or_folder
 
 __all__ = ["read_aclimdb", "read_text_folder", "LABELS", "SPLITS"]
 
@@ -41,7 +43,8 @@ def _read_folder(root):
                                 f"train/{{pos,neg}} and test/{{pos,neg}}")
             for path in folder.glob("*.txt"):
                 name = f"{split}/{label_name}/{path.name}"
-                reviews.append(Review(_review_text(path.read_bytes(), name), label, name))
+                reviews.append(Review(_review_text(read_head(path, f"review {name}"), name),
+                                      label, name))
         splits[split] = _sorted(reviews)
     return splits
 
@@ -64,7 +67,7 @@ def _read_archive(archive):
                 found = _labelled_member(member)
                 if found:
                     split, label, name = found
-                    raw = tar.extractfile(member).read()
+                    raw = tar.extractfile(member).read(READ_LIMIT)  # the rest is skipped
                     splits[split].append(Review(_review_text(raw, name), label, name))
     except (tarfile.TarError, OSError, EOFError) as err:
         raise UserError(f"cannot read archive {archive} ({first_line(err).rstrip(':')}); "
@@ -90,6 +93,7 @@ def read_aclimdb(path):
     if not path.exists():
         raise UserError(f"dataset path {path} does not exist; pass --aclimdb_path pointing at "
                         f"the aclImdb folder or aclImdb_v1.tar.gz")
+    require_file_or_folder(path, "aclimdb_path")
     splits = _read_folder(path) if path.is_dir() else _read_archive(path)
     for split, reviews in splits.items():
         if len({r.label for r in reviews}) < 2:
@@ -100,9 +104,15 @@ def read_aclimdb(path):
 
 def read_text_folder(folder, key="unlabelled_path"):
     """The texts of every *.txt file in folder (unlabelled reviews such as aclImdb/train/unsup),
-    in name order; bytes that are not UTF-8 are replaced."""
+    in name order, each up to its first READ_LIMIT bytes; bytes that are not UTF-8 are
+    replaced."""
     paths = sorted(Path(folder).glob("*.txt"))
     if not paths:
         raise UserError(f"{key} {folder} holds no .txt reviews; point it at "
                         f"aclImdb/train/unsup or leave it empty")
-    return [path.read_bytes().decode("utf-8", errors="replace") for path in paths]
+    texts = []
+    for path in paths:
+        raw = read_head(path, f"{key} file {path}")  # a character cut at the end is dropped
+        texts.append(codecs.getincrementaldecoder("utf-8")(errors="replace").decode(
+            raw, final=len(raw) < READ_LIMIT))
+    return texts

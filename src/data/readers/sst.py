@@ -91,7 +91,7 @@ def graded_phrases(path, count, seed):
     seeded draw of `count` more distinct phrases, each with its 5-point grade as target
     p(positive) = grade / 4 and as label 0 (grades 0-1), 1 (3-4) or -1 (neutral, no label).
     Only train.txt is read: SST's dev and test trees stay unseen."""
-    text = read_named_files(path, [SST_FILES["train"]])[SST_FILES["train"]]
+    text = read_named_files(path, [SST_FILES["train"]], "mix_sst_path")[SST_FILES["train"]]
     if text is None:
         raise UserError(f"{path} has no {SST_FILES['train']}; pass --mix_sst_path to SST's "
                         f"trees folder (train.txt, dev.txt, test.txt) or its .tar.gz")

@@ -8,8 +8,8 @@ import csv
 import io
 
 from ...core.errors import UserError
-from .labelled_text import (Review, decode, label_names, read_named_files, require_data_path,
-                        unescape_ptb)
+from .labelled_text import (Review, label_names, read_file_text, read_named_files,
+                            require_data_path, unescape_ptb)
 
 __all__ = ["read_tables", "read_table", "table_rows", "column_name", "delimiter_for",
            "delimiter_by_name"]
@@ -68,15 +68,19 @@ def table_rows(text, source, delimiter):
     if not text.strip():
         raise UserError(f"{source} is empty; it needs a header line and rows")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [cell.strip() for cell in next(reader)]
     rows = []
-    for cells in reader:
-        if not cells:
-            continue
-        if len(cells) != len(header):
-            raise UserError(f"{source}:{reader.line_num}: {len(cells)} fields, the header has "
-                            f"{len(header)}; check --delimiter or the row's quoting")
-        rows.append((reader.line_num, cells))
+    try:
+        header = [cell.strip() for cell in next(reader)]
+        for cells in reader:
+            if not cells:
+                continue
+            if len(cells) != len(header):
+                raise UserError(f"{source}:{reader.line_num}: {len(cells)} fields, the header "
+                                f"has {len(header)}; check --delimiter or the row's quoting")
+            rows.append((reader.line_num, cells))
+    except csv.Error as err:  # a field beyond csv's limit: mostly a quote never closed
+        raise UserError(f"{source}:{reader.line_num}: {err}; check the row's quoting (a quote "
+                        f"never closed runs on to the file's end) or shorten its text") from None
     if not rows:
         raise UserError(f"{source} has a header but no rows; give it data")
     return header, rows
@@ -127,7 +131,7 @@ def _read_tables(config, files):
     """{"train", "test"} texts for phrases_tsv (fixed names) or csv (a file or a folder)."""
     path = require_data_path(config)
     if config.dataset == "csv" and path.is_file():
-        return {"train": (decode(path.read_bytes(), path), str(path)), "test": None}
+        return {"train": (read_file_text(path), str(path)), "test": None}
     found = {}
     for split, names in files.items():
         texts = read_named_files(path, names)
