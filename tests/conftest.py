@@ -178,19 +178,26 @@ def checkpoint_predictor(run_config):
     return load_predictor(run_config)
 
 
+def _trained_once(tmp_path_factory, name, args_of):
+    """train.py with args_of(workdir) in the session's folder `name`, run by the first
+    pytest-xdist worker that asks (under a lock) and read by the rest; returns workdir."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    workdir = shared / name
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (workdir / "run" / "lstm-best.ckpt").exists():
+            result = run_script("train.py", *args_of(workdir))
+            assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
 @pytest.fixture(scope="session")
 def learned_run(tmp_path_factory):
     """A short run that learns (learning_args, ~15 s): (run folder, its args). Trained once
     for all pytest-xdist workers: the first to ask trains it under a lock, the rest read it."""
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent
-    workdir = shared / "learned"
-    with open(shared / "learned.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (workdir / "run" / "lstm-best.ckpt").exists():
-            result = run_script("train.py", *learning_args(workdir))
-            assert result.returncode == 0, result.stderr[-3000:]
+    workdir = _trained_once(tmp_path_factory, "learned", learning_args)
     return workdir / "run", learning_args(workdir)
 
 
@@ -206,16 +213,7 @@ def uninterrupted_run(tmp_path_factory):
     """The run that runs killed and resumed (test_faults, test_modelarts) must reproduce loss
     for loss and weight for weight: uninterrupted_args in a process of its own, trained once
     for all pytest-xdist workers as learned_run is. Returns its run folder."""
-    shared = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = shared.parent
-    workdir = shared / "uninterrupted"
-    with open(shared / "uninterrupted.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (workdir / "run" / "lstm-best.ckpt").exists():
-            result = run_script("train.py", *uninterrupted_args(workdir))
-            assert result.returncode == 0, result.stderr[-3000:]
-    return workdir / "run"
+    return _trained_once(tmp_path_factory, "uninterrupted", uninterrupted_args) / "run"
 
 
 def free_port():
