@@ -198,12 +198,12 @@ def _median_speed(pretrain_dir):
 
 def _write(folder, weights, vocab, record):
     import mindspore as ms
-    ms.save_checkpoint([{"name": name, "data": ms.Tensor(value)}
-                        for name, value in weights.items()], str(folder / "encoder.ckpt"),
-                       append_dict={"vocab_digest": vocab.digest(),
-                                    "lm_step": record["lm_step"],
-                                    "minutes": record["minutes"],
-                                    "heldout_loss": record["heldout_loss"]})
+    from src.model.checkpoint import save_atomic  # with the CRC trailer load_params checks
+    save_atomic([{"name": name, "data": ms.Tensor(value)} for name, value in weights.items()],
+                folder / "encoder.ckpt", {"vocab_digest": vocab.digest(),
+                                          "lm_step": record["lm_step"],
+                                          "minutes": record["minutes"],
+                                          "heldout_loss": record["heldout_loss"]})
     vocab.save(folder / "vocab.json")
 
 

@@ -227,6 +227,8 @@ def shipped_encoder(pretrained):
 
 def test_the_shipped_encoder_is_trimmed_float16_with_its_card(shipped_encoder, pretrained):
     from src.data.text import Vocab
+    from src.model.checkpoint import check_crc
+    assert check_crc(shipped_encoder / "encoder.ckpt"), "written without its CRC trailer"
     params = load_params(shipped_encoder / "encoder.ckpt")
     assert tuple(params["embedding.embedding_table"].shape) == (3000, 16)
     assert params["embedding.embedding_table"].asnumpy().dtype == np.float16
