@@ -33,11 +33,12 @@ def read_jsonl(path):
 
 
 @pytest.mark.slow
-def test_train_and_eval_track_to_aim_and_log_the_console(session_dir, prepared, tmp_path):
+def test_train_and_eval_track_to_aim_and_log_the_console(session_dir, prepared, tmp_path,
+                                                         capfd):
     repo, run_dir = tmp_path / "aim", tmp_path / "run"
     args = tiny_args(session_dir) + ["--ckpt_path", run_dir, "--aim_repo", repo,
                                      "--num_epochs", "2"]
-    result = run_script("train.py", *args)
+    result = run_script("train.py", *args, capfd=capfd)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (run_dir / "run.log").read_text().splitlines() == result.stdout.splitlines()
 
@@ -58,7 +59,7 @@ def test_train_and_eval_track_to_aim_and_log_the_console(session_dir, prepared, 
         pytest.approx(sorted(r["valid_acc"] for r in epochs))
     assert len(series["loss", "valid"]) == len(epochs) == 2
 
-    result = run_script("eval.py", *args)
+    result = run_script("eval.py", *args, capfd=capfd)
     assert result.returncode == 0, result.stderr[-2000:]
     accuracy = json.loads((run_dir / "eval.json").read_text())["accuracy"]
     run = aim_run(repo, run_hash)
