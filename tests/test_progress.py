@@ -21,10 +21,10 @@ CASES = {
     "predict.py": lambda run, tmp: ["--ckpt_path", run["dir"], "--batch_size", "8",
                                     "--input_file", _reviews_file(tmp)],
     "preprocess.py": lambda run, tmp: [*run["args"], "--result_path", tmp / "bins"],
-    "pretrain.py": lambda run, tmp: [*tiny_args(tmp), "--unlabelled_path",
+    "pretrain.py": lambda run, tmp: [*run["args"], "--unlabelled_path",
                                      SAMPLE / "train" / "unsup", "--pretrain_path", tmp / "pt",
                                      "--pretrain_window", "20", "--pretrain_batch_size", "16",
-                                     "--pretrain_epochs", "0.05"],
+                                     "--pretrain_epochs", "0.02"],
 }
 UNITS = {"eval.py": "batch/s", "predict.py": "batch/s", "preprocess.py": "batch/s",
          "pretrain.py": "step/s"}
