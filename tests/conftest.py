@@ -32,8 +32,8 @@ REVIEWS = ["A wonderful film with a moving story.",
 # The files that take longest, first: pytest-xdist hands out whole files in collection order,
 # so the files that start last are short ones and no worker is left running a long one alone.
 LONGEST_FIRST = ["test_memory.py", "test_model_and_training.py", "test_pretrain.py",
-                 "test_faults.py", "test_distribute.py", "test_modelarts.py", "test_wide.py",
-                 "test_infer.py"]
+                 "test_distribute.py", "test_faults.py", "test_modelarts.py", "test_progress.py",
+                 "test_tracking.py", "test_wide.py", "test_infer.py", "test_signals.py"]
 
 
 def pytest_collection_modifyitems(items):
