@@ -10,7 +10,7 @@ DEMO_DIR := demo
 # The shipped model's flow (from the shipped encoder, with the linear part, SST's sentences and
 # phrases mixed in, identity words swapped) on the 1,000-review and 400-sentence samples:
 # reviews cut to 300 tokens, and more, faster epochs than 22,500 reviews need.
-DEMO_ARGS := --ckpt_path $(DEMO_DIR)/run --preprocess_path $(DEMO_DIR)/preprocess \
+DEMO_ARGS := --run_dir $(DEMO_DIR)/run --preprocess_path $(DEMO_DIR)/preprocess \
 	--num_epochs 8 --learning_rate 0.003 --max_len 300 --bucket_width 100 --batch_size 32 \
 	--mix_sst_path data/sst_sample --mix_sst_phrases 2000 --identity_swaps true
 
@@ -30,7 +30,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-cloud.txt
 demo: venv
 	$(PY) train.py $(DEMO_ARGS) --overwrite_run true   # a second `make demo` starts afresh
 	$(PY) eval.py $(DEMO_ARGS)
-	$(PY) export.py $(DEMO_ARGS) --checkpoint_path $(DEMO_DIR)/run/lstm-best.ckpt \
+	$(PY) export.py $(DEMO_ARGS) --checkpoint_file $(DEMO_DIR)/run/lstm-best.ckpt \
 		--file_name $(DEMO_DIR)/lstm
 	$(PY) -m src.inference.compare $(DEMO_DIR)/run model --aclimdb_path data/aclImdb_sample
 	@echo "demo done: accuracy in $(DEMO_DIR)/run/eval.json, model in $(DEMO_DIR)/lstm.mindir"

@@ -1,6 +1,6 @@
 """The Gradio page: type a review, see the label, its probabilities and the words that decided.
 
-    python app.py --ckpt_path RUN_DIR [--backend onnxruntime] [--serve_port 7860] [--serve_host 127.0.0.1]
+    python app.py --run_dir RUN_DIR [--backend onnxruntime] [--serve_port 7860] [--serve_host 127.0.0.1]
         [--explain_method decomposition|occlusion]
 """
 import sys

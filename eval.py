@@ -1,6 +1,6 @@
 """Evaluate a checkpoint on the test set.
 
-    python eval.py --ckpt_path RUN_DIR [--checkpoint_path FILE.ckpt] [--KEY VALUE ...]
+    python eval.py --run_dir RUN_DIR [--checkpoint_file FILE.ckpt] [--KEY VALUE ...]
 
 The run's config.yaml (RUN_DIR, or the checkpoint's folder) is the base config, so the
 checkpoint is read with the settings it was trained with; any --KEY VALUE applies on top,

@@ -1,8 +1,8 @@
 """Export a checkpoint for offline inference: MINDIR (the default), AIR (Ascend) or ONNX.
 
-    python export.py --checkpoint_path RUN_DIR/lstm-best.ckpt --file_name lstm [--device_target Ascend]
+    python export.py --checkpoint_file RUN_DIR/lstm-best.ckpt --file_name lstm [--device_target Ascend]
 
-The run's config.yaml (the checkpoint's folder, or --ckpt_path) is the base config, as for
+The run's config.yaml (the checkpoint's folder, or --run_dir) is the base config, as for
 eval.py; any --KEY VALUE applies on top. A MINDIR runs on the device it was exported for,
 with its run's vocabulary; both are written into the file and checked by predict.py, app.py
 and the 310 flow.

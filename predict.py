@@ -1,11 +1,11 @@
 """Classify reviews with a trained run.
 
-    python predict.py --ckpt_path RUN_DIR "What a film!" "Dull and far too long."
-    python predict.py --ckpt_path RUN_DIR --input_file reviews.txt --output_format json
+    python predict.py --run_dir RUN_DIR "What a film!" "Dull and far too long."
+    python predict.py --run_dir RUN_DIR --input_file reviews.txt --output_format json
     python predict.py --input_file reviews.csv --text_column text --output_format csv > out.csv
-    cat reviews.txt | python predict.py --ckpt_path RUN_DIR --backend onnxruntime
+    cat reviews.txt | python predict.py --run_dir RUN_DIR --backend onnxruntime
 
-Without --ckpt_path the model shipped in model/ answers. One output per input row, in order:
+Without --run_dir the model shipped in model/ answers. One output per input row, in order:
 the verdict, every class probability and the review's start; or a JSON object with the row
 number and id; or, with --output_format csv, a table row after the input's columns. A blank
 or unreadable row gets an empty prediction and a note on stderr. --explain true adds why: the
@@ -20,8 +20,8 @@ from src.core.cli import run_main
 from src.core.config import format_help
 from src.inference.predict_io import split_arguments, with_run_config
 
-USAGE = ("usage: predict.py [--ckpt_path RUN_DIR (default: model/, the shipped model)] "
-         "[--checkpoint_path X.ckpt | --mindir_path X.mindir] [--input_file FILE.txt|FILE.csv|"
+USAGE = ("usage: predict.py [--run_dir RUN_DIR (default: model/, the shipped model)] "
+         "[--checkpoint_file X.ckpt | --mindir_path X.mindir] [--input_file FILE.txt|FILE.csv|"
          "FILE.tsv|- [--text_column text]] [--output_format text|json|csv] [--explain true "
          "[--explain_method decomposition|occlusion]] [--KEY VALUE ...] [--] [REVIEW ...]")
 

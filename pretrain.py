@@ -2,8 +2,8 @@
 training reviews and the unlabelled ones; then train the classifier from it:
 
     python pretrain.py --aclimdb_path aclImdb --unlabelled_path aclImdb/train/unsup \
-        --pretrain_path pretrain [--pretrain_minutes 60]
-    python train.py --aclimdb_path aclImdb --pretrained_encoder pretrain/encoder.ckpt ...
+        --pretrain_dir pretrain [--pretrain_minutes 60]
+    python train.py --aclimdb_path aclImdb --encoder_checkpoint pretrain/encoder.ckpt ...
 
 The test reviews are never read. --resume true continues from the newest lm-EPOCH_STEP.ckpt.
 """
@@ -23,10 +23,10 @@ def main(config, log=print):
     from src.training.tracking import RunLog
 
     log = RunLog(log)
-    # pretrained_encoder is train.py's: a language model starts from pretrain_start or afresh
-    config = dataclasses.replace(config, pretrained_encoder="")
+    # encoder_checkpoint is train.py's: a language model starts from pretrain_init_encoder or afresh
+    config = dataclasses.replace(config, encoder_checkpoint="")
     written = (f"{pretraining.LM_PREFIX}-*.ckpt", "encoder*.ckpt")  # by a pretraining run
-    guard_run_folder(config, "pretrain_path", pretraining.LM_PREFIX, written)
+    guard_run_folder(config, "pretrain_dir", pretraining.LM_PREFIX, written)
     init_device(config)                                         # CPU/GPU/Ascend, seeds
     prepared = mindrecord.prepare(config, log)                        # the classifier's vocabulary
     stream, heldout = pretraining.corpus(config, prepared, log)    # train + unlabelled token ids
@@ -35,7 +35,7 @@ def main(config, log=print):
     table = embeddings.build_embedding(config, prepared, log)   # the initial word vectors
     model, sampler = pretraining.build_language_model(config, table, len(prepared.vocab))
     heldout = pretraining.HeldOut(heldout, windows, sampler)       # loss on reviews never seen
-    with open_run(config, prepared.vocab_file, Rank(), log, key="pretrain_path",
+    with open_run(config, prepared.vocab_file, Rank(), log, key="pretrain_dir",
                   checkpoints=written) as run:
         path = pretraining.pretrain(config, model, sampler, windows, prepared.vocab, run,
                                  heldout)

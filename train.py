@@ -2,7 +2,7 @@
 
     python train.py [--config_path FILE] [--KEY VALUE ...]      (--help lists every key)
 
-The run folder (--ckpt_path) receives config.yaml, vocab.json, metrics.jsonl, run.log,
+The run folder (--run_dir) receives config.yaml, vocab.json, metrics.jsonl, run.log,
 curves.png, lstm-EPOCH_STEP.ckpt checkpoints and lstm-best.ckpt (best validation accuracy).
 """
 import sys
@@ -47,7 +47,7 @@ def main(config, log=print):
     step = loop.train_step(net, optimizer, config.adversarial, config.dynamic_shapes)
 
     with open_run(config, prepared.vocab_file, rank, log) as run:
-        state = loop.restore(config, step, run, prepared.vocab)  # --pretrained_encoder ...
+        state = loop.restore(config, step, run, prepared.vocab)  # --encoder_checkpoint ...
         distribute.broadcast_weights(net, rank)     # every worker starts from rank 0's
         loop.fit(config, step, rates, prepared, run, state, rank, steps_per_epoch)
         if config.wide and rank.is_main:              # mixed in on the validation split

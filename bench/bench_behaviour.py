@@ -572,7 +572,7 @@ def model_p(run_dir, texts):
     from src.inference.predict_io import with_run_config
     from src.inference.predictor import load_predictor, softmax
     predictor = load_predictor(load_config(with_run_config(
-        ["--ckpt_path", str(run_dir), "--backend", "onnxruntime"])))
+        ["--run_dir", str(run_dir), "--backend", "onnxruntime"])))
     return softmax(predictor.logits(predictor.encode(texts)))[:, 1].tolist()
 
 

@@ -50,7 +50,7 @@ RUNS = {
                      "--batch_size", "128", "--data_path", "sst_trainDevTestTrees_PTB.tar.gz"],
 }
 # the same runs from the shipped encoder (model/encoder: its shapes and vocabulary)
-ENCODER = ["--pretrained_encoder", ROOT / "model" / "encoder" / "encoder.ckpt",
+ENCODER = ["--encoder_checkpoint", ROOT / "model" / "encoder" / "encoder.ckpt",
            "--num_layers", "1", "--num_hiddens", "256", "--embed_size", "100",
            "--embedding", "random"]
 RUNS.update({f"{name}_encoder": [*args, *ENCODER] for name, args in list(RUNS.items())})
@@ -72,7 +72,7 @@ def run(name, options):
     args[where] = str(options.data_dir / args[where])
     args += ["--glove_path", str(options.data_dir / GLOVE),
              "--preprocess_path", str(options.workdir / "preprocess"),
-             "--ckpt_path", str(options.workdir / name)] + options.extra
+             "--run_dir", str(options.workdir / name)] + options.extra
     config = load_config(args)
     started = time.perf_counter()
     train(config)

@@ -64,7 +64,7 @@ def steady_throughput(run_dir):
 
 def train_and_eval(workers, seed, common, workdir, batch):
     run_dir = workdir / f"w{workers}-seed{seed}"
-    args = common + ["--seed", str(seed), "--ckpt_path", str(run_dir), "--overwrite_run", "true",
+    args = common + ["--seed", str(seed), "--run_dir", str(run_dir), "--overwrite_run", "true",
                      "--batch_size", str(batch // workers)]
     if workers == 1:
         seconds = run([str(PYTHON), "train.py", *args])
@@ -73,7 +73,7 @@ def train_and_eval(workers, seed, common, workdir, batch):
         script = ROOT / "scripts" / "run_distribute_train_cpu.sh"
         positional = [str(workers), args[args.index("--aclimdb_path") + 1]]
         seconds = run(["bash", str(script), *positional, *args], env=env)
-    run([str(PYTHON), "eval.py", *args, "--checkpoint_path", str(run_dir / "lstm-best.ckpt")])
+    run([str(PYTHON), "eval.py", *args, "--checkpoint_file", str(run_dir / "lstm-best.ckpt")])
     accuracy = json.loads((run_dir / "eval.json").read_text())["accuracy"]
     return {"workers": workers, "seed": seed, "batch_per_worker": batch // workers,
             "global_batch": batch, "wall_s": round(seconds, 1),

@@ -47,7 +47,7 @@ def _load(run_dir, backend):
     from src.core.config import load_config
     from src.inference.predict_io import with_run_config
     from src.inference.predictor import load_predictor
-    return load_predictor(load_config(with_run_config(["--ckpt_path", str(run_dir),
+    return load_predictor(load_config(with_run_config(["--run_dir", str(run_dir),
                                                        "--backend", backend])))
 
 

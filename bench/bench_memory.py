@@ -38,7 +38,7 @@ from bench.benchlib import (PEAK, RESULTS, ROOT, load_average, machine,  # noqa:
 
 SAMPLE = ROOT / "data" / "aclImdb_sample"
 INVESTIGATIONS = ROOT / "bench" / "investigations"
-SCRATCH = ["--pretrained_encoder", "none", "--embedding", "random", "--wide", "false",
+SCRATCH = ["--encoder_checkpoint", "none", "--embedding", "random", "--wide", "false",
            "--max_len", "300", "--num_epochs", "2", "--batch_size", "32"]
 DEMO = ["--num_epochs", "8", "--learning_rate", "0.003", "--max_len", "300",
         "--bucket_width", "100", "--batch_size", "32"]  # the Makefile's DEMO_ARGS
@@ -72,7 +72,7 @@ def _training(name, args, workdir):
     run = workdir / name.replace(" ", "_").replace(",", "")
     row = {"row": name, **_child("train.py", [
         "--aclimdb_path", SAMPLE, "--preprocess_path", workdir / "preprocess",
-        "--ckpt_path", run, "--overwrite_run", "true", *args])}
+        "--run_dir", run, "--overwrite_run", "true", *args])}
     records = [json.loads(line) for line in (run / "metrics.jsonl").open()]
     speeds = [r["samples_per_s"] for r in records if "samples_per_s" in r]
     row["samples_per_s"] = round(statistics.median(speeds), 1) if speeds else None

@@ -170,7 +170,7 @@ def _page_load(run_dir, texts, requests, backend, method="decomposition", single
     `requests` concurrent ones (cold, then warm)."""
     port = _free_port()
     command = ([sys.executable, __file__, "--serve_empty_page", str(port)] if empty else
-               [sys.executable, str(ROOT / "app.py"), "--ckpt_path", str(run_dir),
+               [sys.executable, str(ROOT / "app.py"), "--run_dir", str(run_dir),
                 "--serve_port", str(port), "--backend", backend, "--explain_method", method])
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL,
@@ -361,7 +361,7 @@ def _bench_page(args, config):
 
 
 def _bench(args):
-    config = load_config(with_run_config(["--ckpt_path", args.run_dir]))
+    config = load_config(with_run_config(["--run_dir", args.run_dir]))
     if args.page_only:
         return _bench_page(args, config)
     # the MINDIR first: one that does not fit the run is refused before minutes of timing

@@ -60,7 +60,7 @@ GLOVE = "{glove}"  # in a recipe's flags: the --glove file
 SST = "{sst}"  # in a recipe's flags: the --sst trees
 V1 = ["--num_layers", "2", "--num_hiddens", "100", "--embed_size", "50", "--max_len", "500",
       "--truncate", "head_tail", "--num_epochs", "4", "--learning_rate", "0.002",
-      "--pretrained_encoder", "none", "--wide", "false"]
+      "--encoder_checkpoint", "none", "--wide", "false"]
 # "needs": the data options a recipe reads besides --source (unsup: its pretraining or word2vec)
 RECIPES = {
     # default_config.yaml as it is: from the shipped encoder (model/encoder), with --wide
@@ -138,7 +138,7 @@ def _predict(config, run_dir, reviews, checkpoint="lstm-best.ckpt"):
     import dataclasses
     from src.inference.predictor import load_predictor
     predictor = load_predictor(dataclasses.replace(
-        config, ckpt_path=str(run_dir), checkpoint_path=str(run_dir / checkpoint),
+        config, run_dir=str(run_dir), checkpoint_file=str(run_dir / checkpoint),
         backend="onnxruntime"))
     return predictor.logits(predictor.encode([r.text for r in reviews])).argmax(axis=1)
 
@@ -173,7 +173,7 @@ def _pretrained(name, options, log):
     import pretrain
     folder = options.workdir / f"pretrain-{name}"
     config = load_config([*_common(options, 1), *_flags(options.table[name]["pretrain"], options),
-                          "--pretrain_path", str(folder), *options.overrides])
+                          "--pretrain_dir", str(folder), *options.overrides])
     done = folder / "encoder.ckpt"
     record = folder / "bench.json"
     if done.exists() and record.exists():
@@ -200,7 +200,7 @@ def run(name, seed, options, reviews, quartile_of, encoder="recipe", folder=None
     recipe = options.table[name]
     run_dir = options.workdir / (folder or f"{name}-seed{seed}")
     shutil.rmtree(run_dir, ignore_errors=True)
-    args = [*_common(options, seed), *_flags(recipe["train"], options), "--ckpt_path",
+    args = [*_common(options, seed), *_flags(recipe["train"], options), "--run_dir",
             str(run_dir)]
     if name == "original" and options.original_epochs:
         args += ["--num_epochs", str(options.original_epochs)]
@@ -215,11 +215,11 @@ def run(name, seed, options, reviews, quartile_of, encoder="recipe", folder=None
         encoder = _pretrained(source, options, print)[2] / f"encoder-{minutes:g}min.ckpt"
         pretrain_s = minutes * 60
     elif encoder == "recipe" and recipe.get("encoder") == "shipped":
-        encoder = "shipped"  # the config's own pretrained_encoder
+        encoder = "shipped"  # the config's own encoder_checkpoint
     if encoder is None or encoder == "recipe":
-        args += ["--pretrained_encoder", "none"]
+        args += ["--encoder_checkpoint", "none"]
     elif encoder != "shipped":
-        args += ["--pretrained_encoder", str(encoder)]
+        args += ["--encoder_checkpoint", str(encoder)]
     config = load_config(args)
     load_before, started = load_average(), time.time()
     train.main(config, _quiet)

@@ -34,7 +34,7 @@ def _with_wide(options, copy):
     from src.data.text import Vocab
     from src.training.wide_fit import attach_wide
     config = load_config(run_config_first([
-        "--ckpt_path", str(copy), "--aclimdb_path", str(options.source),
+        "--run_dir", str(copy), "--aclimdb_path", str(options.source),
         "--preprocess_path", str(options.workdir / "preprocess"), "--wide", "true"]))
     init_device(config)
     prepared = prepare(config, print)

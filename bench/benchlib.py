@@ -59,9 +59,9 @@ def model_eval_args(folder, sample):
     run.mkdir(parents=True, exist_ok=True)
     for name in ("lstm-best.ckpt", "config.yaml", "vocab.json"):
         shutil.copy(ROOT / "model" / name, run / name)
-    return ["--ckpt_path", run, "--aclimdb_path", sample,
+    return ["--run_dir", run, "--aclimdb_path", sample,
             "--preprocess_path", Path(folder) / "preprocess-model",
-            "--pretrained_encoder", ROOT / "model" / "encoder" / "encoder.ckpt"]
+            "--encoder_checkpoint", ROOT / "model" / "encoder" / "encoder.ckpt"]
 
 
 def _project_processes():
@@ -196,7 +196,7 @@ def default_train_step(dynamic, vocab=35000):
     from src.training.loop import build_optimizer, train_step
     ms.set_device("CPU")
     ms.set_context(mode=ms.GRAPH_MODE)
-    config = load_config(["--pretrained_encoder", "none", "--wide", "false"])
+    config = load_config(["--encoder_checkpoint", "none", "--wide", "false"])
     network = build_network(config.model, np.zeros((vocab, config.embed_size), np.float32))
     return train_step(network, build_optimizer(config, network, 100)[0], 0.0, dynamic)
 

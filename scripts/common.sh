@@ -104,7 +104,7 @@ run_train() {  # run_train DEVICE CONFIG ACLIMDB_PATH [GLOVE_PATH] [--key value 
   local run_dir="${RUN_DIR:-$ROOT/train_${device,,}}"
   run_logged "$run_dir/train.log" train.py --config_path "$ROOT/$config" \
     --device_target "$device" --device_id "${DEVICE_INDEX:-0}" \
-    --aclimdb_path "$(realpath "$data")" --ckpt_path "$run_dir" ${GLOVE[@]+"${GLOVE[@]}"} "$@"
+    --aclimdb_path "$(realpath "$data")" --run_dir "$run_dir" ${GLOVE[@]+"${GLOVE[@]}"} "$@"
 }
 
 # run_eval DEVICE CONFIG DATA [GLOVE_PATH] CHECKPOINT [--key value ...]
@@ -127,7 +127,7 @@ run_eval() {
   [ -f "$data/meta.json" ] && source=(--preprocess_path "$(realpath "$data")")
   run_logged "$(dirname "$checkpoint")/eval.log" eval.py --config_path "$settings" \
     --device_target "$device" --device_id "${DEVICE_INDEX:-0}" "${source[@]}" \
-    --checkpoint_path "$checkpoint" "$@"
+    --checkpoint_file "$checkpoint" "$@"
 }
 
 run_pretrain() {  # run_pretrain DEVICE CONFIG ACLIMDB_PATH UNLABELLED_PATH [--key value ...]
@@ -139,7 +139,7 @@ run_pretrain() {  # run_pretrain DEVICE CONFIG ACLIMDB_PATH UNLABELLED_PATH [--k
   run_logged "$run_dir/pretrain.log" pretrain.py --config_path "$ROOT/$config" \
     --device_target "$device" --device_id "${DEVICE_INDEX:-0}" \
     --aclimdb_path "$(realpath "$data")" --unlabelled_path "$(realpath "$unlabelled")" \
-    --pretrain_path "$run_dir" "$@"
+    --pretrain_dir "$run_dir" "$@"
 }
 
 # -h or --help as the first argument of a run_*.sh script (common.sh is sourced with its

@@ -74,7 +74,7 @@ run_msrun() {
         --log_dir="$log_dir" --join=True --cluster_time_out="${CLUSTER_TIME_OUT:-600}" \
         train.py --config_path "$ROOT/$config" --run_distribute True \
         --device_num "$((nodes * workers))" --device_target "$device" \
-        --aclimdb_path "$(realpath "$data")" --ckpt_path "$run_dir" \
+        --aclimdb_path "$(realpath "$data")" --run_dir "$run_dir" \
         ${GLOVE[@]+"${GLOVE[@]}"} "$@") > "$log_dir/msrun.log" 2>&1; then
     report_msrun_failure "$log_dir"
   fi

@@ -45,7 +45,7 @@ trap 'stop_ranks; exit 130' INT TERM
 for ((i = 0; i < DEVICE_NUM; i++)); do
   (cd "$ROOT" && RANK_ID="$i" DEVICE_ID="$i" exec "$PYTHON" train.py \
     --config_path "$ROOT/config_ascend_8p.yaml" --run_distribute True --device_num "$DEVICE_NUM" \
-    --device_target Ascend --aclimdb_path "$(realpath "$DATA")" --ckpt_path "$RUN_DIR" \
+    --device_target Ascend --aclimdb_path "$(realpath "$DATA")" --run_dir "$RUN_DIR" \
     ${GLOVE[@]+"${GLOVE[@]}"} "$@") > "$RUN_DIR/logs/train_rank_$i.log" 2>&1 &
   PIDS+=($!)
   echo "rank $i on device $i: log $RUN_DIR/logs/train_rank_$i.log"

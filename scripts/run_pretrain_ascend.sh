@@ -2,7 +2,7 @@
 # Usage: bash scripts/run_pretrain_ascend.sh DEVICE_ID ACLIMDB_PATH UNLABELLED_PATH [--key value ...]
 # Pretrains the encoder as a language model on the training reviews and the unlabelled ones
 # (aclImdb/train/unsup) into ./pretrain_ascend (or $RUN_DIR); log in pretrain.log there. Then:
-#   bash scripts/run_train_ascend.sh ... --pretrained_encoder pretrain_ascend/encoder.ckpt
+#   bash scripts/run_train_ascend.sh ... --encoder_checkpoint pretrain_ascend/encoder.ckpt
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 [ $# -gt 0 ] || fail "missing DEVICE_ID; see the usage line at the top of the script"

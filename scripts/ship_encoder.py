@@ -1,5 +1,5 @@
 """Put a pretraining run's language model into model/encoder/: the encoder train.py starts
-from, and the state pretrain.py --pretrain_start continues.
+from, and the state pretrain.py --pretrain_init_encoder continues.
 
 Usage: .venv/bin/python scripts/ship_encoder.py PRETRAIN_DIR [--vocab_rows 35000]
            [--checkpoint PRETRAIN_DIR/lm-E_S.ckpt] [--out model/encoder]
@@ -33,8 +33,8 @@ from src.core.errors import UserError  # noqa: E402
 from src.data.text import UNK, Vocab  # noqa: E402
 
 PATHS = ("aclimdb_path", "data_path", "glove_path", "preprocess_path", "unlabelled_path",
-         "pretrain_path", "pretrained_encoder", "pretrain_start", "checkpoint_path",
-         "ckpt_path", "aim_repo")
+         "pretrain_dir", "encoder_checkpoint", "pretrain_init_encoder", "checkpoint_file",
+         "run_dir", "aim_repo")
 
 
 def _language_model(config, vocab, path):
@@ -67,7 +67,7 @@ def _run_end(pretrain_dir):
     path = end if end.is_file() else latest_checkpoint(pretrain_dir, LM_PREFIX)
     if path is None:
         raise UserError(f"{pretrain_dir} holds no encoder.ckpt and no {LM_PREFIX}-EPOCH_STEP.ckpt; "
-                        f"pass the --pretrain_path of a pretrain.py run")
+                        f"pass the --pretrain_dir of a pretrain.py run")
     return path
 
 
@@ -109,8 +109,8 @@ def _card(config, record, rows, command):
         "**What it is.** SentimentNet's encoder (a "
         f"{config.embed_size}-d embedding and one bidirectional LSTM layer of "
         f"{config.num_hiddens} units) pretrained as a forward + backward language model: "
-        "`train.py --pretrained_encoder model/encoder/encoder.ckpt` starts a classifier from "
-        "it; `pretrain.py --pretrain_start model/encoder/encoder.ckpt` continues it.",
+        "`train.py --encoder_checkpoint model/encoder/encoder.ckpt` starts a classifier from "
+        "it; `pretrain.py --pretrain_init_encoder model/encoder/encoder.ckpt` continues it.",
         "",
         "**Data.** aclImdb v1's training reviews (the 22,500 outside the validation split) "
         "and its unlabelled reviews that are not copies of test reviews, minus "
@@ -145,7 +145,7 @@ def ship(args):
     weights = _trimmed(model, rows)
     # a time budget counts every minute since step 0: kept, it would stop a continuation at once
     shipped = dataclasses.replace(config, vocab_size=rows, resume=False, pretrain_minutes=0.0,
-                                  pretrain_start="")
+                                  pretrain_init_encoder="")
     record = {"lm_step": step, "minutes": minutes,
               "heldout_loss": _heldout_loss(shipped, shipped_vocab, rows, weights)}
     record["corpus_tokens"] = _corpus_tokens(args.pretrain_dir)
@@ -161,7 +161,7 @@ def ship(args):
     (building / "config.yaml").write_text(yaml.safe_dump(listed, sort_keys=False))
     command = (".venv/bin/python pretrain.py --config_path model/encoder/config.yaml "
                "--aclimdb_path aclImdb_v1.tar.gz --unlabelled_path aclImdb/train/unsup "
-               "--pretrain_path PRETRAIN_DIR --pretrain_start model/encoder/encoder.ckpt")
+               "--pretrain_dir PRETRAIN_DIR --pretrain_init_encoder model/encoder/encoder.ckpt")
     (building / "CARD.md").write_text(_card(config, record, rows, command))
     shutil.rmtree(args.out, ignore_errors=True)
     building.rename(args.out)

@@ -31,7 +31,7 @@ from src.model.checkpoint import load_params  # noqa: E402
 from src.data.text import Vocab  # noqa: E402
 
 NEUTRAL = ("aclimdb_path", "data_path", "glove_path", "preprocess_path", "unlabelled_path",
-           "mix_sst_path", "pretrain_path", "pretrained_encoder", "checkpoint_path", "ckpt_path",
+           "mix_sst_path", "pretrain_dir", "encoder_checkpoint", "checkpoint_file", "run_dir",
            "aim_repo", "config_path")
 
 
@@ -68,7 +68,7 @@ def _config(config, out):
     """The run's config as model/ lists it: no paths of the machine it was trained on."""
     neutral = {name: getattr(Config(), name) for name in NEUTRAL}
     # the words shipped: a run started from an encoder read the encoder's, whatever vocab_size
-    neutral.update(ckpt_path=".", vocab_size=len(Vocab.load(out / "vocab.json").tokens))
+    neutral.update(run_dir=".", vocab_size=len(Vocab.load(out / "vocab.json").tokens))
     # the data's name, not the bundled sample's path: eval.py on other reviews (the sample
     # among them) then writes eval-NAME.json and never replaces the card's figures
     neutral["aclimdb_path"] = Path(config.aclimdb_path).name
@@ -100,7 +100,7 @@ def _trained_as(args):
 
 
 def _encoder_words(config):
-    if config.pretrained_encoder:
+    if config.encoder_checkpoint:
         return ("the encoder (embedding and BiLSTM) started from the pretrained one shipped in "
                 "model/encoder/ (its CARD.md)")
     return "the encoder pretrained as a language model"

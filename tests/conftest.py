@@ -45,12 +45,12 @@ def tiny_args(workdir):
     """Command-line words for a small, quick run on the sample (seconds, not minutes)."""
     workdir = Path(workdir)
     return ["--aclimdb_path", str(SAMPLE), "--preprocess_path", str(workdir / "preprocess"),
-            "--ckpt_path", str(workdir / "run"), "--max_len", "64", "--bucket_width", "0",
+            "--run_dir", str(workdir / "run"), "--max_len", "64", "--bucket_width", "0",
             "--num_hiddens", "16", "--embed_size", "16", "--embedding", "random",
             "--num_epochs", "1", "--batch_size", "32", "--early_stop_patience", "0",
             "--save_checkpoint_steps", "10", "--keep_checkpoint_max", "3",
             # the network before the shipped encoder became the default: small and from scratch
-            "--pretrained_encoder", "none", "--wide", "false", "--num_layers", "2",
+            "--encoder_checkpoint", "none", "--wide", "false", "--num_layers", "2",
             "--truncate", "head_tail", "--learning_rate", "0.002", "--split_seed", "-1"]
 
 
@@ -160,7 +160,7 @@ def exported_mindir(tiny_config, trained_run, session_dir):
     """The tiny run's best checkpoint exported to MINDIR; returns the file's path."""
     import dataclasses
     from src.inference.exporter import export_model
-    config = dataclasses.replace(tiny_config, checkpoint_path=str(trained_run / "lstm-best.ckpt"),
+    config = dataclasses.replace(tiny_config, checkpoint_file=str(trained_run / "lstm-best.ckpt"),
                                  file_name=str(session_dir / "tiny_lstm"))
     return export_model(config, log=lambda *_: None)
 
@@ -169,7 +169,7 @@ def exported_mindir(tiny_config, trained_run, session_dir):
 def run_config(tiny_config, trained_run):
     """The tiny config pointing at the tiny run's best checkpoint."""
     import dataclasses
-    return dataclasses.replace(tiny_config, checkpoint_path=str(trained_run / "lstm-best.ckpt"))
+    return dataclasses.replace(tiny_config, checkpoint_file=str(trained_run / "lstm-best.ckpt"))
 
 
 @pytest.fixture(scope="session")

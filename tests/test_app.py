@@ -76,7 +76,7 @@ def served(trained_run, tiny_eval):
     page's Blocks)."""
     import src.inference.serve
     port = free_port()
-    config = _app_config("--ckpt_path", str(trained_run), "--serve_port", str(port),
+    config = _app_config("--run_dir", str(trained_run), "--serve_port", str(port),
                          "--max_review_chars", str(MAX_CHARS))
     recorders = []
 
@@ -100,7 +100,7 @@ def page_url(served):
 @pytest.fixture(scope="module")
 def predictor(tiny_config, trained_run):
     return load_predictor(dataclasses.replace(
-        tiny_config, checkpoint_path=str(trained_run / "lstm-best.ckpt")))
+        tiny_config, checkpoint_file=str(trained_run / "lstm-best.ckpt")))
 
 
 @pytest.fixture(scope="module")
@@ -276,7 +276,7 @@ def test_a_busy_port_is_one_clear_error(trained_run, capsys):
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(SystemExit) as stop:  # what app.py's last line runs
-            run_main(app, with_run_config(["--ckpt_path", str(trained_run), "--serve_port",
+            run_main(app, with_run_config(["--run_dir", str(trained_run), "--serve_port",
                                            str(port)]))
     assert stop.value.code == 2
     err = capsys.readouterr().err
@@ -301,8 +301,8 @@ def test_make_serve_serves_the_shipped_model():
                              capture_output=True, text=True, timeout=60, env=env)
     assert planned.returncode == 0, planned.stderr
     command = shlex.split(planned.stdout.strip().splitlines()[-1])
-    assert command[1] == "app.py" and "--ckpt_path" not in command, command
-    shipped = load_predictor(_app_config("--ckpt_path", str(SHIPPED), *command[2:]))
+    assert command[1] == "app.py" and "--run_dir" not in command, command
+    shipped = load_predictor(_app_config("--run_dir", str(SHIPPED), *command[2:]))
     assert shipped.name == "model/lstm-best.ckpt (onnxruntime)"
     with _app(command[1:]) as url:
         from gradio_client import Client

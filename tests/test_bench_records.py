@@ -10,11 +10,11 @@ from bench.benchlib import RESULTS, ROOT, load_average, portable
 def test_paths_become_relative_to_the_checkout_or_lose_their_folders():
     record = portable({"run": str(ROOT / "model" / "lstm-best.ckpt"),
                        "args": ["--aclimdb_path", "/tmp/data/aclImdb", "--seed", "1"],
-                       "line": "python /work/x/train.py --ckpt_path /tmp/run-3 --lr 0.5/2",
+                       "line": "python /work/x/train.py --run_dir /tmp/run-3 --lr 0.5/2",
                        "url": "s3://bucket/run", "ratio": "1/2"})
     assert record == {"run": "model/lstm-best.ckpt",
                       "args": ["--aclimdb_path", "…/aclImdb", "--seed", "1"],
-                      "line": "python …/train.py --ckpt_path …/run-3 --lr 0.5/2",
+                      "line": "python …/train.py --run_dir …/run-3 --lr 0.5/2",
                       "url": "s3://bucket/run", "ratio": "1/2"}
 
 

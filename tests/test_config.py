@@ -95,3 +95,23 @@ def test_entry_script_prints_one_line_and_exits_2():
 def test_ascend_configs_export_mindir_as_the_310_app_loads(name):
     # AIR is deprecated in MindSpore 2.x; ascend310_infer builds a kMindIR model
     assert load_config(["--config_path", str(ROOT / name)]).file_format == "MINDIR"
+
+
+@pytest.mark.parametrize("old, new, value", [
+    ("ckpt_path", "run_dir", "runs/a"), ("checkpoint_path", "checkpoint_file", "runs/a/x.ckpt"),
+    ("pre_trained", "init_checkpoint", "runs/b/lstm-best.ckpt"),
+    ("pretrained_encoder", "encoder_checkpoint", "pre/encoder.ckpt"),
+    ("pretrain_start", "pretrain_init_encoder", "pre/encoder.ckpt"),
+    ("pretrain_path", "pretrain_dir", "pre")])
+def test_the_zoos_and_earlier_path_key_names_still_work(old, new, value, tmp_path):
+    assert getattr(load_config([f"--{old}", value]), new) == value
+    assert getattr(load_config([f"--{old}={value}"]), new) == value
+    earlier = tmp_path / "earlier.yaml"
+    earlier.write_text(f"{old}: {value}\n")
+    assert getattr(load_config(["--config_path", str(earlier)]), new) == value
+
+
+def test_a_run_folder_given_by_the_zoos_name_still_gives_the_runs_settings():
+    from src.core.run_folder import SHIPPED, run_config_first
+    flags = run_config_first(["--ckpt_path", str(SHIPPED)])
+    assert flags[:2] == ["--config_path", str(SHIPPED / "config.yaml")]

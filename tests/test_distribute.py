@@ -114,7 +114,7 @@ def test_rank_0_checkpoint_loads_and_evaluates(one_msrun):
     from src.training.evaluate import evaluate
     workdir, args, result = one_msrun
     assert result.returncode == 0, result.stderr
-    config = load_config(args + ["--checkpoint_path", str(workdir / "run" / "lstm-best.ckpt")])
+    config = load_config(args + ["--checkpoint_file", str(workdir / "run" / "lstm-best.ckpt")])
     report = evaluate(config, log=lambda *_: None)
     assert report["reviews"] == 500 and report["accuracy"] >= 0.6
 

@@ -25,7 +25,7 @@ def test_a_users_csv_is_scored_row_for_row_beside_the_runs_own_figures(
         writer = csv.writer(stream)
         writer.writerow(["text", "label"])
         writer.writerows((r.text, ("negative", "positive")[r.label]) for r in reviews)
-    done = run_script("eval.py", "--ckpt_path", run, "--data_path", table,
+    done = run_script("eval.py", "--run_dir", run, "--data_path", table,
                       "--preprocess_path", tmp_path / "preprocess")
     assert done.returncode == 0, done.stderr[-2000:]
     scored = json.loads((run / "eval-holdout.json").read_text())
@@ -44,7 +44,7 @@ def test_other_reviews_of_the_same_kind_get_their_own_name(trained_run, tiny_eva
             (other / split / label).mkdir(parents=True)
             for path in sorted((SAMPLE / split / label).glob("*.txt"))[:20]:
                 shutil.copy(path, other / split / label / path.name)
-    done = run_script("eval.py", "--ckpt_path", run, "--aclimdb_path", other,
+    done = run_script("eval.py", "--run_dir", run, "--aclimdb_path", other,
                       "--preprocess_path", tmp_path / "preprocess")
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((run / "eval-fewer_reviews.json").read_text())["reviews"] == 40
@@ -58,7 +58,7 @@ def test_the_shipped_models_card_figures_are_never_replaced_even_on_its_own_data
     from src.core.config import load_config
     from src.core.run_folder import SHIPPED, run_config_first
     from src.training.evaluate import own_data, results_name
-    config = load_config(run_config_first(["--ckpt_path", str(SHIPPED)]))
+    config = load_config(run_config_first(["--run_dir", str(SHIPPED)]))
     checkpoint = SHIPPED / "lstm-best.ckpt"
     assert own_data(config, checkpoint)
     assert results_name(config, checkpoint, own=True) == "eval-aclImdb_v1"

@@ -384,7 +384,7 @@ def learned_predictor(learned_run):
     from src.core.config import load_config
     from src.inference.predictor import load_predictor
     run, args = learned_run
-    return load_predictor(load_config(args + ["--checkpoint_path", str(run / "lstm-best.ckpt"),
+    return load_predictor(load_config(args + ["--checkpoint_file", str(run / "lstm-best.ckpt"),
                                               "--backend", "onnxruntime"]))
 
 
@@ -453,7 +453,7 @@ def test_predict_explain_text_and_json(learned_run, learned_predictor, capsys):
     reason = explain(learned_predictor, [review])[0]
     outputs = []
     for output_format in ("text", "json"):  # the predictor's backend, for the same numbers
-        assert predict(["--ckpt_path", str(run), "--backend", "onnxruntime", "--explain",
+        assert predict(["--run_dir", str(run), "--backend", "onnxruntime", "--explain",
                         "true", "--output_format", output_format, review]) == 0
         outputs.append(capsys.readouterr().out.strip())
     label, probabilities, words, snippet = outputs[0].split("\t")
@@ -469,7 +469,7 @@ def test_predict_explain_text_and_json(learned_run, learned_predictor, capsys):
     assert [score for _, score in record["explanation"]] == pytest.approx(reason.scores,
                                                                          abs=2e-5)
     occluded = explain(learned_predictor, [review], method="occlusion")[0]
-    assert predict(["--ckpt_path", str(run), "--backend", "onnxruntime", "--explain", "true",
+    assert predict(["--run_dir", str(run), "--backend", "onnxruntime", "--explain", "true",
                     "--explain_method", "occlusion", "--output_format", "json", review]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["explanation_method"] == "occlusion"
@@ -480,7 +480,7 @@ def test_predict_explain_text_and_json(learned_run, learned_predictor, capsys):
 def test_predict_explain_with_a_mindir_says_in_one_line_that_it_occludes(
         trained_run, exported_mindir, capsys):
     from predict import main as predict
-    assert predict(["--ckpt_path", str(trained_run), "--mindir_path", str(exported_mindir),
+    assert predict(["--run_dir", str(trained_run), "--mindir_path", str(exported_mindir),
                     "--explain", "true", "--output_format", "json", "A fine film."]) == 0
     captured = capsys.readouterr()
     notes = [line for line in captured.err.splitlines() if line.strip()]

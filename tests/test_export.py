@@ -13,7 +13,7 @@ from src import load
 
 
 def test_the_run_folder_alone_exports_its_best_checkpoint(trained_run, tmp_path):
-    done = run_script("export.py", "--ckpt_path", trained_run, "--file_name", tmp_path / "lstm")
+    done = run_script("export.py", "--run_dir", trained_run, "--file_name", tmp_path / "lstm")
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "lstm.mindir").stat().st_size > 10_000
     assert "exported" in done.stdout
@@ -21,10 +21,10 @@ def test_the_run_folder_alone_exports_its_best_checkpoint(trained_run, tmp_path)
 
 def test_a_folder_without_a_checkpoint_is_one_clear_error(tmp_path):
     (tmp_path / "run").mkdir()
-    done = run_script("export.py", "--ckpt_path", tmp_path / "run", "--file_name",
+    done = run_script("export.py", "--run_dir", tmp_path / "run", "--file_name",
                       tmp_path / "lstm")
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
-    assert "no checkpoint given and no" in done.stderr and "--ckpt_path RUN_DIR" in done.stderr
+    assert "no checkpoint given and no" in done.stderr and "--run_dir RUN_DIR" in done.stderr
     assert not list(tmp_path.glob("lstm*"))
 
 
@@ -37,7 +37,7 @@ def _readme_onnx_example():
 def test_the_onnx_file_serves_raw_text_with_onnxruntime_alone(trained_run, tmp_path):
     """The README's example, run where MindSpore cannot be imported, on the ONNX file, the
     vocabulary and the tokenizer's rules export.py wrote: the predictor's probabilities."""
-    done = run_script("export.py", "--ckpt_path", trained_run, "--file_format", "ONNX",
+    done = run_script("export.py", "--run_dir", trained_run, "--file_format", "ONNX",
                       "--file_name", tmp_path / "lstm")
     assert done.returncode == 0, done.stderr[-2000:]
     assert {p.name for p in tmp_path.iterdir()} == {"lstm.onnx", "lstm.vocab.json",
@@ -84,7 +84,7 @@ def test_a_mindir_named_with_a_space_or_an_accent_is_exported_and_loads(name, ru
     assert path == tmp_path / f"{name}.mindir" and path.stat().st_size > 10_000
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
     assert read_record(path)["checkpoint"] == "lstm-best.ckpt"
-    ids, length, expected = _logits_of(load_network(config, config.checkpoint_path), config)
+    ids, length, expected = _logits_of(load_network(config, config.checkpoint_file), config)
     graph = nn.GraphCell(ms.load(str(path)))
     np.testing.assert_allclose(graph(ms.Tensor(ids), ms.Tensor(length)).asnumpy(), expected,
                                atol=1e-5)
@@ -104,7 +104,7 @@ def test_an_onnx_file_named_with_a_space_or_an_accent_is_exported_and_loads(name
         f"{stem}.onnx", f"{stem}.vocab.json", f"{stem}.tokenizer.json"}
     vocabulary = json.loads(path.with_name(f"{stem}.vocab.json").read_text(encoding="utf-8"))
     assert vocabulary["tokens"][:2] == ["<pad>", "<unk>"]
-    ids, length, expected = _logits_of(load_network(config, config.checkpoint_path), config)
+    ids, length, expected = _logits_of(load_network(config, config.checkpoint_file), config)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(None, {"ids": ids, "length": length})[0], expected,
                                atol=1e-4)
@@ -112,7 +112,7 @@ def test_an_onnx_file_named_with_a_space_or_an_accent_is_exported_and_loads(name
 
 def test_export_py_takes_a_file_name_with_a_space(trained_run, tmp_path, capfd):
     """The issue's command: exit 0 and the file, not a traceback from MindSpore's check."""
-    done = run_script("export.py", "--ckpt_path", trained_run, "--file_name",
+    done = run_script("export.py", "--run_dir", trained_run, "--file_name",
                       tmp_path / "my model", capfd=capfd)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "my model.mindir").stat().st_size > 10_000

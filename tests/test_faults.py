@@ -30,7 +30,7 @@ STEPS = 56  # 2 epochs of 28 batches of 32 from the sample's 900 training review
 def fault_args(workdir, run_name, save_steps):
     """uninterrupted_run's settings, with a checkpoint every save_steps, in workdir/run_name."""
     return uninterrupted_args(workdir) + ["--save_checkpoint_steps", str(save_steps),
-                                          "--ckpt_path", str(Path(workdir) / run_name)]
+                                          "--run_dir", str(Path(workdir) / run_name)]
 
 
 def start_train(args):
@@ -225,7 +225,7 @@ def test_a_diverging_run_stops_with_one_line_and_keeps_its_finite_checkpoints(wo
     # from trained weights at a learning rate that overflows float32 weights within a step (the
     # loss itself is stable: at 1e30 it stays a finite ~1e30)
     args = fault_args(workdir, "diverging", save_steps=1) + [
-        "--pre_trained", str(reference / "lstm-best.ckpt"), "--learning_rate", "1e38"]
+        "--init_checkpoint", str(reference / "lstm-best.ckpt"), "--learning_rate", "1e38"]
     result = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 2, result.stderr[-3000:]
@@ -262,9 +262,9 @@ def test_a_second_run_in_the_same_folder_is_refused_and_a_killed_ones_lock_never
     second = subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=ROOT,
                             capture_output=True, text=True, timeout=300)
     assert second.returncode == 2, second.stderr[-3000:]
-    assert second.stderr == (f"error: ckpt_path {run} is in use by another training run "
+    assert second.stderr == (f"error: run_dir {run} is in use by another training run "
                              f"(PID {first.pid}); wait for it to finish or pass another "
-                             f"--ckpt_path\n")
+                             f"--run_dir\n")
     assert first.poll() is None, "the first run must go on"
     os.kill(first.pid, signal.SIGKILL)
     first.communicate()

@@ -15,20 +15,20 @@ SHELL_SCRIPTS = sorted(path.name for path in (ROOT / "scripts").glob("run_*.sh")
 
 # script: (keys its --help lists, keys it must not list: those of other scripts)
 READS = {
-    "train.py": (["num_epochs", "aclimdb_path", "embedding", "num_hiddens", "pretrained_encoder",
+    "train.py": (["num_epochs", "aclimdb_path", "embedding", "num_hiddens", "encoder_checkpoint",
                   "device_target", "run_distribute"],
                  ["serve_port", "input_file", "result_dir", "pretrain_epochs", "file_format"]),
-    "eval.py": (["checkpoint_path", "aclimdb_path", "num_hiddens", "device_target"],
+    "eval.py": (["checkpoint_file", "aclimdb_path", "num_hiddens", "device_target"],
                 ["num_epochs", "serve_port", "file_format", "input_file", "pretrain_epochs"]),
-    "export.py": (["checkpoint_path", "file_name", "file_format", "device_target"],
+    "export.py": (["checkpoint_file", "file_name", "file_format", "device_target"],
                   ["num_epochs", "serve_port", "input_file", "pretrain_epochs", "valid_split"]),
-    "predict.py": (["ckpt_path", "checkpoint_path", "mindir_path", "input_file", "output_format",
+    "predict.py": (["run_dir", "checkpoint_file", "mindir_path", "input_file", "output_format",
                     "backend", "explain", "text_column"],
                    ["num_epochs", "serve_port", "file_format", "pretrain_epochs", "result_dir"]),
-    "app.py": (["ckpt_path", "checkpoint_path", "serve_host", "serve_port", "max_review_chars",
+    "app.py": (["run_dir", "checkpoint_file", "serve_host", "serve_port", "max_review_chars",
                 "backend", "explain_method"],
                ["num_epochs", "input_file", "output_format", "pretrain_epochs", "result_dir"]),
-    "pretrain.py": (["pretrain_path", "pretrain_epochs", "unlabelled_path", "aclimdb_path",
+    "pretrain.py": (["pretrain_dir", "pretrain_epochs", "unlabelled_path", "aclimdb_path",
                      "device_target"],
                     ["num_epochs", "serve_port", "input_file", "file_format",
                      "encoder_lr_scale"]),
@@ -60,14 +60,14 @@ def test_every_entry_script_answers_help_with_its_own_keys(script, flag):
 
 @pytest.mark.parametrize("script, words", [
     ("train.py", ["--num_epochs", "3", "--help"]),
-    ("eval.py", ["--ckpt_path", "model", "-h"]),
-    ("app.py", ["--ckpt_path", "model", "--serve_port=7861", "--help"]),
+    ("eval.py", ["--run_dir", "model", "-h"]),
+    ("app.py", ["--run_dir", "model", "--serve_port=7861", "--help"]),
     ("predict.py", ["Great film.", "--backend", "onnxruntime", "-h"]),
 ])
 def test_help_after_other_words_still_answers(script, words):
     done = run_script(script, *words, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith(f"usage: {script} ") and "  --ckpt_path " in done.stdout
+    assert done.stdout.startswith(f"usage: {script} ") and "  --run_dir " in done.stdout
 
 
 def test_help_is_grouped_with_defaults_and_help_text():

@@ -323,19 +323,19 @@ def _resume_args(tmp_path, run, shared):
 ENTRY_POINTS = {
     "eval.py": lambda t, run, shared: tiny_args(t) + [
         "--preprocess_path", shared,
-        "--checkpoint_path", damaged_copy_of(run / "lstm-best.ckpt", t / "given")],
+        "--checkpoint_file", damaged_copy_of(run / "lstm-best.ckpt", t / "given")],
     "predict.py": lambda t, run, shared: [
-        "--ckpt_path", run, "--checkpoint_path",
+        "--run_dir", run, "--checkpoint_file",
         damaged_copy_of(run / "lstm-best.ckpt", t / "given"), "good"],
     "predict.py on the shipped model": lambda t, run, shared: [
-        "--ckpt_path", damaged_copy_of(ROOT / "model" / "lstm-best.ckpt", t / "model").parent,
+        "--run_dir", damaged_copy_of(ROOT / "model" / "lstm-best.ckpt", t / "model").parent,
         "great"],
     "export.py": lambda t, run, shared: tiny_args(t) + [
-        "--checkpoint_path", damaged_copy_of(run / "lstm-best.ckpt", t / "given"),
+        "--checkpoint_file", damaged_copy_of(run / "lstm-best.ckpt", t / "given"),
         "--file_name", t / "out" / "lstm"],
-    "train.py --pre_trained": lambda t, run, shared: tiny_args(t) + [
+    "train.py --init_checkpoint": lambda t, run, shared: tiny_args(t) + [
         "--preprocess_path", shared,
-        "--pre_trained", damaged_copy_of(run / "lstm-best.ckpt", t / "given")],
+        "--init_checkpoint", damaged_copy_of(run / "lstm-best.ckpt", t / "given")],
     "train.py --resume": _resume_args,
 }
 

@@ -142,27 +142,27 @@ def test_training_writes_the_run_folder(trained_run, tiny_config):
 
 def test_resume_continues_exactly_where_the_run_stopped(tiny_config, tmp_path):
     # Dropout masks are not part of a checkpoint, so exact equality needs dropout 0.
-    base = dataclasses.replace(tiny_config, ckpt_path=str(tmp_path / "full"), num_epochs=2,
+    base = dataclasses.replace(tiny_config, run_dir=str(tmp_path / "full"), num_epochs=2,
                                batch_size=64, save_checkpoint_steps=10, keep_checkpoint_max=10,
                                dropout=0.0)  # 14 steps an epoch
     train(base, log=lambda *_: None)
-    cut = dataclasses.replace(base, ckpt_path=str(tmp_path / "cut"))
-    shutil.copytree(base.ckpt_path, cut.ckpt_path)  # the same run (dropout 0), then cut short
-    (Path(cut.ckpt_path) / "lstm-best.ckpt").unlink()
-    for later in Path(cut.ckpt_path).glob("lstm-*_*.ckpt"):   # keep lstm-1_10: mid-epoch 1
+    cut = dataclasses.replace(base, run_dir=str(tmp_path / "cut"))
+    shutil.copytree(base.run_dir, cut.run_dir)  # the same run (dropout 0), then cut short
+    (Path(cut.run_dir) / "lstm-best.ckpt").unlink()
+    for later in Path(cut.run_dir).glob("lstm-*_*.ckpt"):   # keep lstm-1_10: mid-epoch 1
         if later.name != "lstm-1_10.ckpt":
             later.unlink()
-    assert latest_checkpoint(cut.ckpt_path, "lstm").name == "lstm-1_10.ckpt"
-    kept = Path(cut.ckpt_path) / "lstm-1_10.ckpt"
+    assert latest_checkpoint(cut.run_dir, "lstm").name == "lstm-1_10.ckpt"
+    kept = Path(cut.run_dir) / "lstm-1_10.ckpt"
     saved = kept.read_bytes()
     train(dataclasses.replace(cut, resume=True), log=lambda *_: None)
-    full = load_params(Path(base.ckpt_path) / "lstm-2_14.ckpt")
-    resumed = load_params(Path(cut.ckpt_path) / "lstm-2_14.ckpt")
+    full = load_params(Path(base.run_dir) / "lstm-2_14.ckpt")
+    resumed = load_params(Path(cut.run_dir) / "lstm-2_14.ckpt")
     for name in ("decoder.weight", "embedding.embedding_table", "global_step"):
         np.testing.assert_allclose(resumed[name].asnumpy(), full[name].asnumpy(), atol=1e-6)
     # With dropout 0 a run that started over would end the same: the weights must come from
     # lstm-1_10, so a checkpoint with other weights must give another end.
-    for later in Path(cut.ckpt_path).glob("lstm-*_*.ckpt"):
+    for later in Path(cut.run_dir).glob("lstm-*_*.ckpt"):
         later.unlink()
     kept.write_bytes(saved)
     params = load_params(kept)
@@ -172,7 +172,7 @@ def test_resume_continues_exactly_where_the_run_stopped(tiny_config, tmp_path):
                         if hasattr(v, "asnumpy")], str(kept),
                        append_dict={"vocab_digest": params["vocab_digest"]})
     train(dataclasses.replace(cut, resume=True), log=lambda *_: None)
-    altered = load_params(Path(cut.ckpt_path) / "lstm-2_14.ckpt")
+    altered = load_params(Path(cut.run_dir) / "lstm-2_14.ckpt")
     assert not np.allclose(altered["decoder.weight"].asnumpy(), full["decoder.weight"].asnumpy(),
                            atol=1e-3)
 
@@ -187,25 +187,25 @@ def test_resume_at_the_default_dropout_replays_the_steps_with_new_dropout_masks(
     checkpoint, from its weights, with the same batches and learning rates, and no metric
     doubled; only the dropout masks after it are new (MindSpore's CPU dropout keeps its random
     state in the kernel, outside any checkpoint), so the losses move a little."""
-    base = dataclasses.replace(tiny_config, ckpt_path=str(tmp_path / "full"), num_epochs=2,
+    base = dataclasses.replace(tiny_config, run_dir=str(tmp_path / "full"), num_epochs=2,
                                batch_size=64, save_checkpoint_steps=10, keep_checkpoint_max=10)
     assert base.dropout == Config().dropout > 0
     train(base, log=lambda *_: None)
-    cut = dataclasses.replace(base, ckpt_path=str(tmp_path / "cut"))
-    shutil.copytree(base.ckpt_path, cut.ckpt_path)
-    for later in Path(cut.ckpt_path).glob("lstm-*.ckpt"):   # as if killed after step 10
+    cut = dataclasses.replace(base, run_dir=str(tmp_path / "cut"))
+    shutil.copytree(base.run_dir, cut.run_dir)
+    for later in Path(cut.run_dir).glob("lstm-*.ckpt"):   # as if killed after step 10
         if later.name != "lstm-1_10.ckpt":
             later.unlink()
     train(dataclasses.replace(cut, resume=True), log=lambda *_: None)
-    full = [(r["step"], r["loss"]) for r in _metrics(base.ckpt_path) if "loss" in r]
-    resumed = [(r["step"], r["loss"]) for r in _metrics(cut.ckpt_path) if "loss" in r]
+    full = [(r["step"], r["loss"]) for r in _metrics(base.run_dir) if "loss" in r]
+    resumed = [(r["step"], r["loss"]) for r in _metrics(cut.run_dir) if "loss" in r]
     assert [step for step, _ in resumed] == [step for step, _ in full] == list(range(1, 29))
     assert resumed[:10] == full[:10]
     after, reference = [loss for _, loss in resumed[10:]], [loss for _, loss in full[10:]]
     assert after != reference, "dropout masks are restored now: say so in the README"
     assert abs(np.mean(after) - np.mean(reference)) < 0.02
-    ends = load_params(Path(cut.ckpt_path) / "lstm-2_14.ckpt"), \
-        load_params(Path(base.ckpt_path) / "lstm-2_14.ckpt")
+    ends = load_params(Path(cut.run_dir) / "lstm-2_14.ckpt"), \
+        load_params(Path(base.run_dir) / "lstm-2_14.ckpt")
     assert ends[0]["global_step"].asnumpy().item() == ends[1]["global_step"].asnumpy().item() == 28
 
 
@@ -215,7 +215,7 @@ def test_the_epoch_end_checkpoint_is_written_after_validation_with_the_early_sto
     validated again and can still become lstm-best; the early-stop count survives a resume."""
     from src.training.callbacks import TrainState
     # a learning rate too small to change a prediction: validation never improves after epoch 1
-    still = dataclasses.replace(tiny_config, ckpt_path=str(tmp_path / "still"), num_epochs=3,
+    still = dataclasses.replace(tiny_config, run_dir=str(tmp_path / "still"), num_epochs=3,
                                 batch_size=64, lr_schedule="fixed", learning_rate=1e-9,
                                 early_stop_patience=2, keep_checkpoint_max=10)
     lines = []
@@ -255,7 +255,7 @@ def test_the_steps_done_are_saved_by_that_name_and_older_checkpoints_still_resum
 def test_eval_reads_the_runs_settings_and_the_command_line_still_wins(learned_run):
     from src.core.run_folder import run_config_first
     run, args = learned_run
-    config = load_config(run_config_first(["--ckpt_path", str(run), "--max_len", "20"]))
+    config = load_config(run_config_first(["--run_dir", str(run), "--max_len", "20"]))
     assert (config.num_layers, config.num_hiddens, config.max_len, config.embedding) == \
         (1, 32, 20, "glove")
     assert config.config_path == str(run / "config.yaml") and not config.resume
@@ -271,7 +271,7 @@ def test_eval_reports_accuracy_and_writes_json(trained_run, tiny_config):
 def test_exported_mindir_gives_the_same_logits_as_the_network(trained_run, tiny_config,
                                                               tmp_path, prepared):
     checkpoint = str(trained_run / "lstm-best.ckpt")
-    config = dataclasses.replace(tiny_config, checkpoint_path=checkpoint,
+    config = dataclasses.replace(tiny_config, checkpoint_file=checkpoint,
                                  file_name=str(tmp_path / "lstm"), batch_size=4)
     path = export_model(config, log=lambda *_: None)
     graph = nn.GraphCell(ms.load(str(path)))
@@ -285,7 +285,7 @@ def test_exported_mindir_gives_the_same_logits_as_the_network(trained_run, tiny_
 
 def test_air_export_on_cpu_is_a_clear_error(tiny_config, trained_run):
     config = dataclasses.replace(tiny_config, file_format="AIR",
-                                 checkpoint_path=str(trained_run / "lstm-best.ckpt"))
+                                 checkpoint_file=str(trained_run / "lstm-best.ckpt"))
     with pytest.raises(UserError, match="AIR export needs device_target Ascend"):
         export_model(config)
 
@@ -295,7 +295,7 @@ def test_export_script_reads_the_runs_settings(learned_run, tmp_path, capfd):
     """learned_run was trained by train.py; eval.py runs in the independent-count test."""
     from src.inference.mindir import read_mindir
     run, _ = learned_run
-    exported = run_script("export.py", "--checkpoint_path", run / "lstm-best.ckpt",
+    exported = run_script("export.py", "--checkpoint_file", run / "lstm-best.ckpt",
                           "--file_name", tmp_path / "model", "--batch_size", "4", capfd=capfd)
     assert exported.returncode == 0, exported.stderr
     record, shapes = read_mindir(tmp_path / "model.mindir")
@@ -362,13 +362,13 @@ def test_eval_json_agrees_with_an_independent_count_on_the_raw_test_reviews(lear
     from src.inference.predictor import load_predictor
     run, args = learned_run
     # as a user would: the data and the run folder only; the run's config.yaml does the rest
-    done = run_script("eval.py", "--aclimdb_path", SAMPLE, "--ckpt_path", run, capfd=capfd)
+    done = run_script("eval.py", "--aclimdb_path", SAMPLE, "--run_dir", run, capfd=capfd)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"settings: {run / 'config.yaml'}" in done.stdout
     reported = json.loads((run / "eval.json").read_text())
     # the same checkpoint through the predictor, from the review files themselves
     reviews = read_aclimdb(SAMPLE)["test"]
-    predictor = load_predictor(load_config(args + ["--checkpoint_path", str(run / "lstm-best.ckpt")]))
+    predictor = load_predictor(load_config(args + ["--checkpoint_file", str(run / "lstm-best.ckpt")]))
     predicted = predictor.logits(predictor.encode([r.text for r in reviews])).argmax(axis=1)
     right = int(sum(int(p) == r.label for p, r in zip(predicted, reviews)))
     assert reported["reviews"] == len(reviews) == 500

@@ -163,7 +163,7 @@ def test_train_then_eval_round_trip_through_the_bucket(s3, tmp_path, monkeypatch
     from src.training.evaluate import evaluate
     copy = _download(client, "runs/one/", ["lstm-best.ckpt", "vocab.json"], tmp_path / "copy")
     config = load_config(tiny_args(tmp_path / "local") +
-                         ["--checkpoint_path", str(copy / "lstm-best.ckpt")])
+                         ["--checkpoint_file", str(copy / "lstm-best.ckpt")])
     local = evaluate(config, log=lambda *_: None)
     figures = ("reviews", "accuracy", "loss", "confusion_matrix")
     assert {key: report[key] for key in figures} == {key: local[key] for key in figures}

@@ -96,7 +96,7 @@ def test_int8_keeps_the_accuracy_on_the_samples_test_reviews(learned_run):
     from src.data.readers.aclimdb import read_aclimdb
     from src.core.config import load_config
     run, args = learned_run
-    config = load_config(args + ["--checkpoint_path", str(run / "lstm-best.ckpt"),
+    config = load_config(args + ["--checkpoint_file", str(run / "lstm-best.ckpt"),
                                  "--backend", "onnxruntime"])
     reviews = read_aclimdb(SAMPLE)["test"]
     accuracy = {}

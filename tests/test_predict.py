@@ -36,7 +36,7 @@ def _same_predictions(results, predictions, tolerance=1e-5):
 
 def test_text_output_is_the_models_prediction_one_line_per_review(trained_run,
                                                                   checkpoint_predictor, capsys):
-    code, out, err = _predict(capsys, "--ckpt_path", trained_run, *REVIEWS)
+    code, out, err = _predict(capsys, "--run_dir", trained_run, *REVIEWS)
     assert code == 0, err
     lines = out.splitlines()
     assert len(lines) == len(REVIEWS), out
@@ -52,13 +52,13 @@ def test_text_output_is_the_models_prediction_one_line_per_review(trained_run,
 
 
 def test_json_lines_match_the_checkpoint_and_the_mindir(trained_run, exported_mindir, capsys):
-    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--output_format", "json",
+    code, out, err = _predict(capsys, "--run_dir", trained_run, "--output_format", "json",
                               *REVIEWS)
     assert code == 0, err
     from_ckpt = [json.loads(line) for line in out.splitlines()]
     assert [set(r) for r in from_ckpt] == [{"row", "label", "verdict", "probabilities"}] * 2
     assert [r["row"] for r in from_ckpt] == [1, 2]
-    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--mindir_path",
+    code, out, err = _predict(capsys, "--run_dir", trained_run, "--mindir_path",
                               exported_mindir, "--output_format=json", *REVIEWS)
     assert code == 0, err
     for one, other in zip(from_ckpt, map(json.loads, out.splitlines())):
@@ -73,7 +73,7 @@ def test_onnxruntime_int8_from_the_command_line(trained_run, checkpoint_predicto
     MindSpore's result (so a --quantize that is ignored fails here)."""
     runs = {}
     for quantize in ("none", "int8"):
-        code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--backend",
+        code, out, err = _predict(capsys, "--run_dir", trained_run, "--backend",
                                   "onnxruntime", "--quantize", quantize, "--output_format",
                                   "json", *MIXED)
         assert code == 0, err
@@ -89,14 +89,14 @@ def test_onnxruntime_int8_from_the_command_line(trained_run, checkpoint_predicto
 def test_input_file_one_review_per_line(trained_run, tmp_path, capsys):
     reviews = tmp_path / "reviews.txt"
     reviews.write_text("\n".join(REVIEWS * 3) + "\n", encoding="utf-8")
-    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--input_file", reviews)
+    code, out, err = _predict(capsys, "--run_dir", trained_run, "--input_file", reviews)
     assert code == 0, err
     assert [line.split("\t")[-1] for line in out.splitlines()] == REVIEWS * 3
 
 
 def test_stdin_and_the_checkpoint_path_alone(trained_run, checkpoint_predictor):
     """The run's settings come from the checkpoint's folder: same predictions as the run's."""
-    done = subprocess.run([sys.executable, str(ROOT / "predict.py"), "--checkpoint_path",
+    done = subprocess.run([sys.executable, str(ROOT / "predict.py"), "--checkpoint_file",
                            str(trained_run / "lstm-best.ckpt"), "--output_format", "json"],
                           input="\n".join(REVIEWS).encode(), capture_output=True, cwd=ROOT,
                           timeout=300)
@@ -107,16 +107,16 @@ def test_stdin_and_the_checkpoint_path_alone(trained_run, checkpoint_predictor):
 
 
 def test_words_after_a_double_dash_are_reviews():
-    assert split_arguments(["--ckpt_path", "r", "good", "--", "--not a flag"]) == (
-        ["--ckpt_path", "r"], ["good", "--not a flag"])
-    assert with_run_config(["--ckpt_path", "missing_run", "x"]) == ["--ckpt_path",
-                                                                    "missing_run", "x"]
+    assert split_arguments(["--run_dir", "r", "good", "--", "--not a flag"]) == (
+        ["--run_dir", "r"], ["good", "--not a flag"])
+    assert with_run_config(["--run_dir", "missing_run", "x"]) == ["--run_dir",
+                                                                  "missing_run", "x"]
 
 
 def test_an_empty_reviews_file_is_one_clear_error(trained_run, tmp_path, capsys):
     reviews = tmp_path / "reviews.txt"
     reviews.write_bytes(b"\n \n")
-    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--input_file", reviews)
+    code, out, err = _predict(capsys, "--run_dir", trained_run, "--input_file", reviews)
     assert code == 2 and out == ""
     assert err.startswith("error: ") and "holds no reviews" in err and len(err.splitlines()) == 1
 
@@ -125,7 +125,7 @@ def test_blank_and_unreadable_lines_get_an_empty_prediction_in_place(trained_run
                                                                       capsys):
     reviews = tmp_path / "reviews.txt"
     reviews.write_bytes(b"fine review\n\n\xff\xfe bad bytes\nanother\n")
-    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--input_file", reviews,
+    code, out, err = _predict(capsys, "--run_dir", trained_run, "--input_file", reviews,
                               "--output_format", "json")
     assert code == 0, err
     records = [json.loads(line) for line in out.splitlines()]
@@ -143,16 +143,16 @@ def test_blank_and_unreadable_lines_get_an_empty_prediction_in_place(trained_run
     (["--input_file", "/nonexistent/reviews.txt"], "cannot read --input_file"),
     (["--mindir_path", "/nonexistent/x.mindir", "good"], "not found"),
     (["   "], "review argument 1 is empty"),
-    (["--checkpoint_path", "/nonexistent/x.ckpt", "good"], "not found"),
+    (["--checkpoint_file", "/nonexistent/x.ckpt", "good"], "not found"),
 ])
 def test_bad_options_are_one_clear_error(words, message, trained_run, capsys):
-    code, out, err = _predict(capsys, "--ckpt_path", trained_run, *words)
+    code, out, err = _predict(capsys, "--run_dir", trained_run, *words)
     assert code == 2 and out == ""
     assert err.startswith("error: ") and message in err
 
 
 def test_missing_vocabulary_is_a_clear_error(tmp_path, capsys):
-    code, _, err = _predict(capsys, "--ckpt_path", tmp_path, "good")
+    code, _, err = _predict(capsys, "--run_dir", tmp_path, "good")
     assert code == 2 and "vocab" in err
 
 
@@ -192,7 +192,7 @@ def test_a_reader_that_stops_after_the_first_line_ends_it_quietly(trained_run, t
     reviews = tmp_path / "reviews.txt"
     reviews.write_text("A moving, beautifully acted film.\n" * 3000, encoding="utf-8")
     with open(tmp_path / "stderr", "wb") as stderr:
-        process = subprocess.Popen([sys.executable, str(ROOT / "predict.py"), "--ckpt_path",
+        process = subprocess.Popen([sys.executable, str(ROOT / "predict.py"), "--run_dir",
                                     str(trained_run), "--input_file", str(reviews)],
                                    cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr)
         first = process.stdout.readline().decode()
@@ -213,7 +213,7 @@ def test_control_characters_of_a_review_are_echoed_escaped(trained_run, tmp_path
     writes none (its strings escape them); a table keeps its tabs."""
     reviews = tmp_path / "reviews.txt"
     reviews.write_bytes((CONTROLS + "\nfine\n").encode("utf-8"))
-    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--input_file", reviews,
+    code, out, err = _predict(capsys, "--run_dir", trained_run, "--input_file", reviews,
                               "--explain", "true")
     assert code == 0, err
     lines = out.splitlines()
@@ -221,7 +221,7 @@ def test_control_characters_of_a_review_are_echoed_escaped(trained_run, tmp_path
     assert not [c for c in out if c not in "\t\n" and (c < " " or "\x7f" <= c <= "\x9f")]
     table = tmp_path / "reviews.csv"
     table.write_bytes(f'id,text\n1,"{CONTROLS}\tand more"\n'.encode("utf-8"))
-    code, out, err = _predict(capsys, "--ckpt_path", trained_run, "--input_file", table,
+    code, out, err = _predict(capsys, "--run_dir", trained_run, "--input_file", table,
                               "--output_format", "csv")
     assert code == 0, err
     assert not [c for c in out if c not in "\t\n" and (c < " " or "\x7f" <= c <= "\x9f")]

@@ -19,7 +19,7 @@ UNSUP = SAMPLE / "train" / "unsup"
 
 def pretrain_args(workdir, name="pretrain", *more):
     """tiny_args' data and shapes, a small language model: 20-token windows, batch 16."""
-    return tiny_args(workdir) + ["--unlabelled_path", str(UNSUP), "--pretrain_path",
+    return tiny_args(workdir) + ["--unlabelled_path", str(UNSUP), "--pretrain_dir",
                                  str(Path(workdir) / name), "--pretrain_window", "20",
                                  "--pretrain_batch_size", "16", "--pretrain_epochs", "0.1",
                                  "--pretrain_samples", "256", "--num_layers", "1", *more]
@@ -87,13 +87,13 @@ def test_encoder_holds_the_classifiers_embedding_and_first_lstm_layer(pretrained
 
 
 def _train_from_encoder(args, encoder_path, given=True):
-    """train.py --pretrained_encoder in this process; asserts that it started from the
+    """train.py --encoder_checkpoint in this process; asserts that it started from the
     encoder and tuned it: after 10 steps the embedding and LSTM layer 0 are within 10 Adam
     steps (about learning_rate each) of the encoder's weights, where a classifier's own
     initial weights are ~0.2 away, and by the end of the epoch they have moved on."""
     from src.core.config import load_config
     from train import main as train
-    config = load_config(args + ["--pretrained_encoder", str(encoder_path)] * given)
+    config = load_config(args + ["--encoder_checkpoint", str(encoder_path)] * given)
     lines = []
     run = train(config, log=lines.append)
     assert any(line.startswith("started the embedding and LSTM layer 0 from") and
@@ -116,7 +116,7 @@ def test_train_starts_from_the_encoder_and_fine_tunes_it(pretrained):
 
 def test_train_starts_from_the_shipped_encoder_by_default(tmp_path):
     args = ["--aclimdb_path", str(SAMPLE), "--preprocess_path", str(tmp_path / "preprocess"),
-            "--ckpt_path", str(tmp_path / "run"), "--max_len", "64", "--bucket_width", "0",
+            "--run_dir", str(tmp_path / "run"), "--max_len", "64", "--bucket_width", "0",
             "--batch_size", "64", "--num_epochs", "1", "--save_checkpoint_steps", "10",
             "--wide", "false"]
     _train_from_encoder(args, ROOT / "model" / "encoder" / "encoder.ckpt", given=False)
@@ -137,7 +137,7 @@ def test_resumed_pretraining_ends_with_the_uninterrupted_weights(pretrained, tmp
     for later in ring[1:]:                       # as if killed after the first checkpoint
         later.unlink()
     (cut / "encoder.ckpt").unlink()
-    args[args.index("--pretrain_path") + 1] = str(cut)
+    args[args.index("--pretrain_dir") + 1] = str(cut)
     done = run_script("pretrain.py", *args, "--resume", "true", capfd=capfd)
     assert done.returncode == 0 and "resuming from" in done.stdout, done.stderr[-3000:]
     whole, resumed = (load_params(Path(workdir) / name / "encoder.ckpt")
@@ -157,11 +157,11 @@ def test_a_time_budget_stops_pretraining_and_snapshots_are_written(tmp_path, cap
     assert sorted(p.name for p in folder.glob("encoder-*min.ckpt")) == [
         "encoder-0.05min.ckpt", "encoder-0.1min.ckpt"]
     # the budget counts every minute since step 0: shipped with it, the encoder's config would
-    # stop a continuation (--pretrain_start) at once
+    # stop a continuation (--pretrain_init_encoder) at once
     shipped = _ship(folder, tmp_path / "box")
     assert shipped.returncode == 0, shipped.stderr[-2000:]
     settings = yaml.safe_load((tmp_path / "box" / "config.yaml").read_text())
-    assert settings["pretrain_minutes"] == 0 and settings["pretrain_start"] == ""
+    assert settings["pretrain_minutes"] == 0 and settings["pretrain_init_encoder"] == ""
 
 
 def _alone(encoder, folder):
@@ -177,7 +177,7 @@ def _alone(encoder, folder):
 def test_an_encoder_that_does_not_fit_is_one_line(change, words, pretrained, tmp_path, capfd):
     encoder = _alone(pretrained[1] / "encoder.ckpt", tmp_path / "alone")
     done = run_script("train.py", *tiny_args(tmp_path), "--num_layers", "1", *change,
-                      "--pretrained_encoder", encoder, capfd=capfd)
+                      "--encoder_checkpoint", encoder, capfd=capfd)
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert all(word in done.stderr for word in words), done.stderr
@@ -186,7 +186,7 @@ def test_an_encoder_that_does_not_fit_is_one_line(change, words, pretrained, tmp
 def test_a_run_from_an_encoder_reads_with_the_vocabulary_beside_it(pretrained, tmp_path, capfd):
     """Other data settings (or another dataset) build another vocabulary; the encoder's wins."""
     done = run_script("train.py", *tiny_args(tmp_path), "--num_layers", "1", "--min_freq", "3",
-                      "--pretrained_encoder", pretrained[1] / "encoder.ckpt", capfd=capfd)
+                      "--encoder_checkpoint", pretrained[1] / "encoder.ckpt", capfd=capfd)
     assert done.returncode == 0, done.stderr[-2000:]
     own, encoders = (json.loads((folder / "vocab.json").read_text())["tokens"]
                      for folder in (tmp_path / "run", pretrained[1]))
@@ -308,8 +308,8 @@ def test_pretraining_continues_from_the_shipped_encoder(shipped_encoder, pretrai
     workdir, folder = pretrained
     start = int(load_params(shipped_encoder / "encoder.ckpt")["lm_step"].asnumpy())
     args = pretrain_args(workdir, "continued", "--vocab_size", "3000", "--pretrain_epochs",
-                         "0.2", "--pretrain_start", str(shipped_encoder / "encoder.ckpt"))
-    args[args.index("--pretrain_path") + 1] = str(tmp_path / "continued")
+                         "0.2", "--pretrain_init_encoder", str(shipped_encoder / "encoder.ckpt"))
+    args[args.index("--pretrain_dir") + 1] = str(tmp_path / "continued")
     done = run_script("pretrain.py", *args, capfd=capfd)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"continuing from {shipped_encoder / 'encoder.ckpt'}: step {start}" in done.stdout

@@ -64,7 +64,7 @@ def test_predict_version_prints_the_name_and_version():
 def test_the_page_shows_the_version():
     from src.core.config import load_config
     from src.inference.serve import model_summary
-    config = load_config(["--ckpt_path", str(ROOT / "model")])
+    config = load_config(["--run_dir", str(ROOT / "model")])
     line = model_summary(config, SimpleNamespace(name="lstm-best.ckpt", vocab=["<pad>"] * 5))
     assert NAMED in line and "**Model:** `lstm-best.ckpt`" in line
 

@@ -57,7 +57,7 @@ def test_eval_ascend_takes_device_preprocess_dir_and_checkpoint_as_the_original(
     checkpoint = trained_run / "lstm-best.ckpt"
     command = _command(dry_run("run_eval_ascend.sh", 0, prepared.folder, checkpoint))
     assert _value(command, "--preprocess_path") == str(prepared.folder)
-    assert _value(command, "--checkpoint_path") == str(checkpoint)
+    assert _value(command, "--checkpoint_file") == str(checkpoint)
     assert _value(command, "--config_path") == str(trained_run / "config.yaml")
     assert "--aclimdb_path" not in command
 

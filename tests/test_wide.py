@@ -26,7 +26,7 @@ def wide_run(tmp_path_factory):
 
 
 def _validation_accuracy(config):
-    """The accuracy of config.checkpoint_path on the validation split, by the predictor."""
+    """The accuracy of config.checkpoint_file on the validation split, by the predictor."""
     from src.data.mindrecord import prepare
     from src.training.wide_fit import _reviews
     reviews, labels, _ = _reviews(config, prepare(config, log=lambda *_: None).mindrecord("valid"))
@@ -42,13 +42,13 @@ def test_train_fits_the_wide_part_into_the_best_checkpoint_on_validation(wide_ru
     # scores what it records (one review of 100 may flip between the two passes)
     mixed, deep = (float(params[name].asnumpy()) for name in ("wide_valid_acc", "valid_acc"))
     assert float(params["wide_scale"].asnumpy()) > 0 and mixed > deep + 0.1, (mixed, deep)
-    config = load_config(args + ["--checkpoint_path", str(run / "lstm-best.ckpt")])
+    config = load_config(args + ["--checkpoint_file", str(run / "lstm-best.ckpt")])
     assert _validation_accuracy(config) == pytest.approx(mixed, abs=0.0101)
 
 
 def test_the_graph_adds_the_counts_times_the_table(wide_run):
     run, args, _ = wide_run
-    config = load_config(args + ["--checkpoint_path", str(run / "lstm-best.ckpt")])
+    config = load_config(args + ["--checkpoint_file", str(run / "lstm-best.ckpt")])
     predictor = load_predictor(config)
     texts = [review.text for review in read_aclimdb(SAMPLE)["test"][:40]]
     encoded = predictor.encode(texts)
@@ -87,13 +87,13 @@ def test_the_wide_part_fits_into_a_run_trained_without_it(tiny_config, trained_r
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
     assert "wide.table" not in load_params(run / "lstm-best.ckpt")
-    config = dataclasses.replace(tiny_config, ckpt_path=str(run), wide=True)
+    config = dataclasses.replace(tiny_config, run_dir=str(run), wide=True)
     record = attach_wide(config, prepare(config, log=lambda *_: None), run, lambda *_: None)
     network = any_batch_shape(load_network(config, run / "lstm-best.ckpt"), inputs=2)
     assert network.wide is not None
     assert record["wide_scale"] > 0 and np.count_nonzero(network.wide.table.asnumpy()) > 1000
     assert record["valid_acc"] > record["valid_acc_deep"] + 0.1, record  # 0.50 -> 0.74 here
-    checkpoint = dataclasses.replace(config, checkpoint_path=str(run / "lstm-best.ckpt"))
+    checkpoint = dataclasses.replace(config, checkpoint_file=str(run / "lstm-best.ckpt"))
     assert _validation_accuracy(checkpoint) == pytest.approx(record["valid_acc"], abs=0.0101)
 
 

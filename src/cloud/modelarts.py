@@ -2,12 +2,12 @@
 
 With `--enable_modelarts True`, run_main hands the job to `run_synced`:
   data_url        -> modelarts_cache/data      (aclimdb_path, or data_path, points there)
-  checkpoint_url  -> modelarts_cache/train/pretrained/NAME.ckpt (pre_trained, checkpoint_path),
+  checkpoint_url  -> modelarts_cache/train/pretrained/NAME.ckpt (init_checkpoint, checkpoint_file),
                      or, with --resume, a run prefix copied into modelarts_cache/train
   train_url       -> modelarts_cache/train     with --resume and no checkpoint_url: the run a
                      killed job left there, so train.py (or pretrain.py) continues from its
                      newest checkpoint; an empty train_url is refused
-  modelarts_cache/train (ckpt_path and pretrain_path: checkpoints, metrics, run.log,
+  modelarts_cache/train (run_dir and pretrain_dir: checkpoints, metrics, run.log,
                      SCRIPT.log) -> train_url, while the job runs and once more at its end
 
 While the job runs, `RunMirror` (src/cloud/run_mirror.py) copies the run to train_url, so a job the
@@ -91,7 +91,7 @@ def _copy_in(config, store, cache, new_run):
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     local_data = str(_dataset_root(store.download(config.data_url, data)))
-    changes = {"ckpt_path": str(outputs), "pretrain_path": str(outputs),
+    changes = {"run_dir": str(outputs), "pretrain_dir": str(outputs),
                "preprocess_path": str(cache / "preprocess"),
                "file_name": str(outputs / Path(config.file_name).name),
                "aclimdb_path": local_data}
@@ -103,7 +103,7 @@ def _copy_in(config, store, cache, new_run):
         pretrained = outputs / "pretrained"
         pretrained.mkdir(exist_ok=True)
         local = str(store.download(config.checkpoint_url, pretrained))
-        changes.update(pre_trained=local, checkpoint_path=local)
+        changes.update(init_checkpoint=local, checkpoint_file=local)
     return changes
 
 
@@ -205,11 +205,11 @@ def run_synced(job, config, new_run=False):
         _wait_for_copy(marker)
         changes = json.loads(marker.read_text(encoding="utf-8"))
     local = dataclasses.replace(config, **changes)
-    log_dir = Path(local.ckpt_path) / ("" if main else f"rank_{worker_env()}")
+    log_dir = Path(local.run_dir) / ("" if main else f"rank_{worker_env()}")
     log_dir.mkdir(parents=True, exist_ok=True)
     mirror = None
     if main:
-        mirror = RunMirror(store, local.ckpt_path, config.train_url, seconds).start(
+        mirror = RunMirror(store, local.run_dir, config.train_url, seconds).start(
             pulled=config.resume and not config.checkpoint_url)
     try:
         result = _run_logged(job, local, log_dir / f"{Path(sys.argv[0]).stem}.log")

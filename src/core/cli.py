@@ -96,4 +96,4 @@ def run_main(job, argv=None):
         if err.errno not in USER_OS_ERRORS:
             raise
         fail(f"{err.strerror}: {err.filename or 'a file'}; free disk space or pass a "
-             f"writable folder (--ckpt_path, --preprocess_path, --file_name)")
+             f"writable folder (--run_dir, --preprocess_path, --file_name)")

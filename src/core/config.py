@@ -15,12 +15,16 @@ from .config_checks import check_combinations, check_dataset, check_field
 from .config_text import coerce, group, help_text, key, parse_command_line, read_yaml, yaml_text
 from .errors import UserError
 
-__all__ = ["Config", "ModelConfig", "load_config", "save_config", "format_help", "default_yaml", "DEFAULT_CONFIG"]
+__all__ = ["Config", "ModelConfig", "RENAMED", "load_config", "save_config", "format_help", "default_yaml", "DEFAULT_CONFIG"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "default_config.yaml"
 MAX_SEED = 2**31 - 1  # MindSpore takes seeds below 2**32; runs add epoch numbers to it
 MIN_VOCAB = 3  # <pad>, <unk> and at least one word
-RENAMED = {"w2v_extra_path": "unlabelled_path"}  # old key -> its name now
+# old key -> its name now: the zoo's names and this project's earlier ones still work
+RENAMED = {"w2v_extra_path": "unlabelled_path", "ckpt_path": "run_dir",
+           "checkpoint_path": "checkpoint_file", "pre_trained": "init_checkpoint",
+           "pretrained_encoder": "encoder_checkpoint", "pretrain_start": "pretrain_init_encoder",
+           "pretrain_path": "pretrain_dir"}
 
 
 @dataclass(frozen=True)
@@ -146,16 +150,18 @@ class Config:
                                      "at each epoch end)", check="positive")
     keep_checkpoint_max: int = key(5, "lstm-EPOCH_STEP.ckpt files kept (the newest)",
                                    check="positive")
-    ckpt_path: str = key("./ckpt", "the run folder (checkpoints, config.yaml, vocab.json, logs)")
-    pre_trained: str = key("", "start from the weights of this .ckpt")
-    resume: bool = key(False, "continue the run in ckpt_path from its newest checkpoint, with "
+    run_dir: str = key("./ckpt", "the run folder: checkpoints, config.yaml, vocab.json, logs (the "
+                       "zoo's ckpt_path)")
+    init_checkpoint: str = key("", "start from the whole network of this .ckpt of another run "
+                               "(the zoo's pre_trained)")
+    resume: bool = key(False, "continue the run in run_dir from its newest checkpoint, with "
                        "the run's config.yaml under the --KEY words given")
-    overwrite_run: bool = key(False, "start afresh in a ckpt_path that holds a run, deleting its "
+    overwrite_run: bool = key(False, "start afresh in a run_dir that holds a run, deleting its "
                               "checkpoints (without it, such a folder is refused)")
     aim_repo: str = key("", "track hyperparameters and metrics to this Aim repo (aim up --repo)")
     group("pretraining")  # pretrain.py: the encoder as a language model on train + unlabelled text
-    pretrain_path: str = key("./pretrain", "pretrain.py's folder: encoder.ckpt, snapshots, "
-                             "lm-EPOCH_STEP.ckpt for --resume, metrics.jsonl, run.log")
+    pretrain_dir: str = key("./pretrain", "pretrain.py's run folder: encoder.ckpt, snapshots, "
+                            "lm-EPOCH_STEP.ckpt for --resume, metrics.jsonl, run.log")
     pretrain_epochs: float = key(1.0, "passes over the training and unlabelled reviews",
                                  check="positive")
     pretrain_minutes: float = key(0.0, "stop pretraining after this many minutes (0: after "
@@ -172,17 +178,17 @@ class Config:
                                         "measure its held-out loss", check="not_negative")
     pretrain_dropout: float = key(0.1, "dropout on the language model's embeddings and LSTM "
                                   "outputs", check="fraction")
-    pretrain_start: str = key("", "pretrain.py: continue from this encoder file (e.g. "
-                              "model/encoder/encoder.ckpt) at its step, with fresh Adam moments")
-    pretrained_encoder: str = key("model/encoder/encoder.ckpt", "train.py: start the embedding "
-                                  "and the first LSTM layer from this encoder of pretrain.py, "
-                                  "with the vocab.json beside it ('none': from scratch)")
+    pretrain_init_encoder: str = key("", "pretrain.py: continue from this encoder.ckpt (e.g. "
+                                     "model/encoder/encoder.ckpt) at its step, fresh Adam moments")
+    encoder_checkpoint: str = key("model/encoder/encoder.ckpt", "train.py: start the embedding "
+                                  "and the first LSTM layer from this encoder.ckpt of "
+                                  "pretrain.py, vocab.json beside it ('none': from scratch)")
     encoder_lr_scale: float = key(1.0, "train.py: the embedding and first LSTM layer learn at "
                                   "learning_rate x this (below 1: a pretrained encoder moves "
                                   "slower)", check="positive")
     group("evaluation and export")
-    checkpoint_path: str = key("", "eval/export/predict: the .ckpt (default: "
-                               "ckpt_path/lstm-best.ckpt)")
+    checkpoint_file: str = key("", "eval/export/predict: the .ckpt to read (default: "
+                               "run_dir/lstm-best.ckpt; the zoo's checkpoint_path)")
     file_name: str = key("lstm", "export: the file to write, without its suffix")
     file_format: str = key("MINDIR", "export: MINDIR, AIR (Ascend only, deprecated in MindSpore "
                            "2.x) or ONNX", ("MINDIR", "AIR", "ONNX"))
@@ -226,7 +232,7 @@ class Config:
     enable_modelarts: bool = key(False, "copy data_url in, run, copy the run out to train_url")
     data_url: str = key("", "ModelArts: s3:// or obs:// prefix of the aclImdb data")
     train_url: str = key("", "ModelArts: s3:// or obs:// prefix receiving the run folder")
-    checkpoint_url: str = key("", "ModelArts: a .ckpt for pre_trained/checkpoint_path, or a "
+    checkpoint_url: str = key("", "ModelArts: a .ckpt for init_checkpoint/checkpoint_file, or a "
                               "run prefix for resume")
     modelarts_cache: str = key("./modelarts_cache", "ModelArts: the local copy of data, outputs")
     @property
@@ -300,14 +306,15 @@ def load_config(argv=()):
     for source, pairs in ((config_path, read_yaml(config_path)),
                           ("the command line", overrides)):
         for name, value in pairs.items():
-            name = RENAMED.get(name, name)  # a run folder's config.yaml from before a rename
+            name = RENAMED.get(name, name)
             if name not in types:
                 raise _unknown_key(name, source)
             values[name] = coerce(name, value, types[name], _example(name))
     values["config_path"] = config_path
-    encoder, shipped = values.get("pretrained_encoder"), _example("pretrained_encoder")
-    if encoder == "none" or (values.get("pre_trained") and encoder == shipped):
-        values["pretrained_encoder"] = ""  # from scratch, or from another run's whole network
+    shipped = _example("encoder_checkpoint")
+    encoder = values.get("encoder_checkpoint", shipped)
+    if encoder == "none" or (values.get("init_checkpoint") and encoder == shipped):
+        values["encoder_checkpoint"] = ""  # from scratch, or from another run's whole network
     return validate(Config(**values))
 
 

@@ -52,9 +52,9 @@ def check_combinations(config):
     if config.mix_sst_path and config.num_classes != 2:
         raise UserError(f"--mix_sst_path grades SST phrases as p(positive), for two classes; "
                         f"num_classes is {config.num_classes}: pass --mix_sst_path \"\"")
-    if config.pre_trained and config.pretrained_encoder:
-        raise UserError("--pre_trained loads a whole network and --pretrained_encoder its "
+    if config.init_checkpoint and config.encoder_checkpoint:
+        raise UserError("--init_checkpoint loads a whole network and --encoder_checkpoint its "
                         "encoder; pass one of them")
-    if config.resume and (config.pre_trained or config.overwrite_run):
+    if config.resume and (config.init_checkpoint or config.overwrite_run):
         raise UserError(f"--resume continues a run from its own checkpoints; do not combine it "
-                        f"with --{'pre_trained' if config.pre_trained else 'overwrite_run true'}")
+                        f"with --{'init_checkpoint' if config.init_checkpoint else 'overwrite_run true'}")

@@ -27,18 +27,18 @@ KEY_READERS = {
     **dict.fromkeys(["dataset", "data_path", "text_column", "id_column", "delimiter"],
                     READERS["data"] + (PREDICT,)),  # a table to read, a submission
     "max_len": READERS["data"] + (EXPORT,), "num_hiddens": NETWORK + (PRETRAIN,),
-    "batch_size": NETWORK + (PRE,), "ckpt_path": NETWORK, "checkpoint_path": NETWORK[1:],
+    "batch_size": NETWORK + (PRE,), "run_dir": NETWORK, "checkpoint_file": NETWORK[1:],
     **dict.fromkeys(["save_checkpoint_steps", "keep_checkpoint_max", "resume", "overwrite_run",
                      "aim_repo"],
                     (TRAIN, PRETRAIN)),
-    **dict.fromkeys(["pretrained_encoder", "encoder_lr_scale", "run_distribute",
+    **dict.fromkeys(["encoder_checkpoint", "encoder_lr_scale", "run_distribute",
                      "device_num"], (TRAIN,)),
     **dict.fromkeys(["file_name", "file_format"], (EXPORT,)),
     **dict.fromkeys(["input_file", "output_format", "explain", "submission"], (PREDICT,)),
     **dict.fromkeys(["serve_host", "serve_port", "max_review_chars"], (APP,)),
     "result_path": (PRE, POST), "result_dir": (POST,)}
 SCRIPTS = RUNS + (PREDICT, APP, PRE, POST)
-SHIPPED = {APP: "[--ckpt_path RUN_DIR (default: model/, the shipped model)] "}  # usage
+SHIPPED = {APP: "[--run_dir RUN_DIR (default: model/, the shipped model)] "}  # usage
 
 
 

@@ -10,8 +10,8 @@ MindSpore's own `parameter_broadcast=True` is off on purpose: MindSpore 2.10 bro
 steps, so one worker's broadcast would meet another's gradient all-reduce (wrong weights, or
 a crash in a Gather).
 
-Rank 0 alone writes checkpoints, metrics and lstm-best.ckpt into ckpt_path; rank N logs into
-ckpt_path/rank_N.
+Rank 0 alone writes checkpoints, metrics and lstm-best.ckpt into run_dir; rank N logs into
+run_dir/rank_N.
 """
 import dataclasses
 import os

@@ -25,7 +25,7 @@ def temp_path(path, suffix=""):
 
 
 @contextlib.contextmanager
-def atomic_path(path, suffix="", what="--ckpt_path", kind=""):
+def atomic_path(path, suffix="", what="--run_dir", kind=""):
     """Yield a temporary path to write path's content to; on success it is renamed to path
     (its folder is created first).
 
@@ -93,14 +93,14 @@ def _remove(path):
             path.unlink()
 
 
-def write_text(path, text, what="--ckpt_path"):
+def write_text(path, text, what="--run_dir"):
     """Write text (UTF-8) to path atomically; returns path."""
     with atomic_path(path, what=what) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
 
 
-def write_json(path, content, what="--ckpt_path", indent=None):
+def write_json(path, content, what="--run_dir", indent=None):
     """Write content as strict JSON (NaN and infinity refused) to path atomically."""
     return write_text(path, json.dumps(content, indent=indent, ensure_ascii=False,
                                        allow_nan=False), what)

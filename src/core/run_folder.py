@@ -1,4 +1,4 @@
-"""The run folder (config.ckpt_path): the names of its files, one writer at a time, and
+"""The run folder (config.run_dir): the names of its files, one writer at a time, and
 opening it for a training run.
 
 A run folder holds config.yaml (what was run), vocab.json, metrics.jsonl, run.log (the
@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import load_config, save_config
+from .config import RENAMED, load_config, save_config
 from .errors import UserError
 from .files import remove_temp_files
 
@@ -57,7 +57,7 @@ class FolderLock:
     UserError line naming the PID that holds it.
     """
 
-    def __init__(self, folder, what="ckpt_path"):
+    def __init__(self, folder, what="run_dir"):
         self.folder, self.what, self.fd = Path(folder), what, None
 
     def acquire(self):
@@ -86,7 +86,7 @@ class Run:
     """An open run folder: where this process writes (RUN_DIR, or RUN_DIR/rank_N), the
     folder checkpoints are resumed from (RUN_DIR), and the log that also goes to run.log."""
     dir: Path
-    ckpt_path: Path
+    run_dir: Path
     log: object
 
 
@@ -124,7 +124,7 @@ def _check_resumable(config, folder, key, prefix):
                             f"in another --{key}")
 
 
-def guard_run_folder(config, key="ckpt_path", prefix=PREFIX, checkpoints=(f"{PREFIX}-*.ckpt",)):
+def guard_run_folder(config, key="run_dir", prefix=PREFIX, checkpoints=(f"{PREFIX}-*.ckpt",)):
     """Refuse, before anything is read or written, a run folder where training would destroy a
     run: model/ (the shipped model), a folder holding a started or finished run (unless
     --resume continues it or --overwrite_run replaces it), or --resume with nothing to resume
@@ -155,7 +155,7 @@ def _same_vocabulary(config, vocab_file, run_dir):
 
 
 @contextlib.contextmanager
-def open_run(config, vocab_file, rank, log, key="ckpt_path", checkpoints=(f"{PREFIX}-*.ckpt",)):
+def open_run(config, vocab_file, rank, log, key="run_dir", checkpoints=(f"{PREFIX}-*.ckpt",)):
     """The run folder config.<key>, locked for this process, with config.yaml and vocab.json
     written and log attached to run.log; yields a Run and unlocks when the block ends.
 
@@ -195,18 +195,19 @@ def run_config_first(flags, fallback=None):
     checkpoint is read with the settings it was trained with (network shape, max_len,
     vocabulary settings) and every --KEY VALUE given still overrides.
 
-    The run folder is --ckpt_path, else the folder of --checkpoint_path, else fallback (with
-    --ckpt_path fallback added). Nothing changes when --config_path is given or the folder has
+    The run folder is --run_dir, else the folder of --checkpoint_file, else fallback (with
+    --run_dir fallback added). Nothing changes when --config_path is given or the folder has
     no config.yaml.
     """
     flags = [part for flag in flags for part in
              (flag.split("=", 1) if flag.startswith("--") and "=" in flag else [flag])]
-    values = dict(zip(flags[::2], flags[1::2]))
-    if fallback and not {"--ckpt_path", "--checkpoint_path", "--config_path"} & set(values):
-        flags = ["--ckpt_path", str(fallback)] + flags
-        values["--ckpt_path"] = str(fallback)
-    folder = values.get("--ckpt_path") or (values.get("--checkpoint_path") and
-                                           str(Path(values["--checkpoint_path"]).parent))
+    values = {f"--{RENAMED.get(flag[2:], flag[2:])}": value  # the zoo's --ckpt_path too
+              for flag, value in zip(flags[::2], flags[1::2])}
+    if fallback and not {"--run_dir", "--checkpoint_file", "--config_path"} & set(values):
+        flags = ["--run_dir", str(fallback)] + flags
+        values["--run_dir"] = str(fallback)
+    folder = values.get("--run_dir") or (values.get("--checkpoint_file") and
+                                         str(Path(values["--checkpoint_file"]).parent))
     if "--config_path" not in values and folder and (Path(folder) / CONFIG).exists():
         flags = ["--config_path", str(Path(folder) / CONFIG), *HOW_IT_RAN] + flags
     return flags
@@ -219,35 +220,35 @@ def resume_config_first(flags):
         config = load_config(flags)
     except UserError:
         return flags  # run_main reports it
-    return run_config_first(["--ckpt_path", config.ckpt_path, *flags]) if config.resume else flags
+    return run_config_first(["--run_dir", config.run_dir, *flags]) if config.resume else flags
 
 
 def _check_reader_paths(config):
     """A run folder and a checkpoint file given to eval/export/predict are what they say."""
-    if config.checkpoint_path and Path(config.checkpoint_path).is_dir():
-        raise UserError(f"--checkpoint_path {config.checkpoint_path} is a folder; pass a .ckpt "
-                        f"file, or the run folder as --ckpt_path")
-    if Path(config.ckpt_path).is_file():
-        raise UserError(f"--ckpt_path {config.ckpt_path} is a file; pass the run folder (a "
-                        f".ckpt file goes to --checkpoint_path)")
+    if config.checkpoint_file and Path(config.checkpoint_file).is_dir():
+        raise UserError(f"--checkpoint_file {config.checkpoint_file} is a folder; pass a .ckpt "
+                        f"file, or the run folder as --run_dir")
+    if Path(config.run_dir).is_file():
+        raise UserError(f"--run_dir {config.run_dir} is a file; pass the run folder (a "
+                        f".ckpt file goes to --checkpoint_file)")
 
 
 def run_folder(config):
-    """The training run folder that holds vocab.json (config.ckpt_path, or the checkpoint's)."""
+    """The training run folder that holds vocab.json (config.run_dir, or the checkpoint's)."""
     _check_reader_paths(config)
-    folder = Path(config.ckpt_path)
-    if config.checkpoint_path and not (folder / VOCAB).exists():
-        folder = Path(config.checkpoint_path).parent
+    folder = Path(config.run_dir)
+    if config.checkpoint_file and not (folder / VOCAB).exists():
+        folder = Path(config.checkpoint_file).parent
     return folder
 
 
 def checkpoint_of(config):
-    """The checkpoint a run is used through: --checkpoint_path, else ckpt_path/lstm-best.ckpt."""
+    """The checkpoint a run is used through: --checkpoint_file, else run_dir/lstm-best.ckpt."""
     _check_reader_paths(config)
-    if config.checkpoint_path:
-        return Path(config.checkpoint_path)
-    best = Path(config.ckpt_path) / BEST
+    if config.checkpoint_file:
+        return Path(config.checkpoint_file)
+    best = Path(config.run_dir) / BEST
     if best.exists():
         return best
-    raise UserError(f"no checkpoint given and no {best}; pass --ckpt_path RUN_DIR (a run of "
-                    f"train.py) or --checkpoint_path FILE.ckpt")
+    raise UserError(f"no checkpoint given and no {best}; pass --run_dir RUN_DIR (a run of "
+                    f"train.py) or --checkpoint_file FILE.ckpt")

@@ -147,7 +147,7 @@ def build_embedding(config, prepared, log=print, build=True, timeout=7200.0):
 
     Args:
         config: uses embedding, glove_path, embed_size, w2v_* and device_target; with a
-            pretrained_encoder (train.py) the table is zeros, to be replaced by the encoder's.
+            encoder_checkpoint (train.py) the table is zeros, to be replaced by the encoder's.
         prepared: the Prepared data (its vocabulary and cache folder).
         log: where to report coverage.
         build: False for data-parallel ranks other than 0: wait for rank 0's table.
@@ -155,8 +155,8 @@ def build_embedding(config, prepared, log=print, build=True, timeout=7200.0):
     Returns:
         numpy float32 array; on Ascend its width is padded with zeros to a multiple of 16.
     """
-    if config.pretrained_encoder:  # train.py: the encoder (or --resume's checkpoint) brings it
-        log(f"the embedding comes from {config.pretrained_encoder}")
+    if config.encoder_checkpoint:  # train.py: the encoder (or --resume's checkpoint) brings it
+        log(f"the embedding comes from {config.encoder_checkpoint}")
         table = np.zeros((len(prepared.vocab), config.embed_size), np.float32)
         return _pad_columns_for_ascend(table, config.device_target)
     cache = prepared.embedding_file(config.embedding, embedding_key(config))

@@ -77,9 +77,9 @@ class Prepared:
 
 
 def encoder_vocab(config):
-    """The vocabulary of the encoder a run starts from (pretrain_start, else
-    pretrained_encoder): the vocab.json beside it; None: the run builds its own."""
-    start = config.pretrain_start or config.pretrained_encoder
+    """The vocabulary of the encoder a run starts from (pretrain_init_encoder, else
+    encoder_checkpoint): the vocab.json beside it; None: the run builds its own."""
+    start = config.pretrain_init_encoder or config.encoder_checkpoint
     path = Path(start).parent / "vocab.json" if start else None
     return Vocab.load(path) if path and path.is_file() else None
 

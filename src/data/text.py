@@ -101,7 +101,7 @@ class Vocab:
             tokens = content["tokens"]
         except FileNotFoundError:
             raise UserError(f"vocabulary {path} not found; run train.py first (it writes "
-                            f"vocab.json into ckpt_path)") from None
+                            f"vocab.json into run_dir)") from None
         except (ValueError, KeyError, TypeError):
             raise UserError(f"vocabulary {path} is not a vocab.json written by this project; "
                             f"use the one from the training run") from None

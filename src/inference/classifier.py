@@ -53,7 +53,7 @@ def load(run_dir=None, backend="onnxruntime", **settings):
     Raises:
         UserError: a missing run, an unknown key or a bad value, in one line.
     """
-    words = ["--ckpt_path", str(run_dir)] if run_dir else []
+    words = ["--run_dir", str(run_dir)] if run_dir else []
     for key, value in {"backend": backend, **settings}.items():
         words += [f"--{key}", str(value)]
     return Classifier(load_predictor(load_config(with_run_config(words))))

@@ -20,7 +20,7 @@ def accuracy_of(run_dir, reviews, extra=()):
     """The share of reviews that the run's lstm-best.ckpt labels right."""
     from ..core.config import load_config
     from .predictor import load_predictor
-    predictor = load_predictor(load_config(with_run_config(["--ckpt_path", str(run_dir),
+    predictor = load_predictor(load_config(with_run_config(["--run_dir", str(run_dir),
                                                             *extra])))
     predicted = predictor.logits(predictor.encode([r.text for r in reviews])).argmax(axis=1)
     return float(np.mean(predicted == np.array([r.label for r in reviews])))

@@ -7,7 +7,7 @@ device target it was exported on, a digest of the vocabulary, the input shape an
 network's shape; every reader of a MINDIR (predict.py, app.py, the 310 flow, the benches)
 calls `check_fits` first and refuses a file that does not fit, naming the export to make.
 
-    python -m src.inference.mindir --mindir_path lstm.mindir [--ckpt_path RUN_DIR] [--device_target Ascend]
+    python -m src.inference.mindir --mindir_path lstm.mindir [--run_dir RUN_DIR] [--device_target Ascend]
 
 prints the record and exits 0 when the file fits that run and device (the 310 script uses it).
 """
@@ -59,8 +59,8 @@ def read_record(path):
 
 
 def _export_command(config, device):
-    return (f"python export.py --device_target {device} --ckpt_path {config.ckpt_path} "
-            f"--checkpoint_path CHECKPOINT.ckpt --file_name NAME")
+    return (f"python export.py --device_target {device} --run_dir {config.run_dir} "
+            f"--checkpoint_file CHECKPOINT.ckpt --file_name NAME")
 
 
 def check_fits(path, config, vocab, device=None):
@@ -82,7 +82,7 @@ def check_fits(path, config, vocab, device=None):
     if record["vocab_digest"] != vocab.digest():
         raise UserError(f"MINDIR {path} was exported with another vocabulary "
                         f"({record['vocab_size']} words) than {run_folder(config)}/vocab.json "
-                        f"({len(vocab)} words); pass the --ckpt_path of the run it was "
+                        f"({len(vocab)} words); pass the --run_dir of the run it was "
                         f"exported from, or export this run: {_export_command(config, device)}")
     for key in ("num_classes", "max_len", "truncate"):
         if record[key] != getattr(config, key):

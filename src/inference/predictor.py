@@ -277,7 +277,7 @@ def _openblas_threads(count):
 def load_predictor(config):
     """A Predictor for config.mindir_path if set, else for the run's checkpoint.
 
-    The checkpoint is config.checkpoint_path, or ckpt_path/lstm-best.ckpt; the vocabulary is
+    The checkpoint is config.checkpoint_file, or run_dir/lstm-best.ckpt; the vocabulary is
     vocab.json of the run folder (see run_folder). Sets up the device (CPU/GPU/Ascend).
     """
     from ..core.device import init_device
@@ -293,7 +293,7 @@ def load_predictor(config):
     if config.mindir_path:
         forward, shape = mindir_forward(config.mindir_path, config, vocab)
         return Predictor(config, vocab, forward, shape, name=Path(config.mindir_path).name)
-    checkpoint = Path(config.checkpoint_path or Path(config.ckpt_path) / BEST)
+    checkpoint = Path(config.checkpoint_file or Path(config.run_dir) / BEST)
     return Predictor(config, vocab, _checkpoint_forward(config, checkpoint, vocab),
                      name=f"{checkpoint.parent.name}/{checkpoint.name}"
                      + _backend_suffix(config))

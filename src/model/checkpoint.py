@@ -86,7 +86,7 @@ def load_params(path):
     damaged (its CRC32 trailer does not match; see check_crc)."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(f"checkpoint {path} not found; pass --checkpoint_path to a .ckpt file "
+        raise UserError(f"checkpoint {path} not found; pass --checkpoint_file to a .ckpt file "
                         f"written by train.py")
     check_crc(path)
     try:
@@ -115,19 +115,19 @@ def load_into(cell, params, path):
                         f"that wrote it")
 
 
-def load_network(config, checkpoint_path, vocab=None, vocab_source=""):
-    """SentimentNet shaped by config with the weights of checkpoint_path (eval mode); with
+def load_network(config, checkpoint_file, vocab=None, vocab_source=""):
+    """SentimentNet shaped by config with the weights of checkpoint_file (eval mode); with
     vocab, once the checkpoint is known to be trained on it (vocab_source names it in the
     error)."""
-    params = load_params(checkpoint_path)
+    params = load_params(checkpoint_file)
     if "embedding.embedding_table" not in params:
-        raise UserError(f"checkpoint {checkpoint_path} holds no SentimentNet embedding; use a "
+        raise UserError(f"checkpoint {checkpoint_file} holds no SentimentNet embedding; use a "
                         f"checkpoint written by train.py")
     if vocab is not None:
-        _check_vocabulary(params, checkpoint_path, vocab, vocab_source)
+        _check_vocabulary(params, checkpoint_file, vocab, vocab_source)
     table = np.zeros(params["embedding.embedding_table"].shape, np.float32)
     network = build_network(config.model, table, wide="wide.table" in params)
-    load_into(network, params, checkpoint_path)
+    load_into(network, params, checkpoint_file)
     network.set_train(False)
     return network
 
@@ -142,7 +142,7 @@ def _check_vocabulary(params, path, vocab, source):
     differs = f"{rows} words there, {len(vocab)} here" if rows != len(vocab) else \
         "the same size, other words"
     raise UserError(f"checkpoint {path} was trained with another vocabulary than {source} "
-                    f"({differs}); use the run that wrote it: --ckpt_path RUN_DIR (its "
+                    f"({differs}); use the run that wrote it: --run_dir RUN_DIR (its "
                     f"config.yaml and vocab.json)")
 
 

@@ -62,9 +62,9 @@ def evaluate(config, split="test", log=print):
     for line in table:
         log(line)
     stem = results_name(config, checkpoint, own)
-    write_json(checkpoint.parent / f"{stem}.json", result, what="--checkpoint_path", indent=2)
+    write_json(checkpoint.parent / f"{stem}.json", result, what="--checkpoint_file", indent=2)
     write_text(checkpoint.parent / f"{stem}.txt", "\n".join(table) + "\n",
-               what="--checkpoint_path")
+               what="--checkpoint_file")
     log(f"wrote {stem}.json and {stem}.txt beside {checkpoint.name}")
     _draw_confusion(matrix, names, checkpoint, stem.replace("eval", "confusion"), log)
     track_evaluation(config, checkpoint.parent, result)

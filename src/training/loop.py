@@ -1,4 +1,4 @@
-"""Training: the optimizer and its learning-rate schedule, --pre_trained / --resume, and the
+"""Training: the optimizer and its learning-rate schedule, --init_checkpoint / --resume, and the
 epochs, MindSpore's Model.train with the callbacks of src/training/callbacks.py.
 
 train.py (the entry script) shows the whole flow: config, device, data, embeddings, network,
@@ -88,11 +88,11 @@ def train_step(network, optimizer, adversarial=0.0, dynamic_shapes=False):
 
 def check_inputs(config):
     """Fail in a second, before preprocessing, on input files that are missing or unreadable."""
-    if config.pre_trained and not Path(config.pre_trained).is_file():
-        raise UserError(f"--pre_trained {config.pre_trained} not found; pass a .ckpt file "
+    if config.init_checkpoint and not Path(config.init_checkpoint).is_file():
+        raise UserError(f"--init_checkpoint {config.init_checkpoint} not found; pass a .ckpt file "
                         f"written by train.py")
-    if config.pretrained_encoder and not Path(config.pretrained_encoder).is_file():
-        raise UserError(f"--pretrained_encoder {config.pretrained_encoder} not found; pass "
+    if config.encoder_checkpoint and not Path(config.encoder_checkpoint).is_file():
+        raise UserError(f"--encoder_checkpoint {config.encoder_checkpoint} not found; pass "
                         f"the encoder.ckpt pretrain.py wrote (PRETRAIN_PATH/encoder.ckpt)")
     if config.unlabelled_path and not Path(config.unlabelled_path).is_dir():
         raise UserError(f"unlabelled_path {config.unlabelled_path} is not a folder; pass the "
@@ -126,20 +126,20 @@ def _trim_metrics(path, state):
 
 
 def restore(config, step, run, vocab):
-    """Load --pre_trained weights, a --pretrained_encoder, or the --resume state of run;
+    """Load --init_checkpoint weights, a --encoder_checkpoint, or the --resume state of run;
     returns the TrainState to start from."""
-    if config.pretrained_encoder and not config.resume:
-        names = load_encoder(step.network, config.pretrained_encoder, vocab)
-        run.log(f"started the embedding and LSTM layer 0 from {config.pretrained_encoder} "
+    if config.encoder_checkpoint and not config.resume:
+        names = load_encoder(step.network, config.encoder_checkpoint, vocab)
+        run.log(f"started the embedding and LSTM layer 0 from {config.encoder_checkpoint} "
                 f"({len(names)} weights)")
         return TrainState()
-    if config.pre_trained:
-        load_into(step.network, load_params(config.pre_trained), config.pre_trained)
-        run.log(f"started from weights in {config.pre_trained}")
+    if config.init_checkpoint:
+        load_into(step.network, load_params(config.init_checkpoint), config.init_checkpoint)
+        run.log(f"started from weights in {config.init_checkpoint}")
         return TrainState()
     if not config.resume:
         return TrainState()
-    path, params = resume_latest(step, run.ckpt_path, PREFIX, "train", "--ckpt_path")
+    path, params = resume_latest(step, run.run_dir, PREFIX, "train", "--run_dir")
     state = TrainState.from_checkpoint(params)
     run.log(f"resuming from {path}: epoch {state.epoch + 1}, step {state.step_in_epoch}"
             + (f", {state.bad_epochs} epochs without a better validation" if state.bad_epochs
@@ -159,7 +159,7 @@ def _callbacks(config, run, model, prepared, state, metrics, rank, steps_per_epo
         callbacks.append(EpochBar(state, steps_per_epoch))
     if prepared.mindrecord("valid").exists():
         valid = eval_batches(config, prepared.mindrecord("valid"))
-        callbacks.append(ValidationWatch(model, valid, run.ckpt_path, metrics, state, config,
+        callbacks.append(ValidationWatch(model, valid, run.run_dir, metrics, state, config,
                                          run.log, rank.is_main, stamp))
     callbacks += [EpochCheckpoint(steps), CurvePlot(run.dir, run.log)]
     return callbacks

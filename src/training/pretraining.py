@@ -7,10 +7,10 @@ pretrain_batch_size windows in a seeded order, so --resume replays the same step
 is a plain one rather than Model.train: the windows come from memory, and MindSpore's
 in-memory datasets (GeneratorDataset, NumpySlicesDataset) fail under numpy 2.
 
-The pretrain folder (pretrain_path) receives config.yaml, vocab.json, metrics.jsonl, run.log,
+The pretrain folder (pretrain_dir) receives config.yaml, vocab.json, metrics.jsonl, run.log,
 lm-EPOCH_STEP.ckpt (the whole language model and its optimizer, for --resume), an encoder
 snapshot encoder-MMmin.ckpt every pretrain_save_minutes, and encoder.ckpt at the end: the
-embedding and both LSTMs under SentimentNet's names, for train.py --pretrained_encoder.
+embedding and both LSTMs under SentimentNet's names, for train.py --encoder_checkpoint.
 """
 import json
 import math
@@ -100,7 +100,7 @@ def build_language_model(config, table, vocab_size):
 def _save_encoder(model, path, vocab, record):
     params = [{"name": name, "data": ms.Tensor(value)}
               for name, value in encoder_params(model).items()]
-    with atomic_path(path, suffix=".ckpt", what="--pretrain_path", kind="encoder") as tmp:
+    with atomic_path(path, suffix=".ckpt", what="--pretrain_dir", kind="encoder") as tmp:
         ms.save_checkpoint(params, str(tmp), append_dict={"vocab_digest": vocab.digest(),
                                                           **record},
                            crc_check=True)  # checked at load (model/checkpoint.py)
@@ -144,16 +144,16 @@ def _snapshot(model, heldout, run, path, vocab, record):
 def _start_from(path, model, vocab, run):
     """(first step, seconds already spent) of the language model set from encoder file path."""
     if not Path(path).is_file():
-        raise UserError(f"--pretrain_start {path} not found; pass an encoder file of "
+        raise UserError(f"--pretrain_init_encoder {path} not found; pass an encoder file of "
                         f"pretrain.py (PRETRAIN_PATH/encoder*.ckpt or model/encoder/encoder.ckpt)")
     params = load_params(path)
     if params.get("vocab_digest") != vocab.digest():
-        raise UserError(f"--pretrain_start {path} was pretrained with another vocabulary; "
+        raise UserError(f"--pretrain_init_encoder {path} was pretrained with another vocabulary; "
                         f"continue it with the data settings it was built with (the config "
                         f"beside it: same --aclimdb_path, vocab_size, min_freq, split_seed)")
     missing = load_encoder_params(model, params)
     if missing:
-        raise UserError(f"--pretrain_start {path} does not fit this language model: "
+        raise UserError(f"--pretrain_init_encoder {path} does not fit this language model: "
                         f"{missing[0]} is missing or of another shape ({len(missing)} in all); "
                         f"pass an encoder written by pretrain.py, with its embed_size and "
                         f"num_hiddens")
@@ -165,7 +165,7 @@ def _start_from(path, model, vocab, run):
 
 def _resume(config, step, run):
     """(first step, seconds already spent) from the newest lm-EPOCH_STEP.ckpt of run."""
-    path, params = resume_latest(step, run.dir, LM_PREFIX, "pretrain", "--pretrain_path")
+    path, params = resume_latest(step, run.dir, LM_PREFIX, "pretrain", "--pretrain_dir")
     done, spent = int(params["lm_step"].asnumpy()), float(params["lm_seconds"].asnumpy())
     run.log(f"resuming from {path}: step {done}, {spent / 60:.1f} min done")
     return done, spent
@@ -203,8 +203,8 @@ def pretrain(config, model, sampler, windows, vocab, run, heldout):
     step = nn.TrainOneStepCell(model, nn.Adam(model.trainable_params(), learning_rate=rates))
     if config.resume:
         done, spent = _resume(config, step, run)
-    elif config.pretrain_start:
-        done, spent = _start_from(config.pretrain_start, model, vocab, run)
+    elif config.pretrain_init_encoder:
+        done, spent = _start_from(config.pretrain_init_encoder, model, vocab, run)
     else:
         done, spent = 0, 0.0
     ring = CheckpointRing(run.dir, LM_PREFIX, config.keep_checkpoint_max)

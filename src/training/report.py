@@ -50,7 +50,7 @@ def read_metrics(run_dir):
     path = Path(run_dir) / METRICS
     if not path.is_file():
         raise UserError(f"{path} not found; pass a run folder written by train.py "
-                        f"(its --ckpt_path)")
+                        f"(its --run_dir)")
     steps, epochs = {}, {}
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
@@ -165,7 +165,7 @@ def plot_runs(run_dirs, out, title=None):
     runs = [(Path(d), *read_metrics(d)) for d in run_dirs]
     if not any(steps or epochs for _, steps, epochs in runs):
         raise UserError(f"no metrics recorded yet in {', '.join(str(d) for d in run_dirs)}; "
-                        f"train first (python train.py --ckpt_path RUN_DIR)")
+                        f"train first (python train.py --run_dir RUN_DIR)")
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -282,14 +282,14 @@ def main(argv=None):
     parser = _Parser(prog="python -m src.training.report",
                      description="Overlay the loss and accuracy curves of training runs.")
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
-                        help="run folders written by train.py (its --ckpt_path)")
+                        help="run folders written by train.py (its --run_dir)")
     parser.add_argument("--out", default="report.png", help="PNG to write (default report.png)")
     parser.add_argument("--title", default=None, help="figure title")
     args = parser.parse_args(argv)
     try:
         for run_dir in args.run_dirs:
             if not Path(run_dir).is_dir():
-                raise UserError(f"run folder {run_dir} not found; pass the --ckpt_path of a "
+                raise UserError(f"run folder {run_dir} not found; pass the --run_dir of a "
                                 f"training run")
         rows = [summarize(d) for d in args.run_dirs]
         out = plot_runs(args.run_dirs, args.out, args.title)

@@ -52,7 +52,7 @@ class RunLog:
         try:
             self.stream = open(path, "a" if append else "w", encoding="utf-8")
         except OSError as err:
-            raise UserError(f"cannot write {path} ({err.strerror}); pass --ckpt_path to a "
+            raise UserError(f"cannot write {path} ({err.strerror}); pass --run_dir to a "
                             f"writable folder") from None
         for line in self.pending:
             self._write(line)
