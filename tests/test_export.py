@@ -84,7 +84,7 @@ def test_a_mindir_named_with_a_space_or_an_accent_is_exported_and_loads(name, ru
     assert path == tmp_path / f"{name}.mindir" and path.stat().st_size > 10_000
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
     assert read_record(path)["checkpoint"] == "lstm-best.ckpt"
-    ids, length, expected = _logits_of(load_network(config, config.checkpoint_file), config)
+    ids, length, expected = _logits_of(load_network(config.model, config.checkpoint_file), config)
     graph = nn.GraphCell(ms.load(str(path)))
     np.testing.assert_allclose(graph(ms.Tensor(ids), ms.Tensor(length)).asnumpy(), expected,
                                atol=1e-5)
@@ -104,7 +104,7 @@ def test_an_onnx_file_named_with_a_space_or_an_accent_is_exported_and_loads(name
         f"{stem}.onnx", f"{stem}.vocab.json", f"{stem}.tokenizer.json"}
     vocabulary = json.loads(path.with_name(f"{stem}.vocab.json").read_text(encoding="utf-8"))
     assert vocabulary["tokens"][:2] == ["<pad>", "<unk>"]
-    ids, length, expected = _logits_of(load_network(config, config.checkpoint_file), config)
+    ids, length, expected = _logits_of(load_network(config.model, config.checkpoint_file), config)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     np.testing.assert_allclose(session.run(None, {"ids": ids, "length": length})[0], expected,
                                atol=1e-4)

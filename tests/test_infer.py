@@ -21,7 +21,7 @@ from conftest import REVIEWS, ROOT, SAMPLE, run_script
 
 def _network_probabilities(config, text):
     """The reference: the raw network on one unpadded review, softmaxed."""
-    network = load_network(config, config.checkpoint_file)
+    network = load_network(config.model, config.checkpoint_file)
     ids = Vocab.load(Path(config.run_dir) / "vocab.json").encode(tokenize(text), config.max_len,
                                                                  config.truncate)
     logits = network(ms.Tensor(ids[None]), ms.Tensor(np.int32([len(ids)]))).asnumpy()[0]
@@ -129,7 +129,7 @@ def test_310_flow_on_cpu_matches_eval(run_config, trained_run, exported_mindir, 
     assert outcome["accuracy"] == pytest.approx(tiny_eval["accuracy"], abs=1e-9)
     assert acc_log.read_text().startswith(f"accuracy: {tiny_eval['accuracy']:.6f}")
     # each batch's logits are the checkpoint network's on the same ids
-    network = load_network(run_config, run_config.checkpoint_file)
+    network = load_network(run_config.model, run_config.checkpoint_file)
     data = tmp_path / "preprocess_Result"
     first = sorted((data / BIN_FOLDERS["ids"]).glob("*.bin"))[0]
     ids = np.fromfile(first, np.int32).reshape(run_config.batch_size, run_config.max_len)
@@ -185,7 +185,7 @@ def test_onnx_export_runs_in_onnxruntime(pooling, run_config, tmp_path):
     for row, size in enumerate(length):
         ids[row, :size] = rng.integers(2, 500, size)
     got = session.run(None, {"ids": ids, "length": length})[0]
-    network = load_network(config, config.checkpoint_file)
+    network = load_network(config.model, config.checkpoint_file)
     expected = network(ms.Tensor(ids), ms.Tensor(length)).asnumpy()
     np.testing.assert_allclose(got, expected, atol=1e-4)
 

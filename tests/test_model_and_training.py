@@ -275,7 +275,7 @@ def test_exported_mindir_gives_the_same_logits_as_the_network(trained_run, tiny_
                                  file_name=str(tmp_path / "lstm"), batch_size=4)
     path = export_model(config, log=lambda *_: None)
     graph = nn.GraphCell(ms.load(str(path)))
-    network = load_network(config, checkpoint)
+    network = load_network(config.model, checkpoint)
     from src.data.mindrecord import create_dataset
     ids, length, _ = next(create_dataset(prepared.mindrecord("test"), 4, 64)
                           .create_tuple_iterator())

@@ -46,7 +46,7 @@ def _scores(config, checkpoint, split):
     from src.model.checkpoint import load_network
     from src.data.mindrecord import eval_batches, prepare
     from src.model.onnx_graph import OnnxForward
-    forward = OnnxForward(load_network(config, checkpoint))
+    forward = OnnxForward(load_network(config.model, checkpoint))
     dataset = eval_batches(config, prepare(config, log=lambda *_: None).mindrecord(split))
     matrix, losses = np.zeros((config.num_classes,) * 2, int), []
     for ids, length, label in dataset.create_tuple_iterator(output_numpy=True):

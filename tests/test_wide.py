@@ -52,7 +52,7 @@ def test_the_graph_adds_the_counts_times_the_table(wide_run):
     predictor = load_predictor(config)
     texts = [review.text for review in read_aclimdb(SAMPLE)["test"][:40]]
     encoded = predictor.encode(texts)
-    network = any_batch_shape(load_network(config, run / "lstm-best.ckpt"), inputs=2)
+    network = any_batch_shape(load_network(config.model, run / "lstm-best.ckpt"), inputs=2)
     table = network.wide.table.asnumpy()
     with_wide = predictor.logits(encoded)
     network.wide.table.set_data(ms.Tensor(np.zeros_like(table)))
@@ -89,7 +89,7 @@ def test_the_wide_part_fits_into_a_run_trained_without_it(tiny_config, trained_r
     assert "wide.table" not in load_params(run / "lstm-best.ckpt")
     config = dataclasses.replace(tiny_config, run_dir=str(run), wide=True)
     record = attach_wide(config, prepare(config, log=lambda *_: None), run, lambda *_: None)
-    network = any_batch_shape(load_network(config, run / "lstm-best.ckpt"), inputs=2)
+    network = any_batch_shape(load_network(config.model, run / "lstm-best.ckpt"), inputs=2)
     assert network.wide is not None
     assert record["wide_scale"] > 0 and np.count_nonzero(network.wide.table.asnumpy()) > 1000
     assert record["valid_acc"] > record["valid_acc_deep"] + 0.1, record  # 0.50 -> 0.74 here

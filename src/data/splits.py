@@ -4,6 +4,7 @@ import random
 from pathlib import Path
 
 from .readers.aclimdb import read_aclimdb
+from .readers.labelled_text import require_data_path
 from ..core.errors import UserError
 from .readers.sst import graded_phrases, read_sst
 from .readers.tables import read_tables
@@ -22,7 +23,11 @@ def read_dataset(config):
     """
     if config.dataset == "aclimdb":
         return {**read_aclimdb(config.aclimdb_path), "valid": None, "unlabelled": []}
-    splits = read_sst(config) if config.dataset == "sst" else read_tables(config)
+    if config.dataset == "sst":
+        splits = read_sst(require_data_path(config.data_path, config.dataset),
+                          config.sst_classes, config.sst_phrases)
+    else:
+        splits = read_tables(config)
     if len({r.label for r in splits["train"]}) < 2:
         raise UserError(f"{config.data_path}: the training rows have one label only; a "
                         f"classifier needs at least two")

@@ -43,7 +43,7 @@ def export_model(config, log=print):
     init_device(config)
     checkpoint = checkpoint_of(config)
     vocab = Vocab.load(run_folder(config) / VOCAB)
-    network = load_network(config, checkpoint, vocab, run_folder(config) / VOCAB)
+    network = load_network(config.model, checkpoint, vocab, run_folder(config) / VOCAB)
     ids = ms.Tensor(np.zeros((config.batch_size, config.max_len), np.int32))
     length = ms.Tensor(np.full((config.batch_size,), config.max_len, np.int32))
     target = Path(f"{config.file_name}.{config.file_format.lower()}")

@@ -210,7 +210,7 @@ class NetworkForward:
 
 def _checkpoint_forward(config, checkpoint, vocab):
     from ..model.checkpoint import load_network
-    network = load_network(config, checkpoint, vocab, run_folder(config) / VOCAB)
+    network = load_network(config.model, checkpoint, vocab, run_folder(config) / VOCAB)
     if config.backend == "onnxruntime":
         from ..model.onnx_graph import OnnxForward
         return OnnxForward(network, config.quantize)

@@ -115,10 +115,10 @@ def load_into(cell, params, path):
                         f"that wrote it")
 
 
-def load_network(config, checkpoint_file, vocab=None, vocab_source=""):
-    """SentimentNet shaped by config with the weights of checkpoint_file (eval mode); with
-    vocab, once the checkpoint is known to be trained on it (vocab_source names it in the
-    error)."""
+def load_network(model, checkpoint_file, vocab=None, vocab_source=""):
+    """SentimentNet shaped by model (a ModelConfig: Config.model) with the weights of
+    checkpoint_file (eval mode); with vocab, once the checkpoint is known to be trained on it
+    (vocab_source names it in the error)."""
     params = load_params(checkpoint_file)
     if "embedding.embedding_table" not in params:
         raise UserError(f"checkpoint {checkpoint_file} holds no SentimentNet embedding; use a "
@@ -126,7 +126,7 @@ def load_network(config, checkpoint_file, vocab=None, vocab_source=""):
     if vocab is not None:
         _check_vocabulary(params, checkpoint_file, vocab, vocab_source)
     table = np.zeros(params["embedding.embedding_table"].shape, np.float32)
-    network = build_network(config.model, table, wide="wide.table" in params)
+    network = build_network(model, table, wide="wide.table" in params)
     load_into(network, params, checkpoint_file)
     network.set_train(False)
     return network

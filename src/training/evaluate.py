@@ -44,7 +44,7 @@ def evaluate(config, split="test", log=print):
     log(f"settings: {config.config_path}, then the command line")
     own = own_data(config, checkpoint)
     with _test_set(config, split, own, log) as (vocab, path):
-        network = load_network(config, checkpoint, vocab, "the one these data settings give")
+        network = load_network(config.model, checkpoint, vocab, "the one these data settings give")
         dataset = eval_batches(config, path)
         model = scoring_model(network, config.dynamic_shapes,
                               confusion=ConfusionMatrix(config.num_classes))

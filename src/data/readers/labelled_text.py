@@ -133,12 +133,12 @@ def read_named_files(path, names, key="data_path"):
     return texts
 
 
-def require_data_path(config):
-    """config.data_path, which must exist."""
-    path = Path(config.data_path)
+def require_data_path(data_path, dataset):
+    """data_path (a Path), which must exist: the file or folder of dataset (for the message)."""
+    path = Path(data_path)
     if not path.exists():
         raise UserError(f"data_path {path} does not exist; pass --data_path to the "
-                        f"{config.dataset} file or folder")
+                        f"{dataset} file or folder")
     return require_file_or_folder(path, "data_path")
 
 

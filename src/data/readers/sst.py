@@ -5,7 +5,7 @@ import random
 import re
 
 from ...core.errors import UserError
-from .labelled_text import Review, read_named_files, require_data_path, unescape_ptb
+from .labelled_text import Review, read_named_files, unescape_ptb
 
 __all__ = ["read_sst", "tree_phrases", "parse_tree", "graded_phrases"]
 
@@ -73,15 +73,17 @@ def _read_trees(text, source, classes, phrases=False):
     return reviews
 
 
-def read_sst(config):
-    path = require_data_path(config)
+def read_sst(path, classes, phrases=False):
+    """SST's train, dev and test trees from path (a folder or .tar.gz): sentences with
+    `classes` (5, or 2: neutral dropped) labels, and with phrases every labelled phrase of
+    train."""
     texts = read_named_files(path, list(SST_FILES.values()))
     missing = [name for name in SST_FILES.values() if texts[name] is None]
     if missing:
         raise UserError(f"{path} has no {', '.join(missing)}; pass --data_path to SST's "
                         f"trees folder (train.txt, dev.txt, test.txt) or its .tar.gz")
-    splits = {split: _read_trees(texts[name], f"{path}/{name}", config.sst_classes,
-                                 phrases=config.sst_phrases and split == "train")
+    splits = {split: _read_trees(texts[name], f"{path}/{name}", classes,
+                                 phrases=phrases and split == "train")
               for split, name in SST_FILES.items()}
     return {**splits, "unlabelled": []}
 

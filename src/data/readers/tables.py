@@ -129,7 +129,7 @@ def read_table(text, source, config, need_label=True):
 
 def _read_tables(config, files):
     """{"train", "test"} texts for phrases_tsv (fixed names) or csv (a file or a folder)."""
-    path = require_data_path(config)
+    path = require_data_path(config.data_path, config.dataset)
     if config.dataset == "csv" and path.is_file():
         return {"train": (read_file_text(path), str(path)), "test": None}
     found = {}
