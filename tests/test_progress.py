@@ -17,12 +17,12 @@ def _reviews_file(tmp_path):
 
 
 CASES = {
-    "eval.py": lambda run, tmp: [*run["args"], "--checkpoint_path", run["ckpt"]],
-    "predict.py": lambda run, tmp: ["--ckpt_path", run["dir"], "--batch_size", "8",
+    "eval.py": lambda run, tmp: [*run["args"], "--checkpoint_file", run["ckpt"]],
+    "predict.py": lambda run, tmp: ["--run_dir", run["dir"], "--batch_size", "8",
                                     "--input_file", _reviews_file(tmp)],
     "preprocess.py": lambda run, tmp: [*run["args"], "--result_path", tmp / "bins"],
     "pretrain.py": lambda run, tmp: [*run["args"], "--unlabelled_path",
-                                     SAMPLE / "train" / "unsup", "--pretrain_path", tmp / "pt",
+                                     SAMPLE / "train" / "unsup", "--pretrain_dir", tmp / "pt",
                                      "--pretrain_window", "20", "--pretrain_batch_size", "16",
                                      "--pretrain_epochs", "0.02"],
 }

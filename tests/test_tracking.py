@@ -36,7 +36,7 @@ def read_jsonl(path):
 def test_train_and_eval_track_to_aim_and_log_the_console(session_dir, prepared, tmp_path,
                                                          capfd):
     repo, run_dir = tmp_path / "aim", tmp_path / "run"
-    args = tiny_args(session_dir) + ["--ckpt_path", run_dir, "--aim_repo", repo,
+    args = tiny_args(session_dir) + ["--run_dir", run_dir, "--aim_repo", repo,
                                      "--num_epochs", "2"]
     result = run_script("train.py", *args, capfd=capfd)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -129,7 +129,7 @@ def test_run_log_in_unwritable_place_is_a_user_error(tmp_path):
 @pytest.mark.slow
 def test_epoch_bar_on_a_terminal_plain_lines_in_run_log(session_dir, prepared, tmp_path):
     run_dir = tmp_path / "run"
-    code, text = run_on_terminal("train.py", *tiny_args(session_dir), "--ckpt_path", run_dir)
+    code, text = run_on_terminal("train.py", *tiny_args(session_dir), "--run_dir", run_dir)
     assert code == 0, text[-2000:]
     assert "epoch 1:" in text and "step/s" in text
     log = (run_dir / "run.log").read_text()
