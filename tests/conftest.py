@@ -32,11 +32,12 @@ REVIEWS = ["A wonderful film with a moving story.",
 # The files that take longest, first: pytest-xdist hands out whole files in collection order,
 # so the files that start last are short ones and no worker is left running a long one alone.
 # By their seconds in a full three-worker run (the sum of their tests' durations), longest first.
-LONGEST_FIRST = ["test_model_and_training.py", "test_pretrain.py", "test_modelarts.py",
-                 "test_memory.py", "test_bad_inputs.py", "test_infer.py", "test_explain.py",
-                 "test_integrity.py", "test_distribute.py", "test_datasets.py", "test_predict.py",
-                 "test_app.py", "test_wide.py", "test_faults.py", "test_tracking.py",
-                 "test_report.py", "test_export.py", "test_onnx_backend.py", "test_progress.py"]
+LONGEST_FIRST = ["test_pretrain.py", "test_distribute.py", "test_model_and_training.py",
+                 "test_memory.py", "test_modelarts.py", "test_resume.py", "test_bad_inputs.py",
+                 "test_infer.py", "test_explain.py", "test_integrity.py", "test_datasets.py",
+                 "test_predict.py", "test_app.py", "test_wide.py", "test_faults.py",
+                 "test_tracking.py", "test_report.py", "test_export.py", "test_onnx_backend.py",
+                 "test_progress.py"]
 
 
 def pytest_collection_modifyitems(items):

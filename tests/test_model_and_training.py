@@ -1,4 +1,5 @@
-"""Embeddings, the masked network, one training step, checkpoints, resume, eval and export."""
+"""Embeddings, the masked network, one training step, the run folder, eval and export
+(resume: test_resume.py)."""
 import dataclasses
 import gzip
 import json
@@ -11,8 +12,7 @@ import pytest
 from mindspore import nn
 
 from conftest import GLOVE_SAMPLE, SAMPLE, run_script, tiny_args
-from src.model.checkpoint import latest_checkpoint, load_params
-from src.core.config import Config, load_config
+from src.core.config import load_config
 from src.core.errors import UserError
 from src.data.embeddings import build_embedding
 from src.data.glove import check_glove_path, has_word2vec_header, load_glove
@@ -21,7 +21,6 @@ from src.training.evaluate import evaluate
 from src.inference.exporter import export_model
 from src.model.network import NetWithLoss, SentimentNet
 from src.training.loop import learning_rates
-from train import main as train
 
 
 
@@ -138,118 +137,6 @@ def test_training_writes_the_run_folder(trained_run, tiny_config):
     records = [json.loads(line) for line in (trained_run / "metrics.jsonl").open()]
     assert [r["step"] for r in records if "loss" in r] == list(range(1, 29))
     assert any("valid_acc" in r for r in records)
-
-
-def test_resume_continues_exactly_where_the_run_stopped(tiny_config, tmp_path):
-    # Dropout masks are not part of a checkpoint, so exact equality needs dropout 0.
-    base = dataclasses.replace(tiny_config, run_dir=str(tmp_path / "full"), num_epochs=2,
-                               batch_size=64, save_checkpoint_steps=10, keep_checkpoint_max=10,
-                               dropout=0.0)  # 14 steps an epoch
-    train(base, log=lambda *_: None)
-    cut = dataclasses.replace(base, run_dir=str(tmp_path / "cut"))
-    shutil.copytree(base.run_dir, cut.run_dir)  # the same run (dropout 0), then cut short
-    (Path(cut.run_dir) / "lstm-best.ckpt").unlink()
-    for later in Path(cut.run_dir).glob("lstm-*_*.ckpt"):   # keep lstm-1_10: mid-epoch 1
-        if later.name != "lstm-1_10.ckpt":
-            later.unlink()
-    assert latest_checkpoint(cut.run_dir, "lstm").name == "lstm-1_10.ckpt"
-    kept = Path(cut.run_dir) / "lstm-1_10.ckpt"
-    saved = kept.read_bytes()
-    train(dataclasses.replace(cut, resume=True), log=lambda *_: None)
-    full = load_params(Path(base.run_dir) / "lstm-2_14.ckpt")
-    resumed = load_params(Path(cut.run_dir) / "lstm-2_14.ckpt")
-    for name in ("decoder.weight", "embedding.embedding_table", "global_step"):
-        np.testing.assert_allclose(resumed[name].asnumpy(), full[name].asnumpy(), atol=1e-6)
-    # With dropout 0 a run that started over would end the same: the weights must come from
-    # lstm-1_10, so a checkpoint with other weights must give another end.
-    for later in Path(cut.run_dir).glob("lstm-*_*.ckpt"):
-        later.unlink()
-    kept.write_bytes(saved)
-    params = load_params(kept)
-    params["decoder.weight"].set_data(ms.Tensor(np.zeros(params["decoder.weight"].shape,
-                                                         np.float32)))
-    ms.save_checkpoint([{"name": n, "data": v} for n, v in params.items()
-                        if hasattr(v, "asnumpy")], str(kept),
-                       append_dict={"vocab_digest": params["vocab_digest"]})
-    train(dataclasses.replace(cut, resume=True), log=lambda *_: None)
-    altered = load_params(Path(cut.run_dir) / "lstm-2_14.ckpt")
-    assert not np.allclose(altered["decoder.weight"].asnumpy(), full["decoder.weight"].asnumpy(),
-                           atol=1e-3)
-
-
-def _metrics(run_dir):
-    return [json.loads(line) for line in (Path(run_dir) / "metrics.jsonl").open()]
-
-
-def test_resume_at_the_default_dropout_replays_the_steps_with_new_dropout_masks(tiny_config,
-                                                                                tmp_path):
-    """What the README says --resume reproduces at the default dropout: the steps after the
-    checkpoint, from its weights, with the same batches and learning rates, and no metric
-    doubled; only the dropout masks after it are new (MindSpore's CPU dropout keeps its random
-    state in the kernel, outside any checkpoint), so the losses move a little."""
-    base = dataclasses.replace(tiny_config, run_dir=str(tmp_path / "full"), num_epochs=2,
-                               batch_size=64, save_checkpoint_steps=10, keep_checkpoint_max=10)
-    assert base.dropout == Config().dropout > 0
-    train(base, log=lambda *_: None)
-    cut = dataclasses.replace(base, run_dir=str(tmp_path / "cut"))
-    shutil.copytree(base.run_dir, cut.run_dir)
-    for later in Path(cut.run_dir).glob("lstm-*.ckpt"):   # as if killed after step 10
-        if later.name != "lstm-1_10.ckpt":
-            later.unlink()
-    train(dataclasses.replace(cut, resume=True), log=lambda *_: None)
-    full = [(r["step"], r["loss"]) for r in _metrics(base.run_dir) if "loss" in r]
-    resumed = [(r["step"], r["loss"]) for r in _metrics(cut.run_dir) if "loss" in r]
-    assert [step for step, _ in resumed] == [step for step, _ in full] == list(range(1, 29))
-    assert resumed[:10] == full[:10]
-    after, reference = [loss for _, loss in resumed[10:]], [loss for _, loss in full[10:]]
-    assert after != reference, "dropout masks are restored now: say so in the README"
-    assert abs(np.mean(after) - np.mean(reference)) < 0.02
-    ends = load_params(Path(cut.run_dir) / "lstm-2_14.ckpt"), \
-        load_params(Path(base.run_dir) / "lstm-2_14.ckpt")
-    assert ends[0]["global_step"].asnumpy().item() == ends[1]["global_step"].asnumpy().item() == 28
-
-
-def test_the_epoch_end_checkpoint_is_written_after_validation_with_the_early_stop_count(
-        tiny_config, tmp_path):
-    """A run killed during validation resumes from before the epoch's end, so the epoch is
-    validated again and can still become lstm-best; the early-stop count survives a resume."""
-    from src.training.callbacks import TrainState
-    # a learning rate too small to change a prediction: validation never improves after epoch 1
-    still = dataclasses.replace(tiny_config, run_dir=str(tmp_path / "still"), num_epochs=3,
-                                batch_size=64, lr_schedule="fixed", learning_rate=1e-9,
-                                early_stop_patience=2, keep_checkpoint_max=10)
-    lines = []
-    train(still, log=lines.append)
-    assert [line for line in lines if "early stop" in line]
-    run = tmp_path / "still"
-    assert TrainState.from_checkpoint(load_params(run / "lstm-2_14.ckpt")).bad_epochs == 1
-    assert (run / "lstm-1_14.ckpt").stat().st_mtime_ns >= \
-        (run / "lstm-best.ckpt").stat().st_mtime_ns
-    # killed in epoch 3: the resumed run's epoch 3 is the second without a better validation
-    for later in run.glob("lstm-3_*.ckpt"):
-        later.unlink()
-    lines = []
-    train(dataclasses.replace(still, resume=True), log=lines.append)
-    assert [line for line in lines if "early stop" in line], lines[-5:]
-    assert TrainState.from_checkpoint(load_params(run / "lstm-3_14.ckpt")).bad_epochs == 2
-
-
-def test_the_steps_done_are_saved_by_that_name_and_older_checkpoints_still_resume(tmp_path):
-    """A checkpoint names the training steps run so far steps_done (the optimizer's own
-    counter keeps "global_step"); checkpoints written when they were called train_step give
-    the same state."""
-    from src.model.checkpoint import save_atomic
-    from src.training.callbacks import TrainState
-    cell = nn.Dense(2, 2)
-    save_atomic(cell, tmp_path / "new.ckpt", TrainState(2, 3, 57, 1).as_dict())
-    saved = load_params(tmp_path / "new.ckpt")
-    assert int(saved["steps_done"].asnumpy()) == 57 and "train_step" not in saved
-    save_atomic(cell, tmp_path / "old.ckpt",
-                {"epoch": 2, "step_in_epoch": 3, "train_step": 57, "bad_epochs": 1})
-    for name in ("new.ckpt", "old.ckpt"):
-        state = TrainState.from_checkpoint(load_params(tmp_path / name))
-        assert (state.epoch, state.step_in_epoch, state.steps_done, state.bad_epochs) == \
-            (2, 3, 57, 1), name
 
 
 def test_eval_reads_the_runs_settings_and_the_command_line_still_wins(learned_run):
