@@ -16,7 +16,7 @@ def _copy_run(trained_run, tmp_path):
 
 
 def test_a_users_csv_is_scored_row_for_row_beside_the_runs_own_figures(
-        trained_run, tiny_eval, tmp_path):
+        trained_run, tiny_eval, tmp_path, capfd):
     run = _copy_run(trained_run, tmp_path)
     own = (run / "eval.json").read_text()
     reviews = read_aclimdb(SAMPLE)["test"][::5]                    # 100 real reviews
@@ -26,7 +26,7 @@ def test_a_users_csv_is_scored_row_for_row_beside_the_runs_own_figures(
         writer.writerow(["text", "label"])
         writer.writerows((r.text, ("negative", "positive")[r.label]) for r in reviews)
     done = run_script("eval.py", "--run_dir", run, "--data_path", table,
-                      "--preprocess_path", tmp_path / "preprocess")
+                      "--preprocess_path", tmp_path / "preprocess", capfd=capfd)
     assert done.returncode == 0, done.stderr[-2000:]
     scored = json.loads((run / "eval-holdout.json").read_text())
     assert scored["reviews"] == 100
@@ -35,7 +35,7 @@ def test_a_users_csv_is_scored_row_for_row_beside_the_runs_own_figures(
     assert (run / "eval.json").read_text() == own
 
 
-def test_other_reviews_of_the_same_kind_get_their_own_name(trained_run, tiny_eval, tmp_path):
+def test_other_reviews_of_the_same_kind_get_their_own_name(trained_run, tiny_eval, tmp_path, capfd):
     run = _copy_run(trained_run, tmp_path)
     own = (run / "eval.json").read_text()
     other = tmp_path / "fewer_reviews"
@@ -45,7 +45,7 @@ def test_other_reviews_of_the_same_kind_get_their_own_name(trained_run, tiny_eva
             for path in sorted((SAMPLE / split / label).glob("*.txt"))[:20]:
                 shutil.copy(path, other / split / label / path.name)
     done = run_script("eval.py", "--run_dir", run, "--aclimdb_path", other,
-                      "--preprocess_path", tmp_path / "preprocess")
+                      "--preprocess_path", tmp_path / "preprocess", capfd=capfd)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((run / "eval-fewer_reviews.json").read_text())["reviews"] == 40
     assert (run / "eval.json").read_text() == own

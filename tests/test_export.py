@@ -12,17 +12,18 @@ from conftest import ROOT, run_script
 from src import load
 
 
-def test_the_run_folder_alone_exports_its_best_checkpoint(trained_run, tmp_path):
-    done = run_script("export.py", "--run_dir", trained_run, "--file_name", tmp_path / "lstm")
+def test_the_run_folder_alone_exports_its_best_checkpoint(trained_run, tmp_path, capfd):
+    done = run_script("export.py", "--run_dir", trained_run, "--file_name", tmp_path / "lstm",
+                      capfd=capfd)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "lstm.mindir").stat().st_size > 10_000
     assert "exported" in done.stdout
 
 
-def test_a_folder_without_a_checkpoint_is_one_clear_error(tmp_path):
+def test_a_folder_without_a_checkpoint_is_one_clear_error(tmp_path, capfd):
     (tmp_path / "run").mkdir()
     done = run_script("export.py", "--run_dir", tmp_path / "run", "--file_name",
-                      tmp_path / "lstm")
+                      tmp_path / "lstm", capfd=capfd)
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
     assert "no checkpoint given and no" in done.stderr and "--run_dir RUN_DIR" in done.stderr
     assert not list(tmp_path.glob("lstm*"))
@@ -34,11 +35,11 @@ def _readme_onnx_example():
     return block.split("```python\n", 1)[1].split("```", 1)[0]
 
 
-def test_the_onnx_file_serves_raw_text_with_onnxruntime_alone(trained_run, tmp_path):
+def test_the_onnx_file_serves_raw_text_with_onnxruntime_alone(trained_run, tmp_path, capfd):
     """The README's example, run where MindSpore cannot be imported, on the ONNX file, the
     vocabulary and the tokenizer's rules export.py wrote: the predictor's probabilities."""
     done = run_script("export.py", "--run_dir", trained_run, "--file_format", "ONNX",
-                      "--file_name", tmp_path / "lstm")
+                      "--file_name", tmp_path / "lstm", capfd=capfd)
     assert done.returncode == 0, done.stderr[-2000:]
     assert {p.name for p in tmp_path.iterdir()} == {"lstm.onnx", "lstm.vocab.json",
                                                     "lstm.tokenizer.json"}

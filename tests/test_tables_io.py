@@ -20,13 +20,13 @@ def _table(path, delimiter, rows):
 
 
 @pytest.mark.parametrize("name, delimiter", [("reviews.csv", ","), ("reviews.tsv", "\t")])
-def test_a_table_comes_back_row_for_row_with_the_predictions(tmp_path, name, delimiter):
+def test_a_table_comes_back_row_for_row_with_the_predictions(tmp_path, name, delimiter, capfd):
     rows = [["id", "text", "stars"]] + [[f"r{i}", text, str(i)] for i, text in
                                         enumerate(REVIEWS)]
     rows.insert(3, ["r-blank", "  ", "9"])
     path = _table(tmp_path / name, delimiter, rows)
     done = run_script("predict.py", "--input_file", path, "--text_column", "text",
-                      "--output_format", "csv", "--backend", "onnxruntime")
+                      "--output_format", "csv", "--backend", "onnxruntime", capfd=capfd)
     assert done.returncode == 0, done.stderr
     out = list(csv.reader(io.StringIO(done.stdout), delimiter=delimiter))
     assert out[0] == ["id", "text", "stars", "label", "verdict", "p_negative", "p_positive",
@@ -42,20 +42,20 @@ def test_a_table_comes_back_row_for_row_with_the_predictions(tmp_path, name, del
     assert done.stderr.strip() == f"note: {out[3][7]}"
 
 
-def test_json_lines_carry_the_row_number_and_the_id(tmp_path):
+def test_json_lines_carry_the_row_number_and_the_id(tmp_path, capfd):
     path = _table(tmp_path / "reviews.csv", ",",
                   [["id", "text"], ["a1", REVIEWS[0]], ["a2", ""], ["a3", REVIEWS[1]]])
     done = run_script("predict.py", "--input_file", path, "--output_format", "json",
-                      "--backend", "onnxruntime")
+                      "--backend", "onnxruntime", capfd=capfd)
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["row"], r["id"], r["verdict"] is None) for r in records] == \
         [(1, "a1", False), (2, "a2", True), (3, "a3", False)]
 
 
-def test_plain_reviews_as_a_table(tmp_path):
+def test_plain_reviews_as_a_table(tmp_path, capfd):
     done = run_script("predict.py", "--output_format", "csv", "--backend", "onnxruntime",
-                      "A wonderful, moving film.", "xqzv blorf")
+                      "A wonderful, moving film.", "xqzv blorf", capfd=capfd)
     assert done.returncode == 0, done.stderr
     out = list(csv.reader(io.StringIO(done.stdout)))
     assert [row[0] for row in out] == ["text", "A wonderful, moving film.", "xqzv blorf"]

@@ -43,22 +43,24 @@ def test_the_reason_counts_the_rare_words():
                    familiar=50000) == ""        # every word within the vocabulary's ranks
 
 
-def test_predict_reports_the_verdict_and_its_reason_in_text_and_json():
+def test_predict_reports_the_verdict_and_its_reason_in_text_and_json(capfd):
     done = run_script("predict.py", "--backend", "onnxruntime", "--output_format", "json",
-                      "xqzv blorf", "A wonderful, moving film.")
+                      "xqzv blorf", "A wonderful, moving film.", capfd=capfd)
     assert done.returncode == 0, done.stderr
     gibberish, praise = [json.loads(line) for line in done.stdout.splitlines()]
     assert gibberish["verdict"] == "cannot tell" and "2 of 2 words" in gibberish["reason"]
     assert gibberish["label"] in ("positive", "negative")
     assert praise["verdict"] == "positive" == praise["label"] and "reason" not in praise
     done = run_script("predict.py", "--backend", "onnxruntime", "--neutral_low", "0.0",
-                      "--neutral_high", "0.999999", "xqzv blorf", "A wonderful, moving film.")
+                      "--neutral_high", "0.999999", "xqzv blorf", "A wonderful, moving film.",
+                      capfd=capfd)
     gibberish, praise = done.stdout.splitlines()
     assert gibberish.startswith("cannot tell (2 of 2 words unknown or rare to the model)\t")
     assert praise.startswith("neutral\tp(negative)=")
 
 
-def test_a_band_upside_down_is_refused():
-    done = run_script("predict.py", "--neutral_low", "0.7", "--neutral_high", "0.3", "good")
+def test_a_band_upside_down_is_refused(capfd):
+    done = run_script("predict.py", "--neutral_low", "0.7", "--neutral_high", "0.3", "good",
+                      capfd=capfd)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "neutral_low to neutral_high" in done.stderr
