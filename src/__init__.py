@@ -13,9 +13,8 @@ import os
 os.environ.setdefault("GLOG_v", "3")
 
 __all__ = ["load", "UserError", "__version__"]
-__version__ = "1.1.0"  # the one place: pyproject.toml, predict.py, the page and the card read it
-
 from .core.errors import UserError  # noqa: E402  (after GLOG_v, before MindSpore loads)
+from .core.version import __version__  # noqa: E402
 
 
 def load(run_dir=None, backend="onnxruntime", **settings):

@@ -48,7 +48,7 @@ def test_the_version_lives_in_src_only():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert "version" in project["project"]["dynamic"] and "version" not in project["project"]
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {
-        "attr": "lstm_sentiment.__version__"}
+        "attr": "lstm_sentiment.core.version.__version__"}
 
 
 def test_predict_version_prints_the_name_and_version():

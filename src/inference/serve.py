@@ -16,7 +16,7 @@ import socket
 import sys
 import threading
 
-from .. import __version__
+from ..core.version import __version__
 from ..core.errors import UserError
 from .explanations import explain, method_for
 from .predictor import load_predictor
