@@ -1,5 +1,5 @@
 """What the project has besides its code: the Apache-2.0 LICENSE, a CITATION.cff, and one
-version (src/__init__.py) that pyproject.toml, predict.py --version, the page and the model
+version (src/core/version.py) that pyproject.toml, predict.py --version, the page and the model
 card all report."""
 import io
 import sys
