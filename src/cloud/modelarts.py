@@ -30,6 +30,7 @@ from pathlib import Path
 from ..core.errors import UserError
 from ..core.files import write_json
 from ..core.distribute import worker_env
+from ..core.run_folder import holds_a_run, run_files
 from .object_store import open_store, parse_url
 from .run_mirror import RunMirror
 
@@ -68,12 +69,9 @@ def _dataset_root(folder):
 
 def _refuse_a_run_in(store, url):
     """A new job never writes over the run a train_url holds."""
-    found = sorted(name for name in store.names(url)
-                   if name.endswith((".ckpt", "config.yaml", "metrics.jsonl")))
+    found = run_files(store.names(url), checkpoints=("*.ckpt",))  # train.py's or pretrain.py's
     if found:
-        raise UserError(f"train_url {url} holds a run ({', '.join(found[:3])}); pass --resume "
-                        f"true to continue it, --overwrite_run true to replace it, or another "
-                        f"--train_url")
+        raise holds_a_run(f"train_url {url}", found, "--train_url")
 
 
 def _copy_in(config, store, cache, new_run):

@@ -8,18 +8,19 @@ aim_run.txt names the run's Aim run. In data-parallel runs rank N writes into ra
 """
 import contextlib
 import fcntl
+import fnmatch
 import os
 import shutil
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .config import RENAMED, load_config, save_config
 from .errors import UserError
 from .files import remove_temp_files
 
-__all__ = ["FolderLock", "Run", "guard_run_folder", "open_run", "run_folder", "run_config_first",
-           "resume_config_first", "checkpoint_of", "PREFIX", "BEST", "CONFIG", "VOCAB",
+__all__ = ["FolderLock", "Run", "guard_run_folder", "run_files", "holds_a_run", "open_run",
+           "run_folder", "run_config_first", "resume_config_first", "checkpoint_of", "PREFIX", "BEST", "CONFIG", "VOCAB",
            "METRICS", "RUN_LOG", "CURVES", "AIM_RUN", "EVAL", "SHIPPED"]
 
 PREFIX = "lstm"  # checkpoint names as the zoo's: lstm-EPOCH_STEP.ckpt, lstm-best.ckpt
@@ -97,10 +98,18 @@ def _start_fresh(run_dir, checkpoints):
         stale.unlink(missing_ok=True)
 
 
-def _run_files(folder, checkpoints):
-    """The files in folder that show a run started there: config.yaml, metrics, checkpoints."""
-    return sorted({path.name for pattern in (CONFIG, METRICS, *checkpoints)
-                   for path in folder.glob(pattern)})
+def run_files(names, checkpoints=(f"{PREFIX}-*.ckpt",)):
+    """Of the file names (relative paths) given, those that show a run started where they are:
+    config.yaml, the metrics, checkpoints matching the `checkpoints` patterns."""
+    patterns = (CONFIG, METRICS, *checkpoints)
+    return sorted(name for name in names
+                  if any(fnmatch.fnmatch(PurePosixPath(name).name, p) for p in patterns))
+
+
+def holds_a_run(where, found, flag):
+    """The refusal of a new run in a place (a folder, a train_url) that holds one."""
+    return UserError(f"{where} holds a run ({', '.join(found[:3])}); pass --resume true to "
+                     f"continue it, --overwrite_run true to replace it, or another {flag}")
 
 
 def _changed_settings(config, run_config_file):
@@ -138,11 +147,9 @@ def guard_run_folder(config, key="run_dir", prefix=PREFIX, checkpoints=(f"{PREFI
                         f"(a new one, or a run's to --resume)")
     if config.resume:
         return _check_resumable(config, folder, key, prefix)
-    found = _run_files(folder, checkpoints) if folder.is_dir() else []
+    found = run_files([p.name for p in folder.iterdir()], checkpoints) if folder.is_dir() else []
     if found and not config.overwrite_run:
-        raise UserError(f"--{key} {folder} holds a run ({', '.join(found[:3])}); pass --resume "
-                        f"true to continue it, --overwrite_run true to replace it, or another "
-                        f"--{key}")
+        raise holds_a_run(f"--{key} {folder}", found, f"--{key}")
 
 
 def _same_vocabulary(config, vocab_file, run_dir):
