@@ -20,8 +20,8 @@ from .errors import UserError
 from .files import remove_temp_files
 
 __all__ = ["FolderLock", "Run", "guard_run_folder", "run_files", "holds_a_run", "open_run",
-           "run_folder", "run_config_first", "resume_config_first", "checkpoint_of", "PREFIX", "BEST", "CONFIG", "VOCAB",
-           "METRICS", "RUN_LOG", "CURVES", "AIM_RUN", "EVAL", "SHIPPED"]
+           "run_folder", "run_config_first", "resume_config_first", "checkpoint_of", "PREFIX",
+           "BEST", "CONFIG", "VOCAB", "METRICS", "RUN_LOG", "CURVES", "AIM_RUN", "EVAL", "SHIPPED"]
 
 PREFIX = "lstm"  # checkpoint names as the zoo's: lstm-EPOCH_STEP.ckpt, lstm-best.ckpt
 BEST = f"{PREFIX}-best.ckpt"
