@@ -7,7 +7,6 @@ Text echoed (a line's review, a table's cells) shows control characters as \\xNN
 JSON lines are strict JSON (no NaN or infinity).
 """
 import csv
-import io
 import json
 import re
 import sys
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.errors import UserError
-from ..data.readers.tables import delimiter_by_name
+from ..data.readers.tables import csv_rows, delimiter_by_name
 from .predict_io import check_reviews
 
 __all__ = ["InputRow", "read_rows", "RowWriter"]
@@ -80,9 +79,8 @@ def _line_row(raw, number, source):
 
 def _table_rows(text, source, config):
     # the delimiter by the name of the user's file, not by the run's training data
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter_by_name(source),
-                        strict=True)
-    header = [cell.strip() for cell in next(reader)]
+    lines = csv_rows(text, source, delimiter_by_name(source), strict=True)
+    header = [cell.strip() for cell in next(lines)[1]]
     # a run's config.yaml names its training data's columns; the user's table may differ
     wanted = next((name for name in (config.text_column, "text") if name in header), None)
     if wanted is None:
@@ -90,12 +88,8 @@ def _table_rows(text, source, config):
                         f"columns: {', '.join(header[:10])}); pass --text_column with one of "
                         f"them")
     id_column = next((name for name in (config.id_column, "id") if name in header), None)
-    try:  # a quoted cell may hold line breaks
-        rows = [_table_row(dict(zip(header, cells)), number, source, wanted, id_column,
-                           len(cells) == len(header)) for number, cells in enumerate(reader, 1)]
-    except csv.Error as err:  # mostly a quote never closed, running on to the file's end
-        raise UserError(f"{source}:{reader.line_num}: {err}; check the row's quoting (a quote "
-                        f"never closed runs on to the file's end)") from None
+    rows = [_table_row(dict(zip(header, cells)), number, source, wanted, id_column,
+                       len(cells) == len(header)) for number, (_, cells) in enumerate(lines, 1)]
     return rows, header
 
 

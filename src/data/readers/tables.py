@@ -11,7 +11,7 @@ from ...core.errors import UserError
 from .labelled_text import (Review, label_names, read_file_text, read_named_files,
                             require_data_path, unescape_ptb)
 
-__all__ = ["read_tables", "read_table", "table_rows", "column_name", "delimiter_for",
+__all__ = ["read_tables", "read_table", "table_rows", "csv_rows", "column_name", "delimiter_for",
            "delimiter_by_name"]
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -63,24 +63,32 @@ def _column_index(header, column, key, source):
     return header.index(column)
 
 
+def csv_rows(text, source, delimiter, strict=False):
+    """(line number, cells) of every row of a delimited text, a quoted cell's line breaks kept;
+    csv's errors (a field beyond its limit, with strict a quote never closed) as one UserError."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=strict)
+    try:
+        for cells in reader:
+            yield reader.line_num, cells
+    except csv.Error as err:
+        raise UserError(f"{source}:{reader.line_num}: {err}; check the row's quoting (a quote "
+                        f"never closed runs on to the file's end) or shorten its text") from None
+
+
 def table_rows(text, source, delimiter):
     """(header, [(line number, cells)]) of a delimited text, every row as wide as the header."""
     if not text.strip():
         raise UserError(f"{source} is empty; it needs a header line and rows")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    lines = csv_rows(text, source, delimiter)
+    header = [cell.strip() for cell in next(lines)[1]]
     rows = []
-    try:
-        header = [cell.strip() for cell in next(reader)]
-        for cells in reader:
-            if not cells:
-                continue
-            if len(cells) != len(header):
-                raise UserError(f"{source}:{reader.line_num}: {len(cells)} fields, the header "
-                                f"has {len(header)}; check --delimiter or the row's quoting")
-            rows.append((reader.line_num, cells))
-    except csv.Error as err:  # a field beyond csv's limit: mostly a quote never closed
-        raise UserError(f"{source}:{reader.line_num}: {err}; check the row's quoting (a quote "
-                        f"never closed runs on to the file's end) or shorten its text") from None
+    for line, cells in lines:
+        if not cells:
+            continue
+        if len(cells) != len(header):
+            raise UserError(f"{source}:{line}: {len(cells)} fields, the header has "
+                            f"{len(header)}; check --delimiter or the row's quoting")
+        rows.append((line, cells))
     if not rows:
         raise UserError(f"{source} has a header but no rows; give it data")
     return header, rows
