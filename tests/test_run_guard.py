@@ -9,7 +9,6 @@ import pytest
 
 from conftest import ROOT, SAMPLE, run_in_process, tiny_args
 from src.core.config import load_config
-from src.core.errors import UserError
 from test_bad_inputs import assert_one_clean_error, with_values
 
 
@@ -109,10 +108,3 @@ def test_a_folder_for_a_checkpoint_file_or_a_file_for_a_folder_is_named_as_such(
                                capfd=capfd)
     assert as_folder.returncode == 2
     assert_one_clean_error(as_folder, ["--run_dir", "is a file", "--checkpoint_file"])
-
-
-def test_a_yaml_config_that_sets_a_key_twice_is_refused(tmp_path):
-    config = tmp_path / "twice.yaml"
-    config.write_text("num_epochs: 3\nbatch_size: 16\nnum_epochs: 30\n")
-    with pytest.raises(UserError, match="sets 'num_epochs' twice \\(again at line 3\\)"):
-        load_config(["--config_path", str(config)])
